@@ -1,0 +1,58 @@
+package cloud
+
+import "slices"
+
+// Capability is one thing a device can do or report. The bridge publishes
+// entities and accepts commands only for the capabilities a device declares.
+type Capability string
+
+const (
+	// CapRelay: the device (or strip outlet) has an on/off relay.
+	CapRelay Capability = "relay"
+	// CapEnergy: the device meters power, voltage, current and energy.
+	CapEnergy Capability = "energy"
+	// CapRSSI: the device reports its Wi-Fi signal strength in dBm.
+	CapRSSI Capability = "rssi"
+	// CapLED: the device has a status LED that can be switched on and off.
+	CapLED Capability = "led"
+	// CapReboot: the device can be rebooted remotely.
+	CapReboot Capability = "reboot"
+)
+
+// Device describes one bridged device as the cloud lists it. A power strip is
+// one Device for the strip itself plus one Device per outlet whose ParentID
+// names the strip.
+//
+// Device is a plain value: copy it freely. The zero value is not useful.
+type Device struct {
+	// ID is stable for the life of the device on the account and unique
+	// within its provider (Kasa: deviceId, outlets: the child id). It is what
+	// Home Assistant unique_ids and the devices.<id> config overrides use.
+	ID string
+	// Provider is the provider kind, e.g. "kasa".
+	Provider string
+	// Account is the configured account name the device belongs to.
+	Account string
+	// Name is the user-given name from the vendor app (decoded, printable).
+	Name string
+	// Model is the vendor model, e.g. "HS110(EU)".
+	Model string
+	// Manufacturer is the brand shown in Home Assistant, e.g. "TP-Link".
+	Manufacturer string
+	// FirmwareVersion and HardwareVersion are as the cloud reports them;
+	// empty when unknown.
+	FirmwareVersion string
+	HardwareVersion string
+	// MAC is colon-separated upper-case hex ("50:C7:BF:01:02:03"), or empty.
+	MAC string
+	// Online is the cloud's own connectivity flag from the device list.
+	Online bool
+	// ParentID is the ID of the strip this outlet belongs to; empty for
+	// stand-alone devices and for the strip itself.
+	ParentID string
+	// Capabilities lists what the device supports, in a stable order.
+	Capabilities []Capability
+}
+
+// Has reports whether d declares capability c.
+func (d Device) Has(c Capability) bool { return slices.Contains(d.Capabilities, c) }

@@ -1,0 +1,137 @@
+package cloud
+
+import (
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/kasa2mqtt/kasa2mqtt/internal/statefile"
+)
+
+// resetTolerance is how far (kWh) a device counter may dip before it is
+// treated as a reset rather than rounding noise.
+const resetTolerance = 0.001
+
+// EnergyMeter turns device energy readings into lifetime totals that never
+// decrease, and persists them so that they survive daemon restarts.
+//
+// Two kinds of input are supported: Counter for devices that report a total
+// that resets to zero on reboot (Kasa), and Add for devices that report the
+// energy used since the previous report (Tuya add_ele). Keys are opaque and
+// chosen by the provider (e.g. "kasa/<device id>").
+//
+// EnergyMeter is safe for concurrent use. Updates are kept in memory until
+// Flush, which providers call once per poll.
+type EnergyMeter struct {
+	path string
+
+	mu      sync.Mutex
+	entries map[string]*energyEntry
+	dirty   bool
+}
+
+type energyEntry struct {
+	// TotalKWh is the published lifetime total.
+	TotalKWh float64 `json:"total_kwh"`
+	// LastRawKWh is the device counter at the last reading (Counter only).
+	LastRawKWh float64 `json:"last_raw_kwh"`
+}
+
+// OpenEnergyMeter loads the totals stored at path (a missing file starts
+// empty). An empty path gives a meter that never persists.
+func OpenEnergyMeter(path string) (*EnergyMeter, error) {
+	m := &EnergyMeter{path: path, entries: map[string]*energyEntry{}}
+	if path == "" {
+		return m, nil
+	}
+	if _, err := statefile.ReadJSON(path, &m.entries); err != nil {
+		return nil, fmt.Errorf("open energy totals: %w", err)
+	}
+	if m.entries == nil {
+		m.entries = map[string]*energyEntry{}
+	}
+	return m, nil
+}
+
+// Counter records a reading of a device counter that may reset to zero and
+// returns the lifetime total. The first reading of a key adopts the device's
+// own counter as the total; later readings add the increase, and a counter
+// that went down (device reboot) adds the new value from zero.
+// Negative, NaN and infinite readings are rejected.
+func (m *EnergyMeter) Counter(key string, rawKWh float64) (float64, error) {
+	if !validEnergy(rawKWh) {
+		return 0, fmt.Errorf("energy counter %q: invalid reading %v", key, rawKWh)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.entries[key]
+	switch {
+	case !ok:
+		m.entries[key] = &energyEntry{TotalKWh: rawKWh, LastRawKWh: rawKWh}
+		m.dirty = true
+		return rawKWh, nil
+	case rawKWh >= e.LastRawKWh:
+		if rawKWh > e.LastRawKWh {
+			e.TotalKWh += rawKWh - e.LastRawKWh
+			e.LastRawKWh = rawKWh
+			m.dirty = true
+		}
+	case rawKWh > e.LastRawKWh-resetTolerance:
+		// Rounding noise: keep the old reference point.
+	default:
+		// Counter reset: everything since zero is new energy.
+		e.TotalKWh += rawKWh
+		e.LastRawKWh = rawKWh
+		m.dirty = true
+	}
+	return e.TotalKWh, nil
+}
+
+// Add accumulates deltaKWh (energy used since the previous report) and
+// returns the lifetime total. Negative, NaN and infinite deltas are rejected.
+func (m *EnergyMeter) Add(key string, deltaKWh float64) (float64, error) {
+	if !validEnergy(deltaKWh) {
+		return 0, fmt.Errorf("energy delta %q: invalid reading %v", key, deltaKWh)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.entries[key]
+	if !ok {
+		e = &energyEntry{}
+		m.entries[key] = e
+	}
+	if deltaKWh > 0 {
+		e.TotalKWh += deltaKWh
+		m.dirty = true
+	}
+	return e.TotalKWh, nil
+}
+
+// Total returns the current total for key and whether it is known.
+func (m *EnergyMeter) Total(key string) (float64, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.entries[key]
+	if !ok {
+		return 0, false
+	}
+	return e.TotalKWh, true
+}
+
+// Flush writes the totals to disk when they changed since the last Flush.
+func (m *EnergyMeter) Flush() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.dirty || m.path == "" {
+		return nil
+	}
+	if err := statefile.WriteJSON(m.path, m.entries); err != nil {
+		return fmt.Errorf("save energy totals: %w", err)
+	}
+	m.dirty = false
+	return nil
+}
+
+func validEnergy(v float64) bool {
+	return v >= 0 && !math.IsNaN(v) && !math.IsInf(v, 0)
+}

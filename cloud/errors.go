@@ -1,0 +1,24 @@
+package cloud
+
+import "errors"
+
+// Sentinel errors that drive the bridge's recovery decisions. Providers wrap
+// them (fmt.Errorf("...: %w", ErrAuth)) together with a vendor-specific error
+// that names the cloud's code and its meaning for the log.
+var (
+	// ErrAuth: the credentials were refused (wrong password, 2FA, account
+	// locked). Terminal until the configuration changes: the provider does
+	// not retry, and callers should not either.
+	ErrAuth = errors.New("cloud authentication failed")
+	// ErrDeviceOffline: the cloud reports the device unreachable.
+	ErrDeviceOffline = errors.New("device offline")
+	// ErrUnknownDevice: the device is not (or no longer) on the account.
+	ErrUnknownDevice = errors.New("unknown device")
+	// ErrUnsupported: the device does not support the requested action.
+	ErrUnsupported = errors.New("not supported by device")
+	// ErrRateLimited: the cloud asked us to slow down.
+	ErrRateLimited = errors.New("cloud rate limit")
+	// ErrRefused: a request was refused for safety (e.g. an appServerUrl
+	// outside the vendor's domain).
+	ErrRefused = errors.New("refused")
+)
