@@ -1,0 +1,124 @@
+package bridge
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestParseCommandTopic(t *testing.T) {
+	tests := []struct {
+		topic string
+		want  commandTopic
+		ok    bool
+	}{
+		{"kasa2mqtt/lamp/set", commandTopic{device: "lamp", verb: verbSet}, true},
+		{"kasa2mqtt/lamp/set/state", commandTopic{device: "lamp", verb: verbSet, prop: "state"}, true},
+		{"kasa2mqtt/lamp/set/led", commandTopic{device: "lamp", verb: verbSet, prop: "led"}, true},
+		{"kasa2mqtt/lamp/get", commandTopic{device: "lamp", verb: verbGet}, true},
+		{"kasa2mqtt/floor1/lamp/set", commandTopic{device: "floor1/lamp", verb: verbSet}, true},
+		{"kasa2mqtt/lamp", commandTopic{}, false},              // our own state topic
+		{"kasa2mqtt/lamp/availability", commandTopic{}, false}, // our own availability
+		{"kasa2mqtt/set", commandTopic{}, false},               // no device
+		{"kasa2mqtt//set", commandTopic{}, false},
+		{"kasa2mqtt/lamp/set/", commandTopic{}, false},
+		{"kasa2mqtt/lamp/set/a/b", commandTopic{}, false},
+		{"other/lamp/set", commandTopic{}, false},
+		{"kasa2mqttx/lamp/set", commandTopic{}, false},
+	}
+	for _, tt := range tests {
+		got, ok := parseCommandTopic("kasa2mqtt", tt.topic)
+		if ok != tt.ok || got != tt.want {
+			t.Errorf("parseCommandTopic(%q) = %+v, %v; want %+v, %v", tt.topic, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestParseSet(t *testing.T) {
+	tests := []struct {
+		name    string
+		prop    string
+		payload string
+		want    setRequest
+		wantErr string
+	}{
+		{"plain on", "", "ON", setRequest{state: switchOn}, ""},
+		{"plain lower case with blanks", "", "  off\n", setRequest{state: switchOff}, ""},
+		{"toggle", "", "toggle", setRequest{state: switchToggle}, ""},
+		{"json state", "", `{"state":"ON"}`, setRequest{state: switchOn}, ""},
+		{"json case-insensitive", "", `{"State":"oFF"}`, setRequest{state: switchOff}, ""},
+		{"json bool", "", `{"state":true}`, setRequest{state: switchOn}, ""},
+		{"json led and state", "", `{"state":"on","led":"off"}`, setRequest{state: switchOn, led: switchOff}, ""},
+		{"json restart", "", `{"restart":true}`, setRequest{restart: true}, ""},
+		{"set/state", "state", "TOGGLE", setRequest{state: switchToggle}, ""},
+		{"set/led", "led", "on", setRequest{led: switchOn}, ""},
+		{"set/restart press", "restart", "PRESS", setRequest{restart: true}, ""},
+		{"garbage", "", "maybe", setRequest{}, `expected ON, OFF or TOGGLE, got "maybe"`},
+		{"empty", "", "", setRequest{}, "expected ON, OFF or TOGGLE"},
+		{"bad json", "", `{"state":`, setRequest{}, "invalid JSON"},
+		{"json wrong type", "", `{"state":5}`, setRequest{}, `"state" must be`},
+		{"json unknown key", "", `{"brightness":5}`, setRequest{}, `unknown key "brightness"`},
+		{"json array", "", `[1,2]`, setRequest{}, "expected ON, OFF or TOGGLE"},
+		{"json empty object", "", `{}`, setRequest{}, "nothing to do"},
+		{"unknown prop", "colour", "red", setRequest{}, `unknown property "colour"`},
+		{"huge", "", strings.Repeat("A", maxPayload+1), setRequest{}, "larger than"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseSet(tt.prop, []byte(tt.payload))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, errBadPayload) {
+					t.Fatalf("parseSet(%q, %q) error = %v, want one containing %q", tt.prop, tt.payload, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("parseSet(%q, %q) = %+v, %v; want %+v", tt.prop, tt.payload, got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestQuotePayloadBoundsLogLines(t *testing.T) {
+	q := quotePayload([]byte(strings.Repeat("x", 5000)))
+	if len(q) > 260 || !strings.Contains(q, "5000 bytes") {
+		t.Fatalf("quotePayload of 5000 bytes = %d chars %q", len(q), q[:40])
+	}
+	if q := quotePayload([]byte{0xff, 0x00, 'a'}); q != `"\xff\x00a"` {
+		t.Fatalf("binary payload quoted as %s", q)
+	}
+}
+
+func FuzzParseCommandTopic(f *testing.F) {
+	for _, s := range []string{"kasa2mqtt/lamp/set", "kasa2mqtt/a/b/set/led", "kasa2mqtt/x/get", "kasa2mqtt/#", "kasa2mqtt/+/set", "kasa2mqtt/ünï/set/state", "kasa2mqtt/\x00/set"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, topic string) {
+		ct, ok := parseCommandTopic("kasa2mqtt", topic)
+		if !ok {
+			return
+		}
+		if ct.device == "" || (ct.verb != verbSet && ct.verb != verbGet) {
+			t.Fatalf("accepted %q as %+v", topic, ct)
+		}
+		if !strings.HasPrefix(topic, "kasa2mqtt/"+ct.device+"/") {
+			t.Fatalf("device %q is not the topic's prefix in %q", ct.device, topic)
+		}
+	})
+}
+
+func FuzzParseSet(f *testing.F) {
+	for _, s := range []string{"ON", "off", "TOGGLE", `{"state":"ON"}`, `{"led":true,"restart":"PRESS"}`, `{"state":{"a":[[[[1]]]]}}`, "\xff\xfe", `{"state":null}`} {
+		f.Add("", []byte(s))
+		f.Add("led", []byte(s))
+	}
+	f.Fuzz(func(t *testing.T, prop string, payload []byte) {
+		req, err := parseSet(prop, payload)
+		if err == nil && req.empty() {
+			t.Fatalf("parseSet(%q, %q) accepted a request that does nothing", prop, payload)
+		}
+		if err != nil && !errors.Is(err, errBadPayload) {
+			t.Fatalf("unclassified error %v", err)
+		}
+	})
+}

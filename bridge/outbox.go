@@ -1,0 +1,127 @@
+package bridge
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"go.uber.org/zap"
+)
+
+// message is one outgoing MQTT publication.
+type message struct {
+	topic    string
+	payload  []byte
+	retained bool
+}
+
+// outbox queues publications for one goroutine that owns the paho client's
+// publish side. Retained messages to the same topic are coalesced (only the
+// newest is sent, at the position of the first), so a slow or absent broker
+// costs memory bounded by the number of topics. Non-retained messages are
+// queued as they come, up to maxQueue.
+//
+// put never blocks; run publishes until ctx ends.
+type outbox struct {
+	log    *zap.Logger
+	client paho.Client
+
+	mu      sync.Mutex
+	queue   []string           // keys in send order
+	pending map[string]message // key -> newest message
+	seq     uint64             // makes non-retained keys unique
+	wake    chan struct{}
+}
+
+const (
+	maxQueue       = 100_000
+	publishTimeout = 5 * time.Second
+)
+
+func newOutbox(client paho.Client, log *zap.Logger) *outbox {
+	return &outbox{client: client, log: log, pending: map[string]message{}, wake: make(chan struct{}, 1)}
+}
+
+// put queues m. When the queue is full the message is dropped with a warning
+// (the next replay republishes every retained topic).
+func (o *outbox) put(m message) {
+	o.mu.Lock()
+	key := m.topic
+	if !m.retained {
+		o.seq++
+		key = "\x00" + strconv.FormatUint(o.seq, 10)
+	}
+	if _, ok := o.pending[key]; !ok {
+		if len(o.queue) >= maxQueue {
+			o.mu.Unlock()
+			o.log.Warn("outgoing MQTT queue full, dropping message", zap.String(keyTopic, m.topic))
+			return
+		}
+		o.queue = append(o.queue, key)
+	}
+	o.pending[key] = m
+	o.mu.Unlock()
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (o *outbox) pop() (message, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.queue) == 0 {
+		return message{}, false
+	}
+	key := o.queue[0]
+	o.queue[0] = ""
+	o.queue = o.queue[1:]
+	m := o.pending[key]
+	delete(o.pending, key)
+	return m, true
+}
+
+// run publishes queued messages one at a time, QoS 1, waiting for each
+// acknowledgement. While the connection is down messages are discarded:
+// every (re)connect republishes the full retained state.
+func (o *outbox) run(ctx context.Context) {
+	for {
+		m, ok := o.pop()
+		if !ok {
+			select {
+			case <-ctx.Done():
+				return
+			case <-o.wake:
+				continue
+			}
+		}
+		if !o.client.IsConnectionOpen() {
+			o.log.Debug("not connected, dropping publication (replayed on reconnect)", zap.String(keyTopic, m.topic))
+			continue
+		}
+		tok := o.client.Publish(m.topic, 1, m.retained, m.payload)
+		if err := waitToken(ctx, tok, publishTimeout); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			o.log.Warn("publish failed", zap.String(keyTopic, m.topic), zap.Error(err))
+		}
+	}
+}
+
+// flush publishes everything queued now, synchronously, within d. Used at
+// shutdown before the offline state is sent.
+func (o *outbox) flush(d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		m, ok := o.pop()
+		if !ok || !o.client.IsConnectionOpen() {
+			return
+		}
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		_ = waitToken(ctx, o.client.Publish(m.topic, 1, m.retained, m.payload), time.Until(deadline))
+		cancel()
+	}
+}

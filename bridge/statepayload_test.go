@@ -1,0 +1,35 @@
+package bridge
+
+import (
+	"math"
+	"testing"
+
+	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+)
+
+func TestEncodeState(t *testing.T) {
+	metered := cloud.Device{ID: "1", Capabilities: []cloud.Capability{cloud.CapRelay, cloud.CapLED, cloud.CapEnergy, cloud.CapRSSI}}
+	outlet := cloud.Device{ID: "2", Capabilities: []cloud.Capability{cloud.CapRelay}}
+	s := &cloud.State{
+		Relay: cloud.Bool(true), LED: cloud.Bool(false),
+		PowerW: cloud.Float(12.3456), VoltageV: cloud.Float(230.04), CurrentA: cloud.Float(0.05367), EnergyKWh: cloud.Float(1.23456),
+		RSSI: cloud.Int(-61),
+	}
+	tests := []struct {
+		name string
+		dev  cloud.Device
+		s    *cloud.State
+		want string
+	}{
+		{"metered plug, rounded", metered, s, `{"state":"ON","led":"OFF","power":12.35,"voltage":230,"current":0.054,"energy":1.235,"rssi":-61}`},
+		{"outlet shows only its relay", outlet, s, `{"state":"ON"}`},
+		{"NaN power is not published", metered, &cloud.State{Relay: cloud.Bool(false), PowerW: cloud.Float(math.NaN())}, `{"state":"OFF"}`},
+		{"nothing known", outlet, &cloud.State{}, ``},
+		{"no state", outlet, nil, ``},
+	}
+	for _, tt := range tests {
+		if got := string(encodeState(tt.dev, tt.s)); got != tt.want {
+			t.Errorf("%s: encodeState = %s, want %s", tt.name, got, tt.want)
+		}
+	}
+}

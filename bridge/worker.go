@@ -1,0 +1,107 @@
+package bridge
+
+import (
+	"context"
+	"time"
+
+	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+)
+
+// commandTimeout bounds one Apply and one re-read.
+const commandTimeout = 20 * time.Second
+
+// job is one unit of work for a device worker: a command (then a re-read),
+// or a re-read alone when cmd is nil.
+type job struct {
+	cmd *cloud.Command
+}
+
+// resultEvent carries what a worker did.
+type resultEvent struct {
+	key      string
+	cmd      *cloud.Command
+	applyErr error
+	state    *cloud.State // nil when the re-read failed
+	readErr  error
+	started  time.Time // when the re-read started
+}
+
+// worker serialises the commands and re-reads of one device, so commands
+// for one device are applied in the order they arrived.
+type worker struct {
+	key    string
+	id     string
+	prov   cloud.Provider
+	jobs   chan job
+	events chan<- event
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// workerQueue is how many commands may wait for one device.
+const workerQueue = 32
+
+func startWorker(parent context.Context, key, id string, prov cloud.Provider, events chan<- event) *worker {
+	ctx, cancel := context.WithCancel(parent)
+	w := &worker{key: key, id: id, prov: prov, jobs: make(chan job, workerQueue), events: events, cancel: cancel, done: make(chan struct{})}
+	go w.run(ctx)
+	return w
+}
+
+// enqueue adds j without blocking; false when the queue is full.
+func (w *worker) enqueue(j job) bool {
+	select {
+	case w.jobs <- j:
+		return true
+	default:
+		return false
+	}
+}
+
+func (w *worker) stop() {
+	w.cancel()
+	<-w.done
+}
+
+func (w *worker) run(ctx context.Context) {
+	defer close(w.done)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case j := <-w.jobs:
+			ev := resultEvent{key: w.key, cmd: j.cmd}
+			if j.cmd != nil {
+				actx, cancel := context.WithTimeout(ctx, commandTimeout)
+				ev.applyErr = w.prov.Apply(actx, *j.cmd)
+				cancel()
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			ev.started = time.Now()
+			rctx, cancel := context.WithTimeout(ctx, commandTimeout)
+			states, err := w.prov.ReadStates(rctx, []string{w.id})
+			cancel()
+			ev.readErr = err
+			for i := range states {
+				if states[i].DeviceID == w.id {
+					if states[i].Err != nil {
+						ev.readErr = states[i].Err
+					} else {
+						st := states[i]
+						ev.state = &st
+					}
+				}
+			}
+			if ev.state == nil && ev.readErr == nil {
+				ev.readErr = cloud.ErrUnknownDevice
+			}
+			select {
+			case w.events <- ev:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}

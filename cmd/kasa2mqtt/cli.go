@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/kasa2mqtt/kasa2mqtt/internal/config"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitError   = 1
+	exitUsage   = 2
+	exitConfig  = 3
+	defaultConf = "config.yaml"
+)
+
+// env is what every command gets: its arguments and the process streams.
+type env struct {
+	args   []string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, e env) int
+}
+
+func commands() []command {
+	return []command{
+		{"run", "run the bridge (the daemon)", runCmd},
+		{"devices", "list the devices of every configured account", devicesCmd},
+		{"login", "log in once and store tokens, so the config need not keep the password", loginCmd},
+		{"check-config", "validate the configuration and print it with secrets masked", checkConfigCmd},
+		{"demo", "run against a simulated cloud with an embedded broker", demoCmd},
+		{"version", "print the version", versionCmd},
+	}
+}
+
+// run dispatches to a subcommand and returns the process exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, env{args: args[1:], stdin: stdin, stdout: stdout, stderr: stderr})
+		}
+	}
+	fmt.Fprintf(stderr, "kasa2mqtt: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: kasa2mqtt <command> [flags]\n\nCommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun `kasa2mqtt <command> -h` for the flags of a command.")
+}
+
+// newFlags returns a flag set writing its errors and help to e.stderr.
+func newFlags(name string, e env) *flag.FlagSet {
+	fs := flag.NewFlagSet("kasa2mqtt "+name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	return fs
+}
+
+// parseFlags parses and maps -h and bad flags to an exit code (ok=false).
+func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, false
+		}
+		return exitUsage, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))
+		return exitUsage, false
+	}
+	return 0, true
+}
+
+// loadConfig loads and validates, printing every problem.
+func loadConfig(path string, e env) (*config.Config, bool) {
+	cfg, err := config.Load(path)
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "kasa2mqtt: %s: invalid configuration:\n%v\n", path, err)
+		return nil, false
+	}
+	return cfg, true
+}
+
+// httpClientOverride, when set (by tests), is used for every cloud call.
+var httpClientOverride *http.Client

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"time"
+
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/kasa/kasatest"
+	"github.com/kasa2mqtt/kasa2mqtt/internal/config"
+	"github.com/kasa2mqtt/kasa2mqtt/internal/daemon"
+)
+
+// Demo account on the simulated cloud.
+const (
+	demoUser     = "demo@example.com"
+	demoPassword = "demo-password"
+)
+
+// demoCmd runs the real daemon against the fake Kasa cloud (the same one
+// the tests use) with the embedded broker, so anyone can see the topics and
+// Home Assistant discovery without an account.
+func demoCmd(ctx context.Context, e env) int {
+	fs := newFlags("demo", e)
+	listen := fs.String("listen", "127.0.0.1:1883", "address of the embedded MQTT broker")
+	interval := fs.Duration("interval", 5*time.Second, "poll interval")
+	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	if code, ok := parseFlags(fs, e.args); !ok {
+		return code
+	}
+	if *interval < 5*time.Second {
+		fmt.Fprintln(e.stderr, "kasa2mqtt demo: -interval must be at least 5s")
+		return exitUsage
+	}
+	stateDir, err := os.MkdirTemp("", "kasa2mqtt-demo-")
+	if err != nil {
+		fmt.Fprintf(e.stderr, "kasa2mqtt demo: %v\n", err)
+		return exitError
+	}
+	defer os.RemoveAll(stateDir)
+
+	fake := kasatest.NewServer()
+	defer fake.Close()
+	fake.AddAccount(demoUser, demoPassword)
+	fake.AddPlug(demoUser, "Living Room Lamp", "HS103(US)")
+	kettle := fake.AddMeteredPlug(demoUser, "Kettle", "KP115(US)", true)
+	fridge := fake.AddMeteredPlug(demoUser, "Fridge", "HS110(EU)", false)
+	_, outlets := fake.AddStrip(demoUser, "Desk Strip", "HS300(US)", 6, true)
+	fake.SetPower(kettle, 0)
+	fake.SetPower(fridge, 85)
+	for i, id := range outlets {
+		fake.SetPower(id, float64(10*(i+1)))
+	}
+	go simulate(ctx, fake, append([]string{fridge}, outlets...))
+
+	cfg := config.Default()
+	cfg.MQTT.Embedded.Listen = *listen
+	cfg.Accounts = []config.Account{{Provider: "kasa", Name: "demo", Username: demoUser, Password: demoPassword, URL: fake.URL()}}
+	cfg.Poll.Interval = *interval
+	cfg.Poll.DeviceListInterval = time.Minute
+	cfg.StateDir = stateDir
+	cfg.Log.Level = *level
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintf(e.stderr, "kasa2mqtt demo: %v\n", err)
+		return exitError
+	}
+	log, err := daemon.NewLogger(cfg.Log.Level, cfg.Log.Format, e.stderr)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "kasa2mqtt demo: %v\n", err)
+		return exitUsage
+	}
+	m := &daemon.Main{
+		Config:     &cfg,
+		Logger:     log,
+		HTTPClient: fake.Client(),
+		OnBrokerStarted: func(addr string) {
+			fmt.Fprintf(e.stdout, `
+kasa2mqtt demo: a simulated Kasa cloud with a plug, two metered plugs and a
+6-outlet HS300 strip, bridged to the embedded MQTT broker on %[1]s.
+
+  Watch everything:   mosquitto_sub -h %[2]s -p %[3]s -t 'kasa2mqtt/#' -v
+  Switch the lamp:    mosquitto_pub -h %[2]s -p %[3]s -t kasa2mqtt/living_room_lamp/set -m ON
+  Toggle an outlet:   mosquitto_pub -h %[2]s -p %[3]s -t kasa2mqtt/<outlet topic>/set -m TOGGLE
+  Home Assistant:     point its MQTT integration at %[1]s; the devices appear by discovery.
+
+Press Ctrl-C to stop.
+
+`, addr, hostOf(addr), portOf(addr))
+		},
+	}
+	if err := m.Run(ctx); err != nil {
+		fmt.Fprintf(e.stderr, "kasa2mqtt demo: %v\n", err)
+		return exitError
+	}
+	return exitOK
+}
+
+// simulate moves the metered devices' power around and advances energy.
+func simulate(ctx context.Context, fake *kasatest.Server, metered []string) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			for _, id := range metered {
+				if rand.IntN(5) == 0 {
+					fake.SetPower(id, 5+rand.Float64()*120)
+				}
+			}
+			fake.Tick(time.Second)
+		}
+	}
+}
+
+func hostOf(addr string) string {
+	h, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return h
+}
+
+func portOf(addr string) string {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "1883"
+	}
+	return p
+}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/kasa2mqtt/kasa2mqtt/bridge"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/kasa"
+	"github.com/kasa2mqtt/kasa2mqtt/internal/daemon"
+)
+
+// devicesCmd prints one table row per device of every account: what the
+// bridge would publish (strip outlets included) and what it cannot bridge.
+func devicesCmd(ctx context.Context, e env) int {
+	fs := newFlags("devices", e)
+	path := fs.String("c", defaultConf, "configuration file")
+	if code, ok := parseFlags(fs, e.args); !ok {
+		return code
+	}
+	cfg, ok := loadConfig(*path, e)
+	if !ok {
+		return exitConfig
+	}
+	log, err := daemon.NewLogger("warn", cfg.Log.Format, e.stderr)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "kasa2mqtt: %v\n", err)
+		return exitConfig
+	}
+	provs, err := daemon.Providers(cfg, httpClientOverride, log)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "kasa2mqtt: %v\n", err)
+		return exitError
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ACCOUNT\tNAME\tID\tMODEL\tONLINE\tREGION SERVER\tTOPIC")
+	code := exitOK
+	var all []cloud.Device
+	type row struct {
+		account, name, id, model, server, note string
+		online                                 bool
+	}
+	var rows []row
+	for _, p := range provs {
+		kp, isKasa := p.(*kasa.Provider)
+		if !isKasa {
+			continue
+		}
+		listed, err := kp.DeviceList(ctx)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "kasa2mqtt: account %s: %v\n", p.Account(), err)
+			code = exitError
+			continue
+		}
+		servers := map[string]string{}
+		for _, l := range listed {
+			servers[l.ID] = l.AppServerURL
+			if !l.Supported {
+				rows = append(rows, row{p.Account(), l.Alias, l.ID, l.Model, l.AppServerURL, "(not bridged: " + l.DeviceType + ")", l.Online})
+			}
+		}
+		devs, err := p.ListDevices(ctx)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "kasa2mqtt: account %s: %v\n", p.Account(), err)
+			code = exitError
+			continue
+		}
+		for _, d := range devs {
+			server := servers[d.ID]
+			if d.ParentID != "" {
+				server = servers[d.ParentID]
+			}
+			all = append(all, d)
+			rows = append(rows, row{p.Account(), d.Name, d.ID, d.Model, server, "", d.Online})
+		}
+	}
+	topics := bridge.PlanTopics(all, daemon.Overrides(cfg))
+	for _, r := range rows {
+		topic := r.note
+		if topic == "" {
+			topic = topics[r.id]
+		}
+		online := "no"
+		if r.online {
+			online = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.account, r.name, r.id, r.model, online, r.server, topic)
+	}
+	if err := tw.Flush(); err != nil {
+		log.Error("write table", zap.Error(err))
+	}
+	return code
+}

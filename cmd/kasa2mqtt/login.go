@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/kasa"
+	"github.com/kasa2mqtt/kasa2mqtt/internal/daemon"
+)
+
+// loginCmd asks for each Kasa account's password (without echo on a
+// terminal), logs in once and stores only the tokens in the state dir.
+func loginCmd(ctx context.Context, e env) int {
+	fs := newFlags("login", e)
+	path := fs.String("c", defaultConf, "configuration file")
+	account := fs.String("account", "", "log in to this account only (default: every account)")
+	if code, ok := parseFlags(fs, e.args); !ok {
+		return code
+	}
+	cfg, ok := loadConfig(*path, e)
+	if !ok {
+		return exitConfig
+	}
+	log, err := daemon.NewLogger("warn", cfg.Log.Format, e.stderr)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "kasa2mqtt: %v\n", err)
+		return exitConfig
+	}
+	provs, err := daemon.Providers(cfg, httpClientOverride, log)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "kasa2mqtt: %v\n", err)
+		return exitError
+	}
+	in := bufio.NewReader(e.stdin)
+	done := 0
+	for i, p := range provs {
+		kp, isKasa := p.(*kasa.Provider)
+		if !isKasa || (*account != "" && p.Account() != *account) {
+			continue
+		}
+		acct := cfg.Accounts[i]
+		fmt.Fprintf(e.stdout, "Kasa account %q (%s)\nPassword: ", acct.Name, acct.Username)
+		pw, err := readPassword(e, in)
+		fmt.Fprintln(e.stdout)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "kasa2mqtt: reading the password: %v\n", err)
+			return exitError
+		}
+		lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err = kp.Login(lctx, pw)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(e.stderr, "kasa2mqtt: account %s: %v\n", acct.Name, err)
+			return exitError
+		}
+		fmt.Fprintf(e.stdout, "Logged in. Tokens stored in %s (the password was not stored).\n", cfg.StateDir)
+		done++
+	}
+	if done == 0 {
+		fmt.Fprintf(e.stderr, "kasa2mqtt: no matching Kasa account in %s\n", *path)
+		return exitUsage
+	}
+	fmt.Fprintln(e.stdout, "You can now remove the password from the configuration; `kasa2mqtt run` will use the stored tokens.")
+	return exitOK
+}
+
+// readPassword reads without echo from a terminal, or one line otherwise.
+func readPassword(e env, in *bufio.Reader) (string, error) {
+	if f, ok := e.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		b, err := term.ReadPassword(int(f.Fd()))
+		return string(b), err
+	}
+	line, err := in.ReadString('\n')
+	if err != nil && line == "" {
+		return "", err
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}

@@ -1,0 +1,22 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+
+	"github.com/kasa2mqtt/kasa2mqtt/internal/daemon"
+)
+
+func versionCmd(_ context.Context, e env) int {
+	fs := newFlags("version", e)
+	if code, ok := parseFlags(fs, e.args); !ok {
+		return code
+	}
+	commit := daemon.Commit
+	if commit == "" {
+		commit = "unknown"
+	}
+	fmt.Fprintf(e.stdout, "kasa2mqtt %s (commit %s, %s)\n", daemon.Version, commit, runtime.Version())
+	return exitOK
+}

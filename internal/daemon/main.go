@@ -1,0 +1,146 @@
+// Package daemon wires a validated configuration into running parts: the
+// embedded broker (when no broker is configured), one provider per cloud
+// account, and the bridge. cmd/kasa2mqtt and the end-to-end tests in test/
+// both drive the daemon through Main.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/kasa2mqtt/kasa2mqtt/bridge"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/kasa"
+	"github.com/kasa2mqtt/kasa2mqtt/internal/broker"
+	"github.com/kasa2mqtt/kasa2mqtt/internal/config"
+)
+
+// Version and Commit are set at build time with -ldflags -X.
+var (
+	Version = "dev"
+	Commit  = ""
+)
+
+// Main is one running daemon. Fill the exported fields, then call Run once.
+type Main struct {
+	// Config is the validated configuration. Required.
+	Config *config.Config
+	// Logger is the process logger. Required.
+	Logger *zap.Logger
+	// HTTPClient is used for every cloud call; nil builds the providers'
+	// own pooled clients. Tests and the demo pass the fake cloud's client.
+	HTTPClient *http.Client
+	// BirthDelay overrides the random wait after Home Assistant's birth
+	// message (tests make it short).
+	BirthDelay func() time.Duration
+	// OnBrokerStarted, when set, is called with the embedded broker's
+	// address once it listens (the demo prints it).
+	OnBrokerStarted func(addr string)
+
+	bridge *bridge.Bridge
+}
+
+// Providers builds one provider per configured account, sharing one energy
+// meter stored in <state_dir>/energy.json.
+func Providers(cfg *config.Config, httpClient *http.Client, log *zap.Logger) ([]cloud.Provider, error) {
+	energy, err := cloud.OpenEnergyMeter(filepath.Join(cfg.StateDir, "energy.json"))
+	if err != nil {
+		return nil, err
+	}
+	var provs []cloud.Provider
+	for i, a := range cfg.Accounts {
+		switch a.Provider {
+		case "kasa":
+			p, err := kasa.New(kasa.Options{
+				Account:    a.Name,
+				Username:   a.Username,
+				Password:   a.Password,
+				URL:        a.URL,
+				StateDir:   cfg.StateDir,
+				HTTPClient: httpClient,
+				Energy:     energy,
+				Logger:     log.Named("kasa").With(zap.String("account", a.Name)),
+			})
+			if err != nil {
+				return nil, fmt.Errorf("accounts[%d] (%s): %w", i, a.Name, err)
+			}
+			provs = append(provs, p)
+		default:
+			return nil, fmt.Errorf("accounts[%d]: unsupported provider %q", i, a.Provider)
+		}
+	}
+	return provs, nil
+}
+
+// Overrides converts the devices: section for the bridge.
+func Overrides(cfg *config.Config) map[string]bridge.DeviceOverride {
+	m := make(map[string]bridge.DeviceOverride, len(cfg.Devices))
+	for id, o := range cfg.Devices {
+		m[id] = bridge.DeviceOverride{Name: o.Name, Topic: o.Topic, Disabled: o.Disabled}
+	}
+	return m
+}
+
+// Run starts everything and blocks until ctx is cancelled, then shuts down
+// cleanly (bridge offline, MQTT disconnect, broker stop).
+func (m *Main) Run(ctx context.Context) error {
+	cfg, log := m.Config, m.Logger
+	if cfg == nil || log == nil {
+		return errors.New("daemon: Config and Logger are required")
+	}
+	provs, err := Providers(cfg, m.HTTPClient, log)
+	if err != nil {
+		return err
+	}
+	server := cfg.MQTT.Server
+	var brk *broker.Broker
+	if server == "" {
+		brk, err = broker.Start(broker.Options{
+			Listen:   cfg.MQTT.Embedded.Listen,
+			Username: cfg.MQTT.Username,
+			Password: cfg.MQTT.Password,
+			Logger:   log,
+		})
+		if err != nil {
+			return fmt.Errorf("embedded broker: %w", err)
+		}
+		defer brk.Close()
+		server = brk.URL()
+		log.Info("embedded MQTT broker listening", zap.String("address", brk.Addr()))
+		if m.OnBrokerStarted != nil {
+			m.OnBrokerStarted(brk.Addr())
+		}
+	}
+	b, err := bridge.New(bridge.Options{
+		MQTT: bridge.MQTTOptions{
+			Server:   server,
+			ClientID: cfg.ClientID(),
+			Username: cfg.MQTT.Username,
+			Password: cfg.MQTT.Password,
+		},
+		BaseTopic:       cfg.MQTT.BaseTopic,
+		HomeAssistant:   cfg.HomeAssistant.Enabled,
+		DiscoveryPrefix: cfg.HomeAssistant.DiscoveryPrefix,
+		StatusTopic:     cfg.HomeAssistant.StatusTopic,
+		Version:         Version,
+		PollInterval:    cfg.Poll.Interval,
+		ListInterval:    cfg.Poll.DeviceListInterval,
+		Devices:         Overrides(cfg),
+		StateDir:        cfg.StateDir,
+		BirthDelay:      m.BirthDelay,
+		Logger:          log.Named("bridge"),
+	}, provs...)
+	if err != nil {
+		return err
+	}
+	m.bridge = b
+	log.Info("kasa2mqtt starting", zap.String("version", Version), zap.Int("accounts", len(provs)),
+		zap.Duration("poll_interval", cfg.Poll.Interval), zap.String("state_dir", cfg.StateDir))
+	return b.Run(ctx)
+}
