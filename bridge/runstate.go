@@ -401,7 +401,17 @@ func (st *runState) sortedDevices() []*device {
 	for _, dv := range st.devices {
 		list = append(list, dv)
 	}
-	slices.SortFunc(list, func(a, b *device) int { return strings.Compare(a.topic, b.topic) })
+	// Strips before their outlets: Home Assistant links an outlet to its
+	// strip (via_device) only when the strip already exists.
+	slices.SortFunc(list, func(a, b *device) int {
+		if pa, pb := a.dev.ParentID != "", b.dev.ParentID != ""; pa != pb {
+			if pa {
+				return 1
+			}
+			return -1
+		}
+		return strings.Compare(a.topic, b.topic)
+	})
 	return list
 }
 

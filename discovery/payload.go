@@ -1,0 +1,326 @@
+package discovery
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+)
+
+// Config is fixed for the life of a bridge. The zero value is not usable;
+// see Config.Validate.
+type Config struct {
+	// Prefix is Home Assistant's discovery prefix, e.g. "homeassistant".
+	Prefix string
+	// BaseTopic is the bridge's topic root, e.g. "kasa2mqtt". It is part of
+	// every unique_id, so two bridges on one broker never collide.
+	BaseTopic string
+	// Origin identifies the bridge in Home Assistant's logs.
+	Origin Origin
+}
+
+// Origin is the origin block of every discovery payload, e.g.
+// {Name: "kasa2mqtt", SWVersion: "1.2.3",
+// SupportURL: "https://github.com/kasa2mqtt/kasa2mqtt"}. Name is required;
+// empty SWVersion and SupportURL are omitted.
+type Origin struct{ Name, SWVersion, SupportURL string }
+
+// Device is one device as the bridge publishes it.
+type Device struct {
+	cloud.Device
+	// Topic is the device's topic segment under the base topic, e.g.
+	// "living_room_lamp". The bridge keeps it unique and sanitised; it also
+	// seeds the suggested entity ids ("switch.living_room_lamp").
+	Topic string
+}
+
+// Component ids inside the device payload. The discovery id HA derives is
+// "<ObjectID> <component id>", so these must never change.
+const (
+	compSwitch  = "switch"
+	compPower   = "power"
+	compVoltage = "voltage"
+	compCurrent = "current"
+	compEnergy  = "energy"
+	compRSSI    = "rssi"
+	compLED     = "led"
+	compRestart = "restart"
+)
+
+const (
+	qos             = 1
+	payloadOn       = "ON"
+	payloadOff      = "OFF"
+	payloadPress    = "PRESS"
+	availabilityTpl = "{{ value_json.state }}"
+)
+
+// Names: the relay is the device's main feature and takes the device name
+// (JSON null). Every other entity with a device_class is left unnamed so HA
+// names it from the class ("Power", "Signal strength", "Restart", …) in the
+// user's language; only the LED switch, which has no class, is named.
+var (
+	nameNull = json.RawMessage(`null`)
+	nameLED  = json.RawMessage(`"LED"`)
+)
+
+// payload is the device-based discovery message. Field order is the JSON
+// key order; components are a map, which encoding/json writes sorted.
+type payload struct {
+	Device           deviceInfo           `json:"device"`
+	Origin           originInfo           `json:"origin"`
+	Availability     []availability       `json:"availability"`
+	AvailabilityMode string               `json:"availability_mode"`
+	StateTopic       string               `json:"state_topic"`
+	QoS              int                  `json:"qos"`
+	Components       map[string]component `json:"components"`
+}
+
+type deviceInfo struct {
+	Identifiers  []string    `json:"identifiers"`
+	Name         string      `json:"name"`
+	Manufacturer string      `json:"manufacturer,omitempty"`
+	Model        string      `json:"model,omitempty"`
+	SWVersion    string      `json:"sw_version,omitempty"`
+	HWVersion    string      `json:"hw_version,omitempty"`
+	Connections  [][2]string `json:"connections,omitempty"`
+	ViaDevice    string      `json:"via_device,omitempty"`
+}
+
+type originInfo struct {
+	Name       string `json:"name"`
+	SWVersion  string `json:"sw_version,omitempty"`
+	SupportURL string `json:"support_url,omitempty"`
+}
+
+// availability omits payload_available/payload_not_available: HA's
+// defaults "online"/"offline" are what the templates yield.
+type availability struct {
+	Topic         string `json:"topic"`
+	ValueTemplate string `json:"value_template"`
+}
+
+// component is the union of the keys our switch, sensor and button entities
+// use; empty optional keys are omitted.
+type component struct {
+	Platform                  string          `json:"platform"`
+	Name                      json.RawMessage `json:"name,omitempty"`
+	UniqueID                  string          `json:"unique_id"`
+	DefaultEntityID           string          `json:"default_entity_id"`
+	DeviceClass               string          `json:"device_class,omitempty"`
+	EntityCategory            string          `json:"entity_category,omitempty"`
+	EnabledByDefault          *bool           `json:"enabled_by_default,omitempty"`
+	Icon                      string          `json:"icon,omitempty"`
+	CommandTopic              string          `json:"command_topic,omitempty"`
+	PayloadOn                 string          `json:"payload_on,omitempty"`
+	PayloadOff                string          `json:"payload_off,omitempty"`
+	PayloadPress              string          `json:"payload_press,omitempty"`
+	ValueTemplate             string          `json:"value_template,omitempty"`
+	StateOn                   string          `json:"state_on,omitempty"`
+	StateOff                  string          `json:"state_off,omitempty"`
+	UnitOfMeasurement         string          `json:"unit_of_measurement,omitempty"`
+	StateClass                string          `json:"state_class,omitempty"`
+	SuggestedDisplayPrecision *int            `json:"suggested_display_precision,omitempty"`
+	// QoS repeats the root qos: HA releases before qos became a shared
+	// device-discovery option ignore the root value for components.
+	QoS int `json:"qos"`
+}
+
+// Payload returns the retained device-based discovery payload for d, to be
+// published on ConfigTopic(c, d.Device): compact JSON with full key names,
+// byte-for-byte identical for equal inputs.
+//
+// The payload has one component per capability d declares (unknown
+// capabilities are ignored; a device without known capabilities gets an
+// empty components object). Strip outlets (ParentID set) reference their
+// strip with via_device and carry no MAC connection, because an outlet
+// shares its strip's MAC and HA merges devices that share a connection.
+//
+// Payload returns an error wrapping ErrInvalid when c fails Validate, when
+// d's Provider or ID is empty or contains NUL, '+' or '#', when ParentID
+// does so or equals ID, or when d.Topic is not a valid topic segment
+// (empty, wildcards, control characters, empty levels, "bridge"). It never
+// panics.
+func Payload(c Config, d Device) ([]byte, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if err := validateDevice(c, d); err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // names like "Tom & Jerry" stay readable
+	if err := enc.Encode(build(c, d)); err != nil {
+		return nil, fmt.Errorf("discovery: encode payload for %q: %w", d.ID, err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+func build(c Config, d Device) payload {
+	return payload{
+		Device: deviceBlock(d),
+		Origin: originInfo(c.Origin),
+		Availability: []availability{
+			{Topic: BridgeStateTopic(c.BaseTopic), ValueTemplate: availabilityTpl},
+			{Topic: AvailabilityTopic(c.BaseTopic, d.Topic), ValueTemplate: availabilityTpl},
+		},
+		AvailabilityMode: "all",
+		StateTopic:       StateTopic(c.BaseTopic, d.Topic),
+		QoS:              qos,
+		Components:       components(c, d),
+	}
+}
+
+func deviceBlock(d Device) deviceInfo {
+	name := strings.TrimSpace(d.Name)
+	if name == "" {
+		name = d.Topic
+	}
+	info := deviceInfo{
+		Identifiers:  []string{Identifier(d.Device)},
+		Name:         name,
+		Manufacturer: d.Manufacturer,
+		Model:        d.Model,
+		SWVersion:    d.FirmwareVersion,
+		HWVersion:    d.HardwareVersion,
+	}
+	if d.ParentID != "" {
+		info.ViaDevice = Identifier(cloud.Device{ID: d.ParentID, Provider: d.Provider})
+	} else if mac, ok := normalizeMAC(d.MAC); ok {
+		info.Connections = [][2]string{{"mac", mac}}
+	}
+	return info
+}
+
+// normalizeMAC returns mac as lower-case colon-separated hex. It accepts
+// ':', '-' or '.' separators or none, and rejects anything that is not 48
+// bits, and the all-zero address (a placeholder that would merge unrelated
+// devices in HA's registry).
+func normalizeMAC(mac string) (string, bool) {
+	hex := make([]byte, 0, 12)
+	for i := 0; i < len(mac); i++ {
+		switch ch := mac[i]; {
+		case ch == ':' || ch == '-' || ch == '.':
+		case '0' <= ch && ch <= '9', 'a' <= ch && ch <= 'f':
+			hex = append(hex, ch)
+		case 'A' <= ch && ch <= 'F':
+			hex = append(hex, ch+'a'-'A')
+		default:
+			return "", false
+		}
+		if len(hex) > 12 {
+			return "", false
+		}
+	}
+	if len(hex) != 12 || string(hex) == "000000000000" {
+		return "", false
+	}
+	var b strings.Builder
+	for i := 0; i < 12; i += 2 {
+		if i > 0 {
+			b.WriteByte(':')
+		}
+		b.Write(hex[i : i+2])
+	}
+	return b.String(), true
+}
+
+func components(c Config, d Device) map[string]component {
+	objectID := ObjectID(d.Device)
+	slug := entitySlug(d.Topic)
+	if slug == "" {
+		slug = entitySlug(objectID)
+	}
+	if slug == "" {
+		slug = "device"
+	}
+	cmds := func(prop string) string { return CommandTopic(c.BaseTopic, d.Topic, prop) }
+
+	out := map[string]component{}
+	add := func(id, platform, entitySuffix string, comp component) {
+		comp.Platform = platform
+		comp.UniqueID = objectID + "_" + id + "_" + c.BaseTopic
+		comp.DefaultEntityID = platform + "." + slug + entitySuffix
+		comp.QoS = qos
+		out[id] = comp
+	}
+
+	if d.Has(cloud.CapRelay) {
+		add(compSwitch, "switch", "", component{
+			Name:          nameNull,
+			DeviceClass:   "outlet",
+			CommandTopic:  cmds(PropState),
+			PayloadOn:     payloadOn,
+			PayloadOff:    payloadOff,
+			ValueTemplate: valueTemplate("state"),
+			StateOn:       payloadOn,
+			StateOff:      payloadOff,
+		})
+	}
+	if d.Has(cloud.CapEnergy) {
+		for _, s := range []struct {
+			id, unit, stateClass string
+			precision            int
+		}{
+			{compPower, "W", "measurement", 1},
+			{compVoltage, "V", "measurement", 1},
+			{compCurrent, "A", "measurement", 3},
+			// total_increasing feeds the Energy dashboard; providers
+			// guarantee the total never decreases.
+			{compEnergy, "kWh", "total_increasing", 3},
+		} {
+			add(s.id, "sensor", "_"+s.id, component{
+				DeviceClass:               s.id,
+				ValueTemplate:             valueTemplate(s.id),
+				UnitOfMeasurement:         s.unit,
+				StateClass:                s.stateClass,
+				SuggestedDisplayPrecision: ptr(s.precision),
+			})
+		}
+	}
+	if d.Has(cloud.CapRSSI) {
+		add(compRSSI, "sensor", "_rssi", component{
+			DeviceClass:       "signal_strength",
+			EntityCategory:    "diagnostic",
+			EnabledByDefault:  ptr(false),
+			ValueTemplate:     valueTemplate("rssi"),
+			UnitOfMeasurement: "dBm",
+			StateClass:        "measurement",
+		})
+	}
+	if d.Has(cloud.CapLED) {
+		add(compLED, "switch", "_led", component{
+			Name:           nameLED,
+			EntityCategory: "config",
+			Icon:           "mdi:led-on",
+			CommandTopic:   cmds(PropLED),
+			PayloadOn:      payloadOn,
+			PayloadOff:     payloadOff,
+			ValueTemplate:  valueTemplate("led"),
+			StateOn:        payloadOn,
+			StateOff:       payloadOff,
+		})
+	}
+	if d.Has(cloud.CapReboot) {
+		add(compRestart, "button", "_restart", component{
+			DeviceClass:    "restart",
+			EntityCategory: "config",
+			CommandTopic:   cmds(PropRestart),
+			PayloadPress:   payloadPress,
+		})
+	}
+	return out
+}
+
+// valueTemplate extracts key from the JSON state. A missing key renders
+// "" (HA ignores the update, the entity keeps its value, and no "undefined
+// variable" warning is logged), so the bridge may leave out values it does
+// not have; an explicit JSON null renders "None", which HA reads as unknown.
+func valueTemplate(key string) string {
+	return "{{ value_json." + key + " | default('') }}"
+}
+
+func ptr[T any](v T) *T { return &v }

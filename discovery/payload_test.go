@@ -1,0 +1,542 @@
+package discovery
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+var testConfig = Config{
+	Prefix:    "homeassistant",
+	BaseTopic: "kasa2mqtt",
+	Origin: Origin{
+		Name:       "kasa2mqtt",
+		SWVersion:  "1.2.3",
+		SupportURL: "https://github.com/kasa2mqtt/kasa2mqtt",
+	},
+}
+
+const stripID = "8006B1C2D3E4F5A6B7C8D9E0F1A2B3C4D5E6F7A8"
+
+// fixtures are the golden cases, keyed by golden file name (without .json).
+var fixtures = map[string]Device{
+	"plain_plug": {Topic: "living_room_lamp", Device: cloud.Device{
+		ID: "8006ABCDEF0123456789ABCDEF0123456789ABCD", Provider: "kasa", Account: "home",
+		Name: "Living Room Lamp", Model: "HS103(US)", Manufacturer: "TP-Link",
+		FirmwareVersion: "1.0.10 Build 221019 Rel.112940", HardwareVersion: "5.0",
+		MAC: "50:C7:BF:01:02:03", Online: true,
+		Capabilities: []cloud.Capability{cloud.CapRelay, cloud.CapLED, cloud.CapRSSI, cloud.CapReboot},
+	}},
+	"metered_plug": {Topic: "washing_machine", Device: cloud.Device{
+		ID: "80061122334455667788990011223344556677AA", Provider: "kasa", Account: "home",
+		Name: "Washing Machine", Model: "HS110(EU)", Manufacturer: "TP-Link",
+		FirmwareVersion: "1.5.10 Build 191125 Rel.094314", HardwareVersion: "4.0",
+		MAC: "B0:BE:76:AA:BB:CC", Online: true,
+		Capabilities: []cloud.Capability{cloud.CapRelay, cloud.CapEnergy, cloud.CapLED, cloud.CapRSSI, cloud.CapReboot},
+	}},
+	"strip_parent": {Topic: "office_strip", Device: cloud.Device{
+		ID: stripID, Provider: "kasa", Account: "home",
+		Name: "Office Strip", Model: "HS300(US)", Manufacturer: "TP-Link",
+		FirmwareVersion: "1.0.21 Build 210524 Rel.161309", HardwareVersion: "2.0",
+		MAC: "1C:3B:F3:10:20:30", Online: true,
+		Capabilities: []cloud.Capability{cloud.CapLED, cloud.CapRSSI, cloud.CapReboot},
+	}},
+	"strip_outlet": {Topic: "office_strip_monitor", Device: cloud.Device{
+		ID: stripID + "00", Provider: "kasa", Account: "home",
+		Name: "Monitor", Model: "HS300(US)", Manufacturer: "TP-Link",
+		FirmwareVersion: "1.0.21 Build 210524 Rel.161309", HardwareVersion: "2.0",
+		// The provider may copy the strip's MAC; it must not become a
+		// connection or HA would merge outlet and strip.
+		MAC: "1C:3B:F3:10:20:30", Online: true, ParentID: stripID,
+		Capabilities: []cloud.Capability{cloud.CapRelay, cloud.CapEnergy},
+	}},
+	"no_mac_no_hw": {Topic: "kettle", Device: cloud.Device{
+		ID: "8006FEDCBA9876543210FEDCBA9876543210FEDC", Provider: "kasa", Account: "home",
+		Name: "Kettle", Model: "KP115(EU)", Manufacturer: "TP-Link",
+		FirmwareVersion: "1.0.16 Build 210205 Rel.163735",
+		Online:          true,
+		Capabilities:    []cloud.Capability{cloud.CapRelay, cloud.CapEnergy, cloud.CapRSSI},
+	}},
+	"unicode_name": {Topic: "kuche_kaffeemaschine", Device: cloud.Device{
+		ID: "8006000000000000000000000000000000000001", Provider: "kasa", Account: "home",
+		Name: `Küche – Kaffee & Tee ☕ "Eck" <客厅>`, Model: "KP105(DE)", Manufacturer: "TP-Link",
+		FirmwareVersion: "1.0.7", HardwareVersion: "1.0",
+		MAC: "50c7bf0a0b0c", Online: true,
+		Capabilities: []cloud.Capability{cloud.CapRelay, cloud.CapLED},
+	}},
+}
+
+// TestPayload_Golden compares each fixture's payload with
+// testdata/<case>.json. Normalisation: the golden file is the published
+// (compact) payload passed through json.Indent with two spaces plus a final
+// newline; Indent only adds whitespace between tokens, so the golden file
+// pins the published bytes exactly. Run with -update to rewrite.
+func TestPayload_Golden(t *testing.T) {
+	for name, d := range fixtures {
+		t.Run(name, func(t *testing.T) {
+			got := mustPayload(t, testConfig, d)
+			var compact bytes.Buffer
+			if err := json.Compact(&compact, got); err != nil {
+				t.Fatalf("payload is not valid JSON: %v", err)
+			}
+			if !bytes.Equal(compact.Bytes(), got) {
+				t.Errorf("published payload is not compact JSON")
+			}
+			var pretty bytes.Buffer
+			if err := json.Indent(&pretty, got, "", "  "); err != nil {
+				t.Fatal(err)
+			}
+			pretty.WriteByte('\n')
+
+			path := filepath.Join("testdata", name+".json")
+			if *update {
+				if err := os.WriteFile(path, pretty.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if !bytes.Equal(pretty.Bytes(), want) {
+				t.Errorf("payload differs from %s (run go test -update and review the diff)\ngot:\n%s", path, pretty.Bytes())
+			}
+		})
+	}
+}
+
+func TestPayload_Deterministic(t *testing.T) {
+	d := fixtures["metered_plug"]
+	first := mustPayload(t, testConfig, d)
+	// Capability order and duplicates do not matter.
+	d.Capabilities = []cloud.Capability{cloud.CapReboot, cloud.CapRSSI, cloud.CapLED, cloud.CapEnergy, cloud.CapRelay, cloud.CapRelay}
+	for range 5 {
+		if got := mustPayload(t, testConfig, d); !bytes.Equal(got, first) {
+			t.Fatalf("payload changed between calls:\n%s\n%s", first, got)
+		}
+	}
+}
+
+func TestPayload_Invariants(t *testing.T) {
+	for name, d := range fixtures {
+		t.Run(name, func(t *testing.T) {
+			checkInvariants(t, testConfig, d, mustPayload(t, testConfig, d))
+		})
+	}
+}
+
+func TestPayload_ComponentsPerCapability(t *testing.T) {
+	tests := []struct {
+		name string
+		caps []cloud.Capability
+		want []string
+	}{
+		{"none", nil, nil},
+		{"relay", []cloud.Capability{cloud.CapRelay}, []string{"switch"}},
+		{"energy", []cloud.Capability{cloud.CapEnergy}, []string{"current", "energy", "power", "voltage"}},
+		{"rssi", []cloud.Capability{cloud.CapRSSI}, []string{"rssi"}},
+		{"led", []cloud.Capability{cloud.CapLED}, []string{"led"}},
+		{"reboot", []cloud.Capability{cloud.CapReboot}, []string{"restart"}},
+		{"unknown ignored", []cloud.Capability{"dimmer"}, nil},
+		{"all", []cloud.Capability{cloud.CapRelay, cloud.CapEnergy, cloud.CapRSSI, cloud.CapLED, cloud.CapReboot},
+			[]string{"current", "energy", "led", "power", "restart", "rssi", "switch", "voltage"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := fixtures["plain_plug"]
+			d.Capabilities = tt.caps
+			p := decode(t, mustPayload(t, testConfig, d))
+			got := slices.Sorted(maps.Keys(p.Components))
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("components = %v, want %v", got, tt.want)
+			}
+			if p.Components == nil {
+				t.Errorf(`"components" must be an object, got null`)
+			}
+		})
+	}
+}
+
+func TestPayload_UniqueIDsStableAcrossRename(t *testing.T) {
+	for name, d := range fixtures {
+		t.Run(name, func(t *testing.T) {
+			before := uniqueIDs(t, decode(t, mustPayload(t, testConfig, d)))
+			renamed := d
+			renamed.Name = "Something Else Entirely"
+			renamed.Topic = "something_else"
+			after := uniqueIDs(t, decode(t, mustPayload(t, testConfig, renamed)))
+			if len(before) != len(after) {
+				t.Fatalf("component count changed: %v vs %v", before, after)
+			}
+			for id, uid := range before {
+				if after[id] != uid {
+					t.Errorf("component %q unique_id changed on rename: %q -> %q", id, uid, after[id])
+				}
+			}
+		})
+	}
+}
+
+func TestPayload_UniqueIDsDistinct(t *testing.T) {
+	seen := map[string]string{}
+	check := func(where string, c Config, d Device) {
+		for comp, uid := range uniqueIDs(t, decode(t, mustPayload(t, c, d))) {
+			if prev, dup := seen[uid]; dup {
+				t.Errorf("unique_id %q used by %s and %s/%s", uid, prev, where, comp)
+			}
+			seen[uid] = where + "/" + comp
+		}
+	}
+	for name, d := range fixtures {
+		check(name, testConfig, d)
+	}
+	// A second bridge instance on the same broker gets its own unique_ids.
+	other := testConfig
+	other.BaseTopic = "kasa2mqtt_garage"
+	check("other bridge/plain_plug", other, fixtures["plain_plug"])
+	// Same id under another provider.
+	tuya := fixtures["plain_plug"]
+	tuya.Provider = "tuya"
+	check("tuya/plain_plug", testConfig, tuya)
+}
+
+func TestPayload_NoObjectIDKey(t *testing.T) {
+	for name, d := range fixtures {
+		var v any
+		if err := json.Unmarshal(mustPayload(t, testConfig, d), &v); err != nil {
+			t.Fatal(err)
+		}
+		if path := findKey(v, "object_id", "$"); path != "" {
+			t.Errorf("%s: deprecated key object_id at %s", name, path)
+		}
+	}
+}
+
+func TestPayload_Device(t *testing.T) {
+	tests := []struct {
+		name      string
+		edit      func(*Device)
+		wantName  string
+		wantConns [][2]string
+		wantVia   string
+	}{
+		{"upper-case MAC is lower-cased", func(d *Device) { d.MAC = "50:C7:BF:01:02:03" },
+			"Living Room Lamp", [][2]string{{"mac", "50:c7:bf:01:02:03"}}, ""},
+		{"bare hex MAC", func(d *Device) { d.MAC = "50C7BF010203" },
+			"Living Room Lamp", [][2]string{{"mac", "50:c7:bf:01:02:03"}}, ""},
+		{"dashed MAC", func(d *Device) { d.MAC = "50-c7-bf-01-02-03" },
+			"Living Room Lamp", [][2]string{{"mac", "50:c7:bf:01:02:03"}}, ""},
+		{"short MAC dropped", func(d *Device) { d.MAC = "50:C7:BF:01:02" }, "Living Room Lamp", nil, ""},
+		{"long MAC dropped", func(d *Device) { d.MAC = "50:C7:BF:01:02:03:04" }, "Living Room Lamp", nil, ""},
+		{"garbage MAC dropped", func(d *Device) { d.MAC = "unknown" }, "Living Room Lamp", nil, ""},
+		{"zero MAC dropped", func(d *Device) { d.MAC = "00:00:00:00:00:00" }, "Living Room Lamp", nil, ""},
+		{"outlet: via_device, no connections", func(d *Device) { d.ParentID = "STRIP" },
+			"Living Room Lamp", nil, "kasa2mqtt_kasa_STRIP"},
+		{"blank name falls back to topic", func(d *Device) { d.Name = "  " }, "living_room_lamp",
+			[][2]string{{"mac", "50:c7:bf:01:02:03"}}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := fixtures["plain_plug"]
+			tt.edit(&d)
+			got := decode(t, mustPayload(t, testConfig, d)).Device
+			if got.Name != tt.wantName {
+				t.Errorf("name = %q, want %q", got.Name, tt.wantName)
+			}
+			if len(got.Connections) != len(tt.wantConns) || len(got.Connections) == 1 && got.Connections[0] != tt.wantConns[0] {
+				t.Errorf("connections = %v, want %v", got.Connections, tt.wantConns)
+			}
+			if got.ViaDevice != tt.wantVia {
+				t.Errorf("via_device = %q, want %q", got.ViaDevice, tt.wantVia)
+			}
+			if len(got.Identifiers) != 1 || got.Identifiers[0] != Identifier(d.Device) {
+				t.Errorf("identifiers = %v, want [%s]", got.Identifiers, Identifier(d.Device))
+			}
+		})
+	}
+}
+
+func TestPayload_DefaultEntityIDSlug(t *testing.T) {
+	tests := []struct{ topic, want string }{
+		{"living_room_lamp", "switch.living_room_lamp"},
+		{"Living-Room/Lamp", "switch.living_room_lamp"},
+		{"__x__", "switch.x"},
+		{"客厅", "switch.kasa_8006abcdef0123456789abcdef0123456789abcd"}, // falls back to the ObjectID
+	}
+	for _, tt := range tests {
+		t.Run(tt.topic, func(t *testing.T) {
+			d := fixtures["plain_plug"]
+			d.Topic = tt.topic
+			if got := decode(t, mustPayload(t, testConfig, d)).Components["switch"].DefaultEntityID; got != tt.want {
+				t.Errorf("default_entity_id = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPayload_InvalidInput(t *testing.T) {
+	long := strings.Repeat("a", maxTopicBytes)
+	tests := []struct {
+		name string
+		edit func(*Config, *Device)
+	}{
+		{"empty prefix", func(c *Config, d *Device) { c.Prefix = "" }},
+		{"prefix with +", func(c *Config, d *Device) { c.Prefix = "home+assistant" }},
+		{"prefix with #", func(c *Config, d *Device) { c.Prefix = "homeassistant/#" }},
+		{"prefix with NUL", func(c *Config, d *Device) { c.Prefix = "home\x00assistant" }},
+		{"prefix trailing slash", func(c *Config, d *Device) { c.Prefix = "homeassistant/" }},
+		{"empty base topic", func(c *Config, d *Device) { c.BaseTopic = "" }},
+		{"base topic with +", func(c *Config, d *Device) { c.BaseTopic = "kasa+" }},
+		{"base topic with #", func(c *Config, d *Device) { c.BaseTopic = "#" }},
+		{"base topic with NUL", func(c *Config, d *Device) { c.BaseTopic = "kasa\x00" }},
+		{"base topic with control char", func(c *Config, d *Device) { c.BaseTopic = "kasa\n2mqtt" }},
+		{"base topic with C1 control", func(c *Config, d *Device) { c.BaseTopic = "kasa\u00852mqtt" }},
+		{"base topic with non-character", func(c *Config, d *Device) { c.BaseTopic = "kasa\ufffe" }},
+		{"base topic invalid UTF-8", func(c *Config, d *Device) { c.BaseTopic = "kasa\xff" }},
+		{"base topic empty level", func(c *Config, d *Device) { c.BaseTopic = "a//b" }},
+		{"base topic too long", func(c *Config, d *Device) { c.BaseTopic = long + "a" }},
+		{"empty origin name", func(c *Config, d *Device) { c.Origin.Name = " " }},
+		{"bad support URL", func(c *Config, d *Device) { c.Origin.SupportURL = "github.com/kasa2mqtt" }},
+		{"empty topic", func(c *Config, d *Device) { d.Topic = "" }},
+		{"topic with +", func(c *Config, d *Device) { d.Topic = "lamp+" }},
+		{"topic with #", func(c *Config, d *Device) { d.Topic = "lamp/#" }},
+		{"topic with NUL", func(c *Config, d *Device) { d.Topic = "la\x00mp" }},
+		{"topic leading slash", func(c *Config, d *Device) { d.Topic = "/lamp" }},
+		{"topic reserved", func(c *Config, d *Device) { d.Topic = "bridge" }},
+		{"topic under reserved", func(c *Config, d *Device) { d.Topic = "bridge/state" }},
+		{"topics too long", func(c *Config, d *Device) { d.Topic = long[:maxTopicBytes-20] }},
+		{"empty id", func(c *Config, d *Device) { d.ID = "" }},
+		{"id with +", func(c *Config, d *Device) { d.ID = "80+06" }},
+		{"id with #", func(c *Config, d *Device) { d.ID = "80#06" }},
+		{"id with NUL", func(c *Config, d *Device) { d.ID = "80\x0006" }},
+		{"empty provider", func(c *Config, d *Device) { d.Provider = "" }},
+		{"parent id with #", func(c *Config, d *Device) { d.ParentID = "#" }},
+		{"parent is self", func(c *Config, d *Device) { d.ParentID = d.ID }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, d := testConfig, fixtures["plain_plug"]
+			tt.edit(&c, &d)
+			got, err := Payload(c, d)
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("Payload error = %v, want ErrInvalid", err)
+			}
+			if got != nil {
+				t.Errorf("Payload returned %d bytes with an error", len(got))
+			}
+		})
+	}
+}
+
+func TestConfig_Validate(t *testing.T) {
+	if err := testConfig.Validate(); err != nil {
+		t.Errorf("valid config: %v", err)
+	}
+	c := testConfig
+	c.Origin.SWVersion, c.Origin.SupportURL = "", ""
+	if err := c.Validate(); err != nil {
+		t.Errorf("optional origin fields empty: %v", err)
+	}
+	c.Prefix = "home/assistant" // unusual but legal
+	if err := c.Validate(); err != nil {
+		t.Errorf("multi-level prefix: %v", err)
+	}
+	if err := (Config{}).Validate(); !errors.Is(err, ErrInvalid) {
+		t.Errorf("zero Config: got %v, want ErrInvalid", err)
+	}
+}
+
+// --- helpers -------------------------------------------------------------
+
+// decodedPayload mirrors the payload for assertions. It is declared
+// independently of the production structs, so a wrong json tag shows up as
+// a missing value.
+type decodedPayload struct {
+	Device struct {
+		Identifiers  []string    `json:"identifiers"`
+		Name         string      `json:"name"`
+		Manufacturer string      `json:"manufacturer"`
+		Model        string      `json:"model"`
+		SWVersion    string      `json:"sw_version"`
+		HWVersion    string      `json:"hw_version"`
+		Connections  [][2]string `json:"connections"`
+		ViaDevice    string      `json:"via_device"`
+	} `json:"device"`
+	Origin struct {
+		Name       string `json:"name"`
+		SWVersion  string `json:"sw_version"`
+		SupportURL string `json:"support_url"`
+	} `json:"origin"`
+	Availability []struct {
+		Topic         string `json:"topic"`
+		ValueTemplate string `json:"value_template"`
+	} `json:"availability"`
+	AvailabilityMode string                      `json:"availability_mode"`
+	StateTopic       string                      `json:"state_topic"`
+	QoS              *int                        `json:"qos"`
+	Components       map[string]decodedComponent `json:"components"`
+}
+
+type decodedComponent struct {
+	Platform        string `json:"platform"`
+	UniqueID        string `json:"unique_id"`
+	DefaultEntityID string `json:"default_entity_id"`
+	CommandTopic    string `json:"command_topic"`
+	EntityCategory  string `json:"entity_category"`
+	QoS             *int   `json:"qos"`
+}
+
+func mustPayload(tb testing.TB, c Config, d Device) []byte {
+	tb.Helper()
+	b, err := Payload(c, d)
+	if err != nil {
+		tb.Fatalf("Payload(%q): %v", d.ID, err)
+	}
+	return b
+}
+
+func decode(tb testing.TB, b []byte) decodedPayload {
+	tb.Helper()
+	var p decodedPayload
+	if err := json.Unmarshal(b, &p); err != nil {
+		tb.Fatalf("decode payload: %v\n%s", err, b)
+	}
+	return p
+}
+
+func uniqueIDs(tb testing.TB, p decodedPayload) map[string]string {
+	tb.Helper()
+	m := map[string]string{}
+	for id, c := range p.Components {
+		m[id] = c.UniqueID
+	}
+	return m
+}
+
+// checkInvariants asserts what every payload must satisfy for HA to accept
+// it; shared by the table tests and the fuzz test.
+func checkInvariants(tb testing.TB, c Config, d Device, b []byte) {
+	tb.Helper()
+	if !json.Valid(b) {
+		tb.Fatalf("invalid JSON: %q", b)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		tb.Fatalf("payload is not a JSON object: %v", err)
+	}
+	for _, k := range []string{"device", "origin", "components", "availability", "availability_mode", "state_topic", "qos"} {
+		if _, ok := raw[k]; !ok {
+			tb.Errorf("root key %q missing", k)
+		}
+	}
+	var v any
+	_ = json.Unmarshal(b, &v)
+	if path := findKey(v, "object_id", "$"); path != "" {
+		tb.Errorf("deprecated key object_id at %s", path)
+	}
+	p := decode(tb, b)
+	if len(p.Device.Identifiers) != 1 || p.Device.Identifiers[0] != Identifier(d.Device) {
+		tb.Errorf("device identifiers = %v, want [%q]", p.Device.Identifiers, Identifier(d.Device))
+	}
+	if p.Device.Name == "" {
+		tb.Errorf("device name is empty")
+	}
+	if p.Origin.Name == "" {
+		tb.Errorf("origin name is empty")
+	}
+	if p.AvailabilityMode != "all" {
+		tb.Errorf("availability_mode = %q, want all", p.AvailabilityMode)
+	}
+	wantAvail := []string{BridgeStateTopic(c.BaseTopic), AvailabilityTopic(c.BaseTopic, d.Topic)}
+	if len(p.Availability) != 2 {
+		tb.Fatalf("availability has %d entries, want 2", len(p.Availability))
+	}
+	for i, a := range p.Availability {
+		if a.Topic != wantAvail[i] || a.ValueTemplate != "{{ value_json.state }}" {
+			tb.Errorf("availability[%d] = %+v, want topic %q with value_json.state", i, a, wantAvail[i])
+		}
+	}
+	if p.StateTopic != StateTopic(c.BaseTopic, d.Topic) {
+		tb.Errorf("state_topic = %q, want %q", p.StateTopic, StateTopic(c.BaseTopic, d.Topic))
+	}
+	if p.QoS == nil || *p.QoS != 1 {
+		tb.Errorf("root qos = %v, want 1", p.QoS)
+	}
+	if p.Components == nil {
+		tb.Errorf("components is null")
+	}
+	seen := map[string]bool{}
+	for id, comp := range p.Components {
+		if comp.Platform == "" || comp.UniqueID == "" {
+			tb.Errorf("component %q: platform %q, unique_id %q: both required", id, comp.Platform, comp.UniqueID)
+		}
+		if want := ObjectID(d.Device) + "_" + id + "_" + c.BaseTopic; comp.UniqueID != want {
+			tb.Errorf("component %q unique_id = %q, want %q", id, comp.UniqueID, want)
+		}
+		if seen[comp.UniqueID] {
+			tb.Errorf("duplicate unique_id %q", comp.UniqueID)
+		}
+		seen[comp.UniqueID] = true
+		domain, object, ok := strings.Cut(comp.DefaultEntityID, ".")
+		if !ok || domain != comp.Platform || !isEntityObjectID(object) {
+			tb.Errorf("component %q default_entity_id %q is not a valid %s entity id", id, comp.DefaultEntityID, comp.Platform)
+		}
+		if comp.QoS == nil || *comp.QoS != 1 {
+			tb.Errorf("component %q qos = %v, want 1", id, comp.QoS)
+		}
+		if comp.CommandTopic != "" && !strings.HasPrefix(comp.CommandTopic, c.BaseTopic+"/"+d.Topic+"/set/") {
+			tb.Errorf("component %q command_topic %q outside the device's set/ tree", id, comp.CommandTopic)
+		}
+		if comp.Platform == "sensor" && comp.EntityCategory == "config" {
+			tb.Errorf("sensor %q has entity_category config (HA refuses it)", id)
+		}
+	}
+}
+
+// isEntityObjectID reports whether s is valid after the '.' of an HA
+// entity id: [a-z0-9_], no leading, trailing or double '_'.
+func isEntityObjectID(s string) bool {
+	if s == "" || s[0] == '_' || s[len(s)-1] == '_' || strings.Contains(s, "__") {
+		return false
+	}
+	for _, r := range s {
+		if !('a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// findKey returns the path of the first object key named key in v, or "".
+func findKey(v any, key, path string) string {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, child := range v {
+			if k == key {
+				return path + "." + k
+			}
+			if p := findKey(child, key, path+"."+k); p != "" {
+				return p
+			}
+		}
+	case []any:
+		for _, child := range v {
+			if p := findKey(child, key, path+"[]"); p != "" {
+				return p
+			}
+		}
+	}
+	return ""
+}
