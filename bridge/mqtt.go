@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"time"
 
@@ -40,18 +41,21 @@ func brokerURL(server string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("mqtt server %q: %w", server, err)
 	}
+	if u.Hostname() == "" {
+		return "", fmt.Errorf("mqtt server %q: no host", server)
+	}
 	port := u.Port()
 	switch u.Scheme {
 	case "mqtt", "tcp":
 		if port == "" {
 			port = "1883"
 		}
-		return "tcp://" + u.Hostname() + ":" + port, nil
+		return "tcp://" + net.JoinHostPort(u.Hostname(), port), nil
 	case "mqtts", "ssl", "tls":
 		if port == "" {
 			port = "8883"
 		}
-		return "ssl://" + u.Hostname() + ":" + port, nil
+		return "ssl://" + net.JoinHostPort(u.Hostname(), port), nil
 	}
 	return "", fmt.Errorf("mqtt server %q: scheme must be mqtt or mqtts", server)
 }

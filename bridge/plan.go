@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
 )
@@ -13,9 +12,7 @@ import (
 func PlanTopics(devs []cloud.Device, overrides map[string]DeviceOverride) map[string]string {
 	st := &runState{b: &Bridge{opts: Options{Devices: overrides}}, byTopic: map[string]*device{}}
 	sorted := slices.Clone(devs)
-	slices.SortFunc(sorted, func(a, b cloud.Device) int {
-		return strings.Compare(deviceKey(a.Provider, a.ID), deviceKey(b.Provider, b.ID))
-	})
+	slices.SortFunc(sorted, assignOrder)
 	out := map[string]string{}
 	for _, d := range sorted {
 		if overrides[d.ID].Disabled {

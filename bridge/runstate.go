@@ -243,7 +243,7 @@ func (st *runState) handleList(ev listEvent) {
 	for k := range present {
 		keys = append(keys, k)
 	}
-	slices.Sort(keys)
+	slices.SortFunc(keys, func(a, b string) int { return assignOrder(present[a], present[b]) })
 	for _, key := range keys {
 		d := present[key]
 		d.Name = st.displayName(d)
@@ -647,4 +647,17 @@ func (st *runState) handleResult(ev resultEvent) {
 	case ev.readErr != nil:
 		st.readFailed(dv, ev.readErr)
 	}
+}
+
+// assignOrder orders devices for topic assignment and first publication:
+// strips before outlets (Home Assistant links an outlet to its strip only
+// when the strip exists), then by provider and id.
+func assignOrder(a, b cloud.Device) int {
+	if pa, pb := a.ParentID != "", b.ParentID != ""; pa != pb {
+		if pa {
+			return 1
+		}
+		return -1
+	}
+	return strings.Compare(deviceKey(a.Provider, a.ID), deviceKey(b.Provider, b.ID))
 }

@@ -5,39 +5,94 @@
 // strict decode (an unknown key is an error naming its line) -> Validate.
 // Errors name the offending field path (e.g. "accounts[1].password"), its
 // value (secrets masked) and, where known, the line in the file.
+//
+// Environment expansion: "${NAME}" in any scalar value is replaced by the
+// environment variable NAME (an unset variable is an error; a set but empty
+// one expands to ""). "$$" is a literal "$"; any other "$" is kept as is.
+// Expansion happens after YAML parsing, so the variable's value is used
+// verbatim: quotes, backslashes and "$" in it need no escaping. Mapping keys
+// (such as device ids) are not expanded.
+//
+// A key with no value ("base_topic:") keeps its default; write "" for an
+// explicitly empty string.
 package config
 
 import "time"
 
+// Defaults and limits. Default returns a Config carrying the defaults.
+const (
+	// DefaultBaseTopic prefixes every kasa2mqtt topic.
+	DefaultBaseTopic = "kasa2mqtt"
+	// DefaultEmbeddedListen is where the embedded broker listens.
+	DefaultEmbeddedListen = "127.0.0.1:1883"
+	// DefaultDiscoveryPrefix is Home Assistant's MQTT discovery prefix.
+	DefaultDiscoveryPrefix = "homeassistant"
+	// DefaultStatusTopic is where Home Assistant publishes its birth/will.
+	DefaultStatusTopic = "homeassistant/status"
+	// DefaultPollInterval is the time between device state reads.
+	DefaultPollInterval = 60 * time.Second
+	// DefaultDeviceListInterval is the time between device list reads.
+	DefaultDeviceListInterval = 30 * time.Minute
+	// MinPollInterval is the smallest accepted poll.interval.
+	MinPollInterval = 5 * time.Second
+	// MinDeviceListInterval is the smallest accepted poll.device_list_interval.
+	MinDeviceListInterval = 10 * time.Second
+	// DefaultLogLevel is the default log.level.
+	DefaultLogLevel = "info"
+	// DefaultLogFormat is the default log.format.
+	DefaultLogFormat = "console"
+	// DefaultKasaURL is the default accounts[].url for provider "kasa".
+	DefaultKasaURL = "https://wap.tplinkcloud.com"
+	// ProviderKasa is the provider kind of TP-Link Kasa cloud accounts.
+	ProviderKasa = "kasa"
+)
+
 // Config is the whole configuration file. The zero value is not valid; start
 // from Default() or Load().
 type Config struct {
-	MQTT          MQTT                    `yaml:"mqtt"`
-	HomeAssistant HomeAssistant           `yaml:"homeassistant"`
-	Accounts      []Account               `yaml:"accounts"`
-	Poll          Poll                    `yaml:"poll"`
-	StateDir      string                  `yaml:"state_dir"`
-	Log           Log                     `yaml:"log"`
-	Devices       map[string]DeviceOption `yaml:"devices"`
+	MQTT          MQTT          `yaml:"mqtt"`
+	HomeAssistant HomeAssistant `yaml:"homeassistant"`
+	// Accounts lists the cloud accounts to bridge; at least one is required.
+	Accounts []Account `yaml:"accounts"`
+	Poll     Poll      `yaml:"poll"`
+	// StateDir holds tokens and other runtime state. Default: "state" next
+	// to the config file. A relative path is relative to the config file's
+	// directory (resolved by Load/Parse).
+	StateDir string `yaml:"state_dir"`
+	Log      Log    `yaml:"log"`
+	// Devices overrides individual devices, keyed by the cloud device id
+	// shown by `kasa2mqtt devices`. Default: none.
+	Devices map[string]DeviceOption `yaml:"devices"`
+
+	// lines maps a field path ("mqtt.server", "accounts[0].name") to the
+	// line it was set on, so Validate can point at the file. Filled by
+	// Parse; nil for configs built in code.
+	lines map[string]int
 }
 
 // MQTT configures the broker connection.
 type MQTT struct {
-	// Server is mqtt://host[:port] or mqtts://host[:port]. Empty starts the
-	// embedded broker on Embedded.Listen and connects to it.
+	// Server is mqtt://host[:port] or mqtts://host[:port]. Empty (the
+	// default) starts the embedded broker on Embedded.Listen and connects
+	// to it.
 	Server string `yaml:"server"`
-	// BaseTopic prefixes every topic. Default "kasa2mqtt".
+	// BaseTopic prefixes every topic. Default "kasa2mqtt"; no wildcards, no
+	// leading or trailing '/'.
 	BaseTopic string `yaml:"base_topic"`
-	// ClientID is the MQTT client id. Default "kasa2mqtt-<hostname>".
+	// ClientID is the MQTT client id. Default "" meaning
+	// "kasa2mqtt-<hostname>" (see Config.ClientID).
 	ClientID string `yaml:"client_id"`
+	// Username for the broker. Default "" (anonymous).
 	Username string `yaml:"username"`
-	Password string `yaml:"password"`
+	// Password for the broker. Default "". Secret: masked in errors,
+	// Redacted and YAML.
+	Password string   `yaml:"password"`
 	Embedded Embedded `yaml:"embedded"`
 }
 
 // Embedded configures the built-in broker used when MQTT.Server is empty.
 type Embedded struct {
-	// Listen is host:port. Default "127.0.0.1:1883".
+	// Listen is host:port. Default "127.0.0.1:1883" (local only).
 	Listen string `yaml:"listen"`
 }
 
@@ -45,7 +100,8 @@ type Embedded struct {
 type HomeAssistant struct {
 	// Enabled publishes discovery. Default true.
 	Enabled bool `yaml:"enabled"`
-	// DiscoveryPrefix default "homeassistant".
+	// DiscoveryPrefix default "homeassistant"; must differ from
+	// MQTT.BaseTopic.
 	DiscoveryPrefix string `yaml:"discovery_prefix"`
 	// StatusTopic carries HA's birth/will. Default "homeassistant/status".
 	StatusTopic string `yaml:"status_topic"`
@@ -53,17 +109,23 @@ type HomeAssistant struct {
 
 // Account is one cloud account.
 type Account struct {
-	// Provider is "kasa" (more providers later).
+	// Provider is "kasa" (more providers later). Required.
 	Provider string `yaml:"provider"`
 	// Name identifies the account in logs, state files and topics; unique,
-	// [a-z0-9_-]. Default: the provider kind for the first account of a kind.
-	Name     string `yaml:"name"`
+	// ^[a-z0-9][a-z0-9_-]{0,31}$. Default: the provider kind when only one
+	// account of that kind is configured; required otherwise.
+	Name string `yaml:"name"`
+	// Username is the cloud login (e-mail). Required for "kasa".
 	Username string `yaml:"username"`
-	// Password, or PasswordFile (read at load time, trailing newline
-	// trimmed). Both may be empty when `kasa2mqtt login` stored tokens.
+	// Password, or PasswordFile (read at load time, relative to the config
+	// file's directory, one trailing newline trimmed; after loading,
+	// Password holds the file's content). Setting both is an error. Both
+	// may be empty when `kasa2mqtt login` stored tokens. Password is
+	// secret: masked in errors, Redacted and YAML.
 	Password     string `yaml:"password"`
 	PasswordFile string `yaml:"password_file"`
-	// URL is the cloud entry point. Default "https://wap.tplinkcloud.com".
+	// URL is the cloud entry point. Default "https://wap.tplinkcloud.com"
+	// for "kasa"; must be an absolute http or https URL.
 	URL string `yaml:"url"`
 }
 
@@ -86,9 +148,39 @@ type Log struct {
 // DeviceOption overrides one device, keyed by its cloud id.
 type DeviceOption struct {
 	// Name replaces the vendor app's name in MQTT and Home Assistant.
+	// Default "" (keep the app's name).
 	Name string `yaml:"name"`
 	// Topic replaces the slugified name as the device's topic segment.
+	// Default "" (slugified name). Lowercase letters, digits, '_', '-' and
+	// '/' separators; must not start with "bridge"; unique across devices.
 	Topic string `yaml:"topic"`
 	// Disabled stops bridging the device (and clears its discovery).
+	// Default false.
 	Disabled bool `yaml:"disabled"`
+}
+
+// Default returns a Config with every default filled in and no accounts:
+// mqtt.base_topic "kasa2mqtt", mqtt.embedded.listen "127.0.0.1:1883",
+// homeassistant.enabled true, discovery_prefix "homeassistant",
+// status_topic "homeassistant/status", poll.interval 60s,
+// poll.device_list_interval 30m, log.level "info", log.format "console".
+// mqtt.client_id stays "" (see Config.ClientID) and state_dir stays ""
+// (Load/Parse resolve it to "<dir of config file>/state").
+func Default() Config {
+	return Config{
+		MQTT: MQTT{
+			BaseTopic: DefaultBaseTopic,
+			Embedded:  Embedded{Listen: DefaultEmbeddedListen},
+		},
+		HomeAssistant: HomeAssistant{
+			Enabled:         true,
+			DiscoveryPrefix: DefaultDiscoveryPrefix,
+			StatusTopic:     DefaultStatusTopic,
+		},
+		Poll: Poll{
+			Interval:           DefaultPollInterval,
+			DeviceListInterval: DefaultDeviceListInterval,
+		},
+		Log: Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
+	}
 }

@@ -1,0 +1,56 @@
+package bridge
+
+import (
+	"testing"
+
+	"go.uber.org/zap"
+)
+
+func TestOutboxCoalescesRetainedTopicsInOrder(t *testing.T) {
+	o := newOutbox(nil, zap.NewNop())
+	o.put(message{topic: "a", payload: []byte("1"), retained: true})
+	o.put(message{topic: "b", payload: []byte("1"), retained: true})
+	o.put(message{topic: "a", payload: []byte("2"), retained: true}) // replaces, keeps a's place
+	o.put(message{topic: "e", payload: []byte("x")})                 // not retained: never coalesced
+	o.put(message{topic: "e", payload: []byte("y")})
+	var got []string
+	for {
+		m, ok := o.pop()
+		if !ok {
+			break
+		}
+		got = append(got, m.topic+"="+string(m.payload))
+	}
+	want := []string{"a=2", "b=1", "e=x", "e=y"}
+	if len(got) != len(want) {
+		t.Fatalf("popped %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("popped %v, want %v", got, want)
+		}
+	}
+}
+
+func TestBrokerURL(t *testing.T) {
+	tests := map[string]string{
+		"mqtt://broker":        "tcp://broker:1883",
+		"mqtt://10.0.0.2:1884": "tcp://10.0.0.2:1884",
+		"mqtts://broker.lan":   "ssl://broker.lan:8883",
+		"mqtts://[::1]:8884":   "ssl://[::1]:8884",
+		"http://broker:1883":   "",
+		"broker:1883":          "",
+	}
+	for in, want := range tests {
+		got, err := brokerURL(in)
+		if want == "" {
+			if err == nil {
+				t.Errorf("brokerURL(%q) = %q, want an error", in, got)
+			}
+			continue
+		}
+		if err != nil || got != want {
+			t.Errorf("brokerURL(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}

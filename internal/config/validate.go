@@ -1,0 +1,297 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Supported enumerations, in the order they are listed in messages.
+var (
+	providers  = []string{ProviderKasa}
+	logLevels  = []string{"debug", "info", "warn", "error"}
+	logFormats = []string{"console", "json"}
+)
+
+var (
+	accountName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
+	deviceTopic = regexp.MustCompile(`^[a-z0-9_-]+(/[a-z0-9_-]+)*$`)
+)
+
+// Validate checks every field and returns all violations as *FieldError
+// values joined with errors.Join, or nil. It expects defaults to be filled
+// in as Load/Parse do (Default() plus account name and url); it does not
+// modify c. Secrets never appear in the returned errors.
+func (c *Config) Validate() error {
+	return errors.Join(c.validate()...)
+}
+
+// validator collects FieldErrors with their line numbers.
+type validator struct {
+	c    *Config
+	errs []error
+}
+
+func (v *validator) add(field, value string, err error) {
+	v.errs = append(v.errs, newFieldError(field, value, v.c.line(field), err))
+}
+
+func (v *validator) addf(field, value, format string, args ...any) {
+	v.add(field, value, fmt.Errorf(format, args...))
+}
+
+func (c *Config) validate() []error {
+	v := &validator{c: c}
+	c.validateMQTT(v)
+	c.validateHomeAssistant(v)
+	c.validateAccounts(v)
+	c.validatePoll(v)
+	c.validateLog(v)
+	c.validateDevices(v)
+	return v.errs
+}
+
+func (c *Config) validateMQTT(v *validator) {
+	m := c.MQTT
+	if m.Server != "" {
+		if err := checkServer(m.Server); err != nil {
+			v.add("mqtt.server", redactURL(m.Server), err)
+		}
+	}
+	if err := checkTopic(m.BaseTopic); err != nil {
+		v.add("mqtt.base_topic", m.BaseTopic, err)
+	}
+	if strings.ContainsAny(m.ClientID, "+#") {
+		v.add("mqtt.client_id", m.ClientID, errors.New("must not contain '+' or '#'"))
+	}
+	if err := checkListen(m.Embedded.Listen); err != nil {
+		v.add("mqtt.embedded.listen", m.Embedded.Listen, err)
+	}
+}
+
+// checkServer accepts mqtt://host[:port] and mqtts://host[:port]. Its
+// errors never quote the URL, which may carry a password.
+func checkServer(s string) error {
+	const want = "must be mqtt://host[:port] or mqtts://host[:port]"
+	u, err := url.Parse(s)
+	if err != nil {
+		return errors.New(want)
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "mqtt", "mqtts":
+	case "tcp":
+		return errors.New(`scheme "tcp://" is not supported: use mqtt://host[:port]`)
+	case "ssl", "tls":
+		return fmt.Errorf(`scheme "%s://" is not supported: use mqtts://host[:port] for TLS`, u.Scheme)
+	case "ws", "wss":
+		return errors.New("websocket brokers are not supported: " + want)
+	default:
+		return errors.New(want)
+	}
+	switch {
+	case u.Opaque != "" || u.Host == "":
+		return errors.New(want)
+	case u.User != nil:
+		return errors.New("credentials in the URL are not allowed: set mqtt.username and mqtt.password")
+	case u.Path != "" && u.Path != "/", u.RawQuery != "", u.Fragment != "":
+		return errors.New(want + " (no path or query)")
+	case u.Hostname() == "":
+		return errors.New("missing host: " + want)
+	}
+	if strings.HasSuffix(u.Host, ":") {
+		return errors.New("empty port: " + want)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return errors.New("port must be 1-65535")
+		}
+	}
+	return nil
+}
+
+// checkTopic checks a topic or topic prefix used for publishing.
+func checkTopic(s string) error {
+	switch {
+	case s == "":
+		return errors.New("must not be empty")
+	case strings.ContainsAny(s, "+#"):
+		return errors.New("must not contain MQTT wildcards '+' or '#'")
+	case strings.ContainsRune(s, 0):
+		return errors.New("must not contain NUL")
+	case !utf8.ValidString(s):
+		return errors.New("must be valid UTF-8")
+	case strings.HasPrefix(s, "/") || strings.HasSuffix(s, "/"):
+		return errors.New("must not start or end with '/'")
+	}
+	return nil
+}
+
+// checkListen accepts host:port with a numeric port 0-65535 (0 picks a
+// free port); an empty host listens on every interface.
+func checkListen(s string) error {
+	const want = `must be host:port, e.g. "127.0.0.1:1883" or ":1883"`
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return errors.New(want)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return errors.New("port must be 0-65535")
+	}
+	if strings.ContainsAny(host, " /") {
+		return errors.New(want)
+	}
+	return nil
+}
+
+func (c *Config) validateHomeAssistant(v *validator) {
+	h := c.HomeAssistant
+	if err := checkTopic(h.DiscoveryPrefix); err != nil {
+		v.add("homeassistant.discovery_prefix", h.DiscoveryPrefix, err)
+	} else if h.DiscoveryPrefix == c.MQTT.BaseTopic {
+		v.add("homeassistant.discovery_prefix", h.DiscoveryPrefix,
+			errors.New("must differ from mqtt.base_topic"))
+	}
+	switch {
+	case h.StatusTopic == "":
+		v.add("homeassistant.status_topic", "", errors.New("must not be empty"))
+	case strings.ContainsAny(h.StatusTopic, "+#"):
+		v.add("homeassistant.status_topic", h.StatusTopic, errors.New("must not contain MQTT wildcards '+' or '#'"))
+	}
+}
+
+func (c *Config) validateAccounts(v *validator) {
+	if len(c.Accounts) == 0 {
+		v.add("accounts", "", errors.New("at least one account is required"))
+		return
+	}
+	kinds := c.providerCounts()
+	names := map[string]int{}
+	for i, a := range c.Accounts {
+		p := fmt.Sprintf("accounts[%d]", i)
+		switch {
+		case a.Provider == "":
+			v.addf(p+".provider", "", "required; supported providers: %s", strings.Join(providers, ", "))
+		case !slices.Contains(providers, a.Provider):
+			v.addf(p+".provider", a.Provider, "unsupported provider; supported providers: %s", strings.Join(providers, ", "))
+		}
+
+		switch {
+		case a.Name == "" && kinds[a.Provider] > 1:
+			v.addf(p+".name", "", "required when several %q accounts are configured: give each a unique name", a.Provider)
+		case a.Name == "":
+			v.add(p+".name", "", errors.New("must not be empty"))
+		case !accountName.MatchString(a.Name):
+			v.add(p+".name", a.Name, errors.New("must be 1-32 of a-z, 0-9, '_' and '-', starting with a letter or digit"))
+		default:
+			if first, dup := names[a.Name]; dup {
+				v.addf(p+".name", a.Name, "duplicate account name (also used by accounts[%d])", first)
+			} else {
+				names[a.Name] = i
+			}
+		}
+
+		if a.Provider == ProviderKasa && a.Username == "" {
+			v.add(p+".username", "", errors.New("required for kasa accounts (the e-mail you log in to the Kasa app with)"))
+		}
+
+		// The url is provider specific: skip it for an unknown provider,
+		// which is already reported.
+		if !slices.Contains(providers, a.Provider) {
+			continue
+		}
+		if err := checkHTTPURL(a.URL); err != nil {
+			v.add(p+".url", redactURL(a.URL), err)
+		}
+	}
+}
+
+// checkHTTPURL accepts an absolute http or https URL with a host.
+func checkHTTPURL(s string) error {
+	if s == "" {
+		return errors.New("must not be empty")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return errors.New("must be an absolute http or https URL")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return errors.New("must be http or https")
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return errors.New("must be an absolute http or https URL with a host")
+	}
+	return nil
+}
+
+func (c *Config) validatePoll(v *validator) {
+	if c.Poll.Interval < MinPollInterval {
+		v.addf("poll.interval", c.Poll.Interval.String(), "must be at least %s", MinPollInterval)
+	}
+	if c.Poll.DeviceListInterval < MinDeviceListInterval {
+		v.addf("poll.device_list_interval", c.Poll.DeviceListInterval.String(), "must be at least %s", MinDeviceListInterval)
+	}
+}
+
+func (c *Config) validateLog(v *validator) {
+	if !slices.Contains(logLevels, c.Log.Level) {
+		v.addf("log.level", c.Log.Level, "must be one of %s", strings.Join(logLevels, ", "))
+	}
+	if !slices.Contains(logFormats, c.Log.Format) {
+		v.addf("log.format", c.Log.Format, "must be one of %s", strings.Join(logFormats, ", "))
+	}
+}
+
+func (c *Config) validateDevices(v *validator) {
+	ids := make([]string, 0, len(c.Devices))
+	for id := range c.Devices {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	topics := map[string]string{}
+	for _, id := range ids {
+		p := mapPath("devices", id)
+		if strings.TrimSpace(id) == "" {
+			v.add(p, "", errors.New("device id must not be empty (use the id shown by `kasa2mqtt devices`)"))
+			continue
+		}
+		t := c.Devices[id].Topic
+		if t == "" {
+			continue
+		}
+		switch {
+		case !deviceTopic.MatchString(t):
+			v.add(p+".topic", t, errors.New("must be lowercase letters, digits, '_' and '-', with '/' between levels"))
+		case t == "bridge" || strings.HasPrefix(t, "bridge/"):
+			v.add(p+".topic", t, errors.New(`"bridge" is reserved for kasa2mqtt's own topics`))
+		default:
+			if other, dup := topics[t]; dup {
+				v.addf(p+".topic", t, "same topic as %s", mapPath("devices", other))
+			} else {
+				topics[t] = id
+			}
+		}
+	}
+}
+
+// line returns the line a field (or, failing that, its closest parent)
+// was set on, 0 when unknown.
+func (c *Config) line(path string) int {
+	for path != "" {
+		if n, ok := c.lines[path]; ok {
+			return n
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			return 0
+		}
+		path = path[:i]
+	}
+	return 0
+}

@@ -1,0 +1,414 @@
+package test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+)
+
+// fleet is the standard account: a plug, two metered plugs of both emeter
+// generations and a 6-outlet metered strip.
+type fleet struct {
+	lamp, kettle, fridge, strip string
+	outlets                      []string
+}
+
+func (h *harness) addFleet() fleet {
+	var f fleet
+	f.lamp = h.fake.AddPlug(user, "Living Room Lamp", "HS103(US)")
+	f.kettle = h.fake.AddMeteredPlug(user, "Kettle", "KP115(US)", true)
+	f.fridge = h.fake.AddMeteredPlug(user, "Fridge", "HS110(EU)", false)
+	f.strip, f.outlets = h.fake.AddStrip(user, "Desk Strip", "HS300(US)", 6, true)
+	h.fake.SetPower(f.kettle, 1500)
+	h.fake.SetPower(f.fridge, 85.5)
+	for i, id := range f.outlets {
+		h.fake.SetPower(id, float64(10*(i+1)))
+	}
+	return f
+}
+
+func configTopic(id string) string { return "homeassistant/device/kasa_" + id + "/config" }
+
+// deviceTopic finds the topic the bridge gave a device in bridge/devices.
+func (h *harness) deviceTopic(from int, id string) string {
+	h.t.Helper()
+	var topic string
+	h.rec.waitMsg(from, base+"/bridge/devices", func(p string) bool {
+		var list []struct {
+			ID, Topic string
+		}
+		if json.Unmarshal([]byte(p), &list) != nil {
+			return false
+		}
+		for _, d := range list {
+			if d.ID == id {
+				topic = d.Topic
+				return true
+			}
+		}
+		return false
+	})
+	return topic
+}
+
+func stateField(p string, key string) any {
+	var m map[string]any
+	if json.Unmarshal([]byte(p), &m) != nil {
+		return nil
+	}
+	return m[key]
+}
+
+func TestE2E_DiscoveryStateAndEnergyAppear(t *testing.T) {
+	forEachBroker(t, func(t *testing.T, kind string) {
+		h := newHarness(t, kind)
+		f := h.addFleet()
+		h.start()
+
+		m := h.rec.waitMsg(0, configTopic(f.lamp), contains(`"device_class":"outlet"`))
+		t.Logf("%s: discovery of the first device %v after start", kind, m.at.Sub(h.started).Round(time.Millisecond))
+		h.rec.waitMsg(0, base+"/bridge/state", contains(`"online"`))
+		for _, id := range append([]string{f.kettle, f.fridge, f.strip}, f.outlets...) {
+			h.rec.waitMsg(0, configTopic(id), nil)
+		}
+		// Outlets link to their strip.
+		h.rec.waitMsg(0, configTopic(f.outlets[0]), contains(`"via_device":"kasa2mqtt_kasa_`+f.strip+`"`))
+
+		lamp := h.deviceTopic(0, f.lamp)
+		if lamp != "living_room_lamp" {
+			t.Errorf("lamp topic = %q, want living_room_lamp", lamp)
+		}
+		h.rec.waitMsg(0, base+"/"+lamp, contains(`"state":"OFF"`))
+		h.rec.waitMsg(0, base+"/"+lamp+"/availability", contains(`"online"`))
+
+		// Energy, normalised from both generations (W, V, A, kWh).
+		kettle := h.deviceTopic(0, f.kettle)
+		km := h.rec.waitMsg(0, base+"/"+kettle, contains(`"power":1500`))
+		if v, ok := stateField(km.payload, "voltage").(float64); !ok || v < 100 || v > 260 {
+			t.Errorf("kettle voltage = %v in %s, want volts", stateField(km.payload, "voltage"), km.payload)
+		}
+		fridge := h.deviceTopic(0, f.fridge)
+		h.rec.waitMsg(0, base+"/"+fridge, contains(`"power":85.5`))
+		outlet := h.deviceTopic(0, f.outlets[2])
+		om := h.rec.waitMsg(0, base+"/"+outlet, contains(`"power":30`))
+		if _, ok := stateField(om.payload, "energy").(float64); !ok {
+			t.Errorf("outlet state %s has no energy", om.payload)
+		}
+		t.Logf("%s: state of all devices %v after start", kind, time.Since(h.started).Round(time.Millisecond))
+
+		// Retained: a client connecting now sees discovery and state at once.
+		late := newRecorder(t, h.broker.url())
+		lm := late.waitMsg(0, base+"/"+lamp, nil)
+		if !lm.retained {
+			t.Errorf("state of %s is not retained", lamp)
+		}
+		if dm := late.waitMsg(0, configTopic(f.lamp), nil); !dm.retained {
+			t.Errorf("discovery is not retained")
+		}
+		h.rec.waitMsg(0, base+"/bridge/devices", contains(`"parent":"`+f.strip+`"`))
+	})
+}
+
+func TestE2E_SetSwitchesPlugAndOutletWithConfirmedState(t *testing.T) {
+	forEachBroker(t, func(t *testing.T, kind string) {
+		h := newHarness(t, kind)
+		h.cfg.Poll.Interval = time.Hour // confirmation must come from the re-read, not a poll
+		f := h.addFleet()
+		h.start()
+		lamp := h.deviceTopic(0, f.lamp)
+		h.rec.waitMsg(0, base+"/"+lamp, contains(`"state":"OFF"`))
+
+		mk := h.rec.mark()
+		h.rec.publish(base+"/"+lamp+"/set", "ON", false)
+		h.rec.waitMsg(mk, base+"/"+lamp, contains(`"state":"ON"`))
+		if !h.fake.Relay(f.lamp) {
+			t.Fatal("the cloud plug is still off after /set ON")
+		}
+
+		mk = h.rec.mark()
+		h.rec.publish(base+"/"+lamp+"/set", `{"state":"toggle"}`, false)
+		h.rec.waitMsg(mk, base+"/"+lamp, contains(`"state":"OFF"`))
+		if h.fake.Relay(f.lamp) {
+			t.Fatal("TOGGLE did not switch the plug off")
+		}
+
+		// One strip outlet, plain form; its neighbours stay as they were.
+		out := h.deviceTopic(0, f.outlets[3])
+		h.rec.waitMsg(0, base+"/"+out, contains(`"state":"OFF"`))
+		mk = h.rec.mark()
+		h.rec.publish(base+"/"+out+"/set/state", "on", false)
+		h.rec.waitMsg(mk, base+"/"+out, contains(`"state":"ON"`))
+		for i, id := range f.outlets {
+			if want := i == 3; h.fake.Relay(id) != want {
+				t.Errorf("outlet %d relay = %v, want %v", i, h.fake.Relay(id), want)
+			}
+		}
+
+		// LED (inverted on the wire) and a refresh request.
+		mk = h.rec.mark()
+		h.rec.publish(base+"/"+lamp+"/set/led", "OFF", false)
+		h.rec.waitMsg(mk, base+"/"+lamp, contains(`"led":"OFF"`))
+		if h.fake.LED(f.lamp) {
+			t.Error("LED still on in the cloud")
+		}
+		h.fake.SetRelay(f.lamp, true) // switched in the app
+		mk = h.rec.mark()
+		h.rec.publish(base+"/"+lamp+"/get", "", false)
+		h.rec.waitMsg(mk, base+"/"+lamp, contains(`"state":"ON"`))
+
+		// A retained command is ignored (it would replay on every reconnect).
+		h.rec.publish(base+"/"+lamp+"/set", "OFF", true)
+		time.Sleep(500 * time.Millisecond)
+		if !h.fake.Relay(f.lamp) {
+			t.Error("a retained command switched the plug")
+		}
+		h.rec.publish(base+"/"+lamp+"/set", "", true) // clear it from the broker
+
+		// Bad payloads are reported with topic and payload, and change nothing.
+		h.rec.publish(base+"/"+lamp+"/set", "BLINK", false)
+		eventually(t, "warning about the bad payload", func() bool {
+			return h.logged(zapcore.WarnLevel, base+"/"+lamp+"/set", `"BLINK"`)
+		})
+		if !h.fake.Relay(f.lamp) {
+			t.Error("a bad payload changed the plug")
+		}
+	})
+}
+
+func TestE2E_CommandsForOneDeviceStayInOrder(t *testing.T) {
+	h := newHarness(t, "mochi")
+	h.cfg.Poll.Interval = time.Hour
+	f := h.addFleet()
+	h.start()
+	lamp := h.deviceTopic(0, f.lamp)
+	h.rec.waitMsg(0, base+"/"+lamp, nil)
+	for i := range 9 {
+		v := "ON"
+		if i%2 == 1 {
+			v = "OFF"
+		}
+		h.rec.publish(base+"/"+lamp+"/set", v, false)
+	}
+	// The last command was ON: that is what the plug must end in.
+	eventually(t, "plug ends ON", func() bool { return h.fake.Relay(f.lamp) })
+	time.Sleep(500 * time.Millisecond)
+	if !h.fake.Relay(f.lamp) {
+		t.Fatal("the plug did not end in the state of the last command")
+	}
+}
+
+func TestE2E_TokenExpiryCausesExactlyOneLogin(t *testing.T) {
+	forEachBroker(t, func(t *testing.T, kind string) {
+		h := newHarness(t, kind)
+		f := h.addFleet()
+		for i := range 6 {
+			h.fake.AddPlug(user, "Spare "+string(rune('A'+i)), "HS103(US)")
+		}
+		h.start()
+		lamp := h.deviceTopic(0, f.lamp)
+		h.rec.waitMsg(0, base+"/"+lamp, nil)
+		before := h.fake.Calls("login") + h.fake.Calls("refreshToken")
+
+		h.fake.ExpireTokens()
+		h.fake.SetRelay(f.lamp, true)
+		mk := h.rec.mark()
+		h.rec.waitMsg(mk, base+"/"+lamp, contains(`"state":"ON"`))
+		time.Sleep(1500 * time.Millisecond) // another poll on the new token
+		after := h.fake.Calls("login") + h.fake.Calls("refreshToken")
+		if after-before != 1 {
+			t.Fatalf("token expiry across %d devices caused %d logins/refreshes, want exactly 1", 10+6, after-before)
+		}
+		if h.logged(zapcore.WarnLevel, "offline") {
+			t.Error("a token expiry marked devices offline")
+		}
+	})
+}
+
+func TestE2E_WrongPasswordTriesOnceAndBridgeStaysUp(t *testing.T) {
+	forEachBroker(t, func(t *testing.T, kind string) {
+		h := newHarness(t, kind)
+		h.addFleet()
+		h.cfg.Accounts[0].Password = "not-the-password"
+		h.cfg.Poll.DeviceListInterval = 500 * time.Millisecond
+		h.start()
+		h.rec.waitMsg(0, base+"/bridge/state", contains(`"online"`))
+		eventually(t, "a clear log line", func() bool { return h.logged(zapcore.ErrorLevel, "wrong password") })
+		time.Sleep(3 * time.Second) // several list intervals
+		if n := h.fake.Calls("login"); n != 1 {
+			t.Fatalf("wrong password: %d login attempts, want exactly 1", n)
+		}
+		if h.rec.count(0, base+"/bridge/state") == 0 || strings.Contains(h.rec.all()[len(h.rec.all())-1].payload, "nothing") {
+			t.Fatal("bridge state missing")
+		}
+		late := newRecorder(t, h.broker.url())
+		late.waitMsg(0, base+"/bridge/state", contains(`"online"`))
+		for _, e := range h.logs.All() {
+			if strings.Contains(entryText(e), "not-the-password") {
+				t.Fatalf("the password appeared in a log line: %s", e.Message)
+			}
+		}
+	})
+}
+
+func TestE2E_OfflineDeviceBecomesUnavailableAndComesBack(t *testing.T) {
+	forEachBroker(t, func(t *testing.T, kind string) {
+		h := newHarness(t, kind)
+		f := h.addFleet()
+		h.start()
+		lamp := h.deviceTopic(0, f.lamp)
+		h.rec.waitMsg(0, base+"/"+lamp+"/availability", contains(`"online"`))
+
+		mk := h.rec.mark()
+		h.fake.SetOnline(f.lamp, false)
+		h.rec.waitMsg(mk, base+"/"+lamp+"/availability", contains(`"offline"`))
+		// The other devices are unaffected.
+		kettle := h.deviceTopic(0, f.kettle)
+		if n := h.rec.count(mk, base+"/"+kettle+"/availability"); n != 0 {
+			t.Errorf("kettle availability changed %d times while only the lamp went offline", n)
+		}
+		mk = h.rec.mark()
+		h.fake.SetOnline(f.lamp, true)
+		h.rec.waitMsg(mk, base+"/"+lamp+"/availability", contains(`"online"`))
+	})
+}
+
+func TestE2E_BrokerRestartRepublishesEverything(t *testing.T) {
+	forEachBroker(t, func(t *testing.T, kind string) {
+		h := newHarness(t, kind)
+		f := h.addFleet()
+		h.start()
+		lamp := h.deviceTopic(0, f.lamp)
+		h.rec.waitMsg(0, base+"/"+lamp, nil)
+
+		h.broker.restart() // the broker forgets every retained message
+		restarted := time.Now()
+		late := newRecorder(t, h.broker.url())
+		late.waitMsg(0, base+"/bridge/state", contains(`"online"`))
+		late.waitMsg(0, configTopic(f.lamp), nil)
+		late.waitMsg(0, base+"/"+lamp+"/availability", contains(`"online"`))
+		late.waitMsg(0, base+"/"+lamp, contains(`"state"`))
+		t.Logf("%s: everything republished %v after the broker came back", kind, time.Since(restarted).Round(time.Millisecond))
+
+		// And commands work again (the bridge resubscribed).
+		late.publish(base+"/"+lamp+"/set", "ON", false)
+		eventually(t, "command after broker restart", func() bool { return h.fake.Relay(f.lamp) })
+	})
+}
+
+func TestE2E_HomeAssistantBirthReplaysDiscoveryAndState(t *testing.T) {
+	forEachBroker(t, func(t *testing.T, kind string) {
+		h := newHarness(t, kind)
+		h.cfg.Poll.Interval = time.Hour // nothing else publishes
+		f := h.addFleet()
+		h.start()
+		lamp := h.deviceTopic(0, f.lamp)
+		h.rec.waitMsg(0, base+"/"+lamp, nil)
+		time.Sleep(300 * time.Millisecond)
+
+		mk := h.rec.mark()
+		h.rec.publish("homeassistant/status", "offline", false)
+		time.Sleep(300 * time.Millisecond)
+		if n := h.rec.count(mk, configTopic(f.lamp)); n != 0 {
+			t.Fatalf("HA going offline triggered %d discovery messages", n)
+		}
+		h.rec.publish("homeassistant/status", "online", false)
+		h.rec.waitMsg(mk, configTopic(f.lamp), nil)
+		h.rec.waitMsg(mk, base+"/"+lamp+"/availability", nil)
+		h.rec.waitMsg(mk, base+"/"+lamp, nil)
+		time.Sleep(500 * time.Millisecond)
+		if n := h.rec.count(mk, configTopic(f.lamp)); n != 1 {
+			t.Errorf("one HA birth republished discovery %d times, want 1", n)
+		}
+	})
+}
+
+func TestE2E_RemovedDeviceIsCleared(t *testing.T) {
+	forEachBroker(t, func(t *testing.T, kind string) {
+		h := newHarness(t, kind)
+		h.cfg.Poll.DeviceListInterval = 500 * time.Millisecond
+		f := h.addFleet()
+		h.start()
+		kettle := h.deviceTopic(0, f.kettle)
+		h.rec.waitMsg(0, base+"/"+kettle, nil)
+
+		mk := h.rec.mark()
+		h.fake.RemoveDevice(f.kettle)
+		h.rec.waitMsg(mk, configTopic(f.kettle), func(p string) bool { return p == "" })
+		h.rec.waitMsg(mk, base+"/"+kettle, func(p string) bool { return p == "" })
+		h.rec.waitMsg(mk, base+"/"+kettle+"/availability", func(p string) bool { return p == "" })
+		// No ghost: a client connecting now sees nothing retained for it.
+		late := newRecorder(t, h.broker.url())
+		late.waitMsg(0, configTopic(f.lamp), nil)
+		time.Sleep(300 * time.Millisecond)
+		if n := late.count(0, configTopic(f.kettle)); n != 0 {
+			t.Errorf("removed device still has retained discovery")
+		}
+	})
+}
+
+func TestE2E_DeviceRemovedWhileStoppedIsClearedOnStart(t *testing.T) {
+	h := newHarness(t, "mochi")
+	f := h.addFleet()
+	h.start()
+	h.rec.waitMsg(0, configTopic(f.kettle), nil)
+	h.stop()
+	h.rec.waitMsg(0, base+"/bridge/state", contains(`"offline"`))
+
+	h.fake.RemoveDevice(f.kettle)
+	mk := h.rec.mark()
+	h.start()
+	h.rec.waitMsg(mk, configTopic(f.kettle), func(p string) bool { return p == "" })
+	if _, err := os.Stat(filepath.Join(h.stateDir, "bridge-devices.json")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestE2E_EnergyNeverDecreasesAcrossPlugReboot(t *testing.T) {
+	h := newHarness(t, "mochi")
+	f := h.addFleet()
+	h.fake.Tick(2 * time.Hour) // 3 kWh on the kettle
+	h.start()
+	kettle := h.deviceTopic(0, f.kettle)
+	m := h.rec.waitMsg(0, base+"/"+kettle, contains(`"energy"`))
+	before, _ := stateField(m.payload, "energy").(float64)
+	if before < 2.9 {
+		t.Fatalf("energy before reboot = %v, want about 3 kWh", before)
+	}
+	mk := h.rec.mark()
+	h.fake.RebootEnergy(f.kettle)
+	h.fake.Tick(time.Hour) // 1.5 kWh after the reboot
+	m = h.rec.waitMsg(mk, base+"/"+kettle, func(p string) bool {
+		v, _ := stateField(p, "energy").(float64)
+		return v > before
+	})
+	after, _ := stateField(m.payload, "energy").(float64)
+	if after < before+1.4 || after > before+1.6 {
+		t.Fatalf("energy after the plug's counter reset = %v, want %v + 1.5", after, before)
+	}
+	// And across a daemon restart.
+	h.stop()
+	mk = h.rec.mark()
+	h.start()
+	m = h.rec.waitMsg(mk, base+"/"+kettle, contains(`"energy"`))
+	if v, _ := stateField(m.payload, "energy").(float64); v < after {
+		t.Fatalf("energy after a daemon restart = %v, was %v", v, after)
+	}
+}
+
+func TestE2E_ShutdownPublishesOffline(t *testing.T) {
+	h := newHarness(t, "mochi")
+	h.addFleet()
+	h.start()
+	h.rec.waitMsg(0, base+"/bridge/state", contains(`"online"`))
+	mk := h.rec.mark()
+	h.stop()
+	m := h.rec.waitMsg(mk, base+"/bridge/state", contains(`"offline"`))
+	if !m.retained && h.rec.count(mk, base+"/bridge/state") == 0 {
+		t.Fatal("offline state not published")
+	}
+}
