@@ -1,0 +1,177 @@
+package kasa
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+)
+
+// Cloud envelope error codes the provider acts on. The full table of known
+// meanings is codeMeanings.
+const (
+	codeJSONFormat          = -10100
+	codeRateLimitIP         = -10200
+	codeRateLimitUser       = -10201
+	codeRequestTimeout      = -20002
+	codeAPIRateLimit        = -20004
+	codeMethodNotFound      = -20103
+	codeParamMissing        = -20104
+	codeDeviceNotFound      = -20501
+	codeDeviceOtherAccount  = -20506
+	codeDeviceUnbound       = -20507
+	codeDeviceOffline       = -20571
+	codeNotBound            = -20580
+	codeAccountNotFound     = -20600
+	codeWrongPassword       = -20601
+	codeAccountInactive     = -20602
+	codeTokenExpired        = -20651
+	codeTokenIncorrect      = -20652
+	codeRefreshExpired      = -20655
+	codeRefreshIncorrect    = -20656
+	codeAccountLocked       = -20661
+	codeLoggedInElsewhere   = -20675
+	codeVerificationNeeded  = -20677
+	codeAppVersionTooOld2FA = -23003
+)
+
+// codeMeanings explains the cloud's envelope error codes (reference §4.1).
+var codeMeanings = map[int]string{
+	-1:                      "unknown error",
+	-10000:                  "generic error",
+	codeJSONFormat:          "JSON format error",
+	-10101:                  "JSON body is null",
+	codeRateLimitIP:         "IP request rate limit exceeded",
+	codeRateLimitUser:       "user request rate limit exceeded",
+	-20000:                  "server internal error",
+	-20001:                  "permission denied",
+	codeRequestTimeout:      "request timeout: the device did not answer in time",
+	-20003:                  "server busy",
+	codeAPIRateLimit:        "API rate limit exceeded",
+	codeMethodNotFound:      "method does not exist or is not available",
+	codeParamMissing:        "parameter doesn't exist",
+	-20105:                  "parameter has the wrong type",
+	-20106:                  "parameter out of range",
+	-20107:                  "parameter invalid",
+	-20212:                  "incorrect service entry address",
+	codeDeviceNotFound:      "device id not found",
+	codeDeviceOtherAccount:  "device is bound to another account",
+	codeDeviceUnbound:       "device is unbound",
+	codeDeviceOffline:       "device is offline",
+	-20572:                  "alias format error",
+	-20573:                  "missing request data",
+	codeNotBound:            "account is not bound to the device",
+	codeAccountNotFound:     "account not found",
+	codeWrongPassword:       "wrong password",
+	codeAccountInactive:     "account inactive",
+	-20607:                  "verification code error",
+	codeTokenExpired:        "token expired",
+	codeTokenIncorrect:      "token incorrect",
+	codeRefreshExpired:      "refresh token expired",
+	codeRefreshIncorrect:    "refresh token incorrect",
+	codeAccountLocked:       "account locked",
+	-20662:                  "device locked after too many verification-code requests",
+	codeLoggedInElsewhere:   "account logged in elsewhere",
+	-20676:                  "verification code no longer valid",
+	codeVerificationNeeded:  "verification code required (MFA)",
+	-21001:                  "too many verification-code requests from this IP",
+	codeAppVersionTooOld2FA: "2FA is enabled: V1 login refused, see docs",
+}
+
+// CodeMeaning returns a short English explanation of a cloud error code, or
+// "unknown error code" for codes outside the known table.
+func CodeMeaning(code int) string {
+	if m, ok := codeMeanings[code]; ok {
+		return m
+	}
+	return "unknown error code"
+}
+
+// APIError is a non-zero error_code in a cloud response envelope.
+//
+// It unwraps to the matching cloud sentinel: cloud.ErrDeviceOffline (-20571),
+// cloud.ErrUnknownDevice (-20580, -20501, -20506, -20507), cloud.ErrAuth
+// (credential codes: -20600, -20601, -20602, -20661, -20677, -23003) and
+// cloud.ErrRateLimited (-20004, -10200, -10201). Token codes (-20651, -20652,
+// -20675) map to no sentinel: the provider renews the token itself.
+type APIError struct {
+	// Method is the cloud method that failed, e.g. "passthrough".
+	Method string
+	// Code is the cloud's error_code (negative).
+	Code int
+	// Msg is the cloud's own message, possibly empty.
+	Msg string
+}
+
+// Error names the method, the code and its meaning, and the cloud's message
+// when it adds something.
+func (e *APIError) Error() string {
+	meaning := CodeMeaning(e.Code)
+	s := fmt.Sprintf("%s: cloud error %d (%s)", e.Method, e.Code, meaning)
+	if msg := truncate(e.Msg, 200); msg != "" && !strings.EqualFold(msg, meaning) {
+		s += fmt.Sprintf(": %q", msg)
+	}
+	return s
+}
+
+// Unwrap returns the cloud sentinel matching the code, or nil.
+func (e *APIError) Unwrap() error { return sentinelFor(e.Code) }
+
+func sentinelFor(code int) error {
+	switch code {
+	case codeDeviceOffline:
+		return cloud.ErrDeviceOffline
+	case codeNotBound, codeDeviceNotFound, codeDeviceOtherAccount, codeDeviceUnbound:
+		return cloud.ErrUnknownDevice
+	case codeAccountNotFound, codeWrongPassword, codeAccountInactive, codeAccountLocked,
+		codeVerificationNeeded, codeAppVersionTooOld2FA:
+		return cloud.ErrAuth
+	case codeAPIRateLimit, codeRateLimitIP, codeRateLimitUser:
+		return cloud.ErrRateLimited
+	}
+	return nil
+}
+
+// apiCode returns the code of the *APIError in err's chain.
+func apiCode(err error) (int, bool) {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.Code, true
+	}
+	return 0, false
+}
+
+// isTokenError reports whether err says the session token is no longer
+// accepted, so that a refresh or re-login may cure it.
+func isTokenError(err error) bool {
+	code, ok := apiCode(err)
+	return ok && (code == codeTokenExpired || code == codeTokenIncorrect || code == codeLoggedInElsewhere)
+}
+
+// loginRefusal reports whether a login error code is terminal (retrying
+// cannot help and may lock the account) and a short reason for the log.
+func loginRefusal(code int) (string, bool) {
+	switch code {
+	case codeWrongPassword:
+		return "wrong password", true
+	case codeAccountNotFound:
+		return "account not found", true
+	case codeAccountInactive:
+		return "account inactive", true
+	case codeAccountLocked:
+		return "account locked", true
+	case codeAppVersionTooOld2FA:
+		return "2FA is enabled: V1 login refused, see docs", true
+	case codeVerificationNeeded:
+		return "a verification code (MFA) is required: V1 login refused, see docs", true
+	}
+	return "", false
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}

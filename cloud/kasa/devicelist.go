@@ -1,0 +1,95 @@
+package kasa
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+)
+
+// ListedDevice is one getDeviceList row, lightly cleaned, as the `devices`
+// command shows it. Rows of every type are listed; Supported tells which
+// ones the bridge handles.
+type ListedDevice struct {
+	// ID is the cloud deviceId.
+	ID string
+	// Alias is the user-given name, base64-decoded when it was encoded.
+	Alias string
+	// Name is the product name (deviceName), e.g. "Smart Wi-Fi Plug Mini".
+	Name string
+	// Model is deviceModel, e.g. "HS110(EU)".
+	Model string
+	// DeviceType is e.g. "IOT.SMARTPLUGSWITCH" or "SMART.TAPOPLUG".
+	DeviceType string
+	// HardwareVersion and FirmwareVersion are deviceHwVer and fwVer.
+	HardwareVersion string
+	FirmwareVersion string
+	// MAC is deviceMac normalised to "50:C7:BF:01:02:03", or "".
+	MAC string
+	// Online is status == 1: the cloud currently sees the device.
+	Online bool
+	// AppServerURL is the regional server the device is reached through,
+	// as listed (it is checked before use).
+	AppServerURL string
+	// Supported is true for device types the V1 passthrough can drive
+	// (deviceType "IOT.*").
+	Supported bool
+}
+
+// parseDeviceList decodes result.deviceList. Rows without a usable deviceId
+// (and repeated ids) are skipped and counted.
+func parseDeviceList(result json.RawMessage) (rows []ListedDevice, skipped int, err error) {
+	obj, ok := jsonObject(result)
+	if !ok {
+		return nil, 0, errors.New("getDeviceList: result is not an object")
+	}
+	raw, present := obj["deviceList"]
+	list, ok := jsonArray(raw)
+	if !ok {
+		if !present || strings.TrimSpace(string(raw)) == "null" {
+			return nil, 0, nil // an account without devices
+		}
+		return nil, 0, errors.New("getDeviceList: deviceList is not an array")
+	}
+	seen := map[string]bool{}
+	for _, r := range list {
+		d, ok := parseListRow(r)
+		if !ok || seen[d.ID] {
+			skipped++
+			continue
+		}
+		seen[d.ID] = true
+		rows = append(rows, d)
+	}
+	return rows, skipped, nil
+}
+
+func parseListRow(raw json.RawMessage) (ListedDevice, bool) {
+	m, ok := jsonObject(raw)
+	if !ok {
+		return ListedDevice{}, false
+	}
+	var d ListedDevice
+	d.ID, _ = jsonString(m["deviceId"])
+	if !validID(d.ID) {
+		return ListedDevice{}, false
+	}
+	alias, _ := jsonString(m["alias"])
+	d.Alias = decodeAlias(alias)
+	name, _ := jsonString(m["deviceName"])
+	d.Name = printable(name)
+	model, _ := jsonString(m["deviceModel"])
+	d.Model = printable(model)
+	d.DeviceType, _ = jsonString(m["deviceType"])
+	d.DeviceType = printable(d.DeviceType)
+	hw, _ := jsonString(m["deviceHwVer"])
+	d.HardwareVersion = printable(hw)
+	fw, _ := jsonString(m["fwVer"])
+	d.FirmwareVersion = printable(fw)
+	mac, _ := jsonString(m["deviceMac"])
+	d.MAC = normalizeMAC(mac)
+	status, _ := jsonInt(m["status"])
+	d.Online = status == 1
+	d.AppServerURL, _ = jsonString(m["appServerUrl"])
+	d.Supported = strings.HasPrefix(d.DeviceType, "IOT.")
+	return d, true
+}

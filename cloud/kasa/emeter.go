@@ -1,0 +1,59 @@
+package kasa
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+)
+
+// Readings above these limits are treated as garbage and dropped.
+const (
+	maxPowerW   = 100_000   // 100 kW
+	maxVoltageV = 1_000     // 1 kV
+	maxCurrentA = 1_000     // 1 kA
+	maxEnergyKW = 1_000_000 // 1 GWh on one plug's counter
+)
+
+// emeterReading is an emeter.get_realtime answer in base units. A nil field
+// was not reported (or was dropped as invalid).
+type emeterReading struct {
+	PowerW   *float64
+	VoltageV *float64
+	CurrentA *float64
+	TotalKWh *float64
+}
+
+// parseEmeter decodes both hardware generations: old firmware reports
+// power (W), voltage (V), current (A) and total (kWh); newer firmware
+// reports power_mw, voltage_mv, current_ma and total_wh. Old keys win when
+// both are present. Invalid values are dropped and described in problems.
+func parseEmeter(m map[string]json.RawMessage) (r emeterReading, problems []string) {
+	pick := func(name, oldKey, newKey string, limit float64) *float64 {
+		v, ok := jsonFloat(m[oldKey])
+		key := oldKey
+		if !ok {
+			if v, ok = jsonFloat(m[newKey]); !ok {
+				return nil
+			}
+			v /= 1000
+			key = newKey
+		}
+		switch {
+		case math.IsNaN(v) || math.IsInf(v, 0):
+			problems = append(problems, fmt.Sprintf("%s %s is not a number", name, key))
+			return nil
+		case v < 0:
+			problems = append(problems, fmt.Sprintf("%s %s=%g is negative", name, key, v))
+			return nil
+		case v > limit:
+			problems = append(problems, fmt.Sprintf("%s %s=%g is implausible", name, key, v))
+			return nil
+		}
+		return &v
+	}
+	r.PowerW = pick("power", "power", "power_mw", maxPowerW)
+	r.VoltageV = pick("voltage", "voltage", "voltage_mv", maxVoltageV)
+	r.CurrentA = pick("current", "current", "current_ma", maxCurrentA)
+	r.TotalKWh = pick("energy total", "total", "total_wh", maxEnergyKW)
+	return r, problems
+}

@@ -1,0 +1,466 @@
+package kasatest
+
+import (
+	"encoding/json"
+	"io"
+	"maps"
+	"mime"
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// Envelope error codes the fake answers with, and their messages.
+const (
+	codeJSONFormat       = -10100
+	codeMethodNotFound   = -20103
+	codeParamMissing     = -20104
+	codeDeviceOffline    = -20571
+	codeNotBound         = -20580
+	codeAccountNotFound  = -20600
+	codeWrongPassword    = -20601
+	codeTokenExpired     = -20651
+	codeTokenIncorrect   = -20652
+	codeRefreshExpired   = -20655
+	codeRefreshIncorrect = -20656
+	codeAppVersionTooOld = -23003
+)
+
+var messages = map[int]string{
+	codeJSONFormat:       "JSON format error",
+	codeMethodNotFound:   "The method does not exist or is not available",
+	codeParamMissing:     "Parameter doesn't exist",
+	codeDeviceOffline:    "Device is offline",
+	codeNotBound:         "Account is not binded to the device",
+	codeAccountNotFound:  "Account not found",
+	codeWrongPassword:    "Incorrect email or password",
+	codeTokenExpired:     "Token expired",
+	codeTokenIncorrect:   "Token incorrect",
+	codeRefreshExpired:   "Refresh token expired",
+	codeRefreshIncorrect: "Refresh token incorrect",
+	codeAppVersionTooOld: "App version is too old",
+	-20002:               "Request timeout",
+	-20004:               "API rate limit exceeded",
+	-20661:               "Account locked",
+	-20675:               "Account login in other places",
+	-10200:               "IP request out of rate limit",
+	-10201:               "User request out of rate limit",
+}
+
+const maxRequestBody = 1 << 20
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		http.Error(w, "unsupported media type", http.StatusUnsupportedMediaType)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
+	if err != nil || len(body) > maxRequestBody {
+		http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+		return
+	}
+	resp, status := s.handle(r, body)
+	if status != http.StatusOK {
+		http.Error(w, http.StatusText(status), status)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	_, _ = w.Write(resp)
+}
+
+// handle answers one envelope; a status other than 200 means an HTTP error.
+func (s *Server) handle(r *http.Request, body []byte) ([]byte, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	env, ok := object(body)
+	if !ok {
+		s.calls[""]++
+		return apiError(codeJSONFormat), http.StatusOK
+	}
+	var method string
+	if raw, present := env["method"]; present {
+		if method, ok = str(raw); !ok {
+			s.calls[""]++
+			return apiError(codeJSONFormat), http.StatusOK
+		}
+	}
+	params := map[string]json.RawMessage{}
+	if raw, present := env["params"]; present && strings.TrimSpace(string(raw)) != "null" {
+		if params, ok = object(raw); !ok {
+			s.calls[method]++
+			return apiError(codeJSONFormat), http.StatusOK
+		}
+	}
+	s.calls[method]++
+
+	rec := Request{Method: method, Host: r.Host}
+	if tok, ok := str(params["token"]); ok && tok != "" {
+		rec.Token = tok
+	} else if tok := r.URL.Query().Get("token"); tok != "" {
+		rec.Token, rec.TokenInQuery = tok, true
+	}
+	if method == "passthrough" {
+		rec.DeviceID, _ = str(params["deviceId"])
+		rec.RequestData, _ = str(params["requestData"])
+	}
+	s.requests = append(s.requests, rec)
+
+	if s.failHTTP.n > 0 {
+		s.failHTTP.n--
+		return nil, s.failHTTP.code
+	}
+	if f := s.failNext[method]; f != nil && f.n > 0 {
+		f.n--
+		return apiError(f.code), http.StatusOK
+	}
+
+	switch method {
+	case "login":
+		return s.login(params), http.StatusOK
+	case "refreshToken":
+		return s.refreshToken(params), http.StatusOK
+	case "getDeviceList":
+		user, code := s.authenticate(rec.Token)
+		if code != 0 {
+			return apiError(code), http.StatusOK
+		}
+		return s.deviceList(user), http.StatusOK
+	case "passthrough":
+		user, code := s.authenticate(rec.Token)
+		if code != 0 {
+			return apiError(code), http.StatusOK
+		}
+		return s.passthrough(user, params), http.StatusOK
+	default:
+		return apiError(codeMethodNotFound), http.StatusOK
+	}
+}
+
+func (s *Server) login(p map[string]json.RawMessage) []byte {
+	app, ok1 := str(p["appType"])
+	user, ok2 := str(p["cloudUserName"])
+	password, ok3 := str(p["cloudPassword"])
+	terminal, ok4 := str(p["terminalUUID"]) // any string, even empty, but the key must be there
+	if !ok1 || !ok2 || !ok3 || !ok4 || app == "" || user == "" {
+		return apiError(codeParamMissing)
+	}
+	wantRefresh := isTrue(p["refreshTokenNeeded"])
+	s.lastLogin = &LoginRecord{AppType: app, Username: user, Password: password, TerminalUUID: terminal, RefreshTokenNeeded: wantRefresh}
+	a := s.accounts[strings.ToLower(user)]
+	switch {
+	case a == nil:
+		return apiError(codeAccountNotFound)
+	case a.password != password:
+		return apiError(codeWrongPassword)
+	case a.twoFA:
+		return apiError(codeAppVersionTooOld)
+	}
+	token := s.issue("token", a.user)
+	s.tokens[token] = &grant{user: strings.ToLower(a.user), terminal: terminal}
+	result := map[string]any{
+		"accountId":    hexOf("account/"+strings.ToLower(a.user), 8),
+		"regTime":      regTime,
+		"countryCode":  "DE",
+		"riskDetected": 0,
+		"nickname":     "",
+		"email":        a.user,
+		"token":        token,
+	}
+	if wantRefresh {
+		rt := s.issue("refresh", a.user)
+		s.refreshes[rt] = &grant{user: strings.ToLower(a.user), terminal: terminal}
+		result["refreshToken"] = rt
+	}
+	return success(result)
+}
+
+func (s *Server) refreshToken(p map[string]json.RawMessage) []byte {
+	app, ok1 := str(p["appType"])
+	rt, ok2 := str(p["refreshToken"])
+	terminal, ok3 := str(p["terminalUUID"])
+	if !ok1 || !ok2 || !ok3 || app == "" || rt == "" {
+		return apiError(codeParamMissing)
+	}
+	g := s.refreshes[rt]
+	switch {
+	case g == nil || g.terminal != terminal:
+		return apiError(codeRefreshIncorrect)
+	case g.expired:
+		return apiError(codeRefreshExpired)
+	}
+	token := s.issue("token", g.user)
+	s.tokens[token] = &grant{user: g.user, terminal: terminal}
+	return success(map[string]any{"token": token})
+}
+
+// authenticate maps a token to its user, or to an error code.
+func (s *Server) authenticate(token string) (string, int) {
+	if token == "" {
+		return "", codeTokenExpired
+	}
+	g := s.tokens[token]
+	switch {
+	case g == nil:
+		return "", codeTokenIncorrect
+	case g.expired:
+		return "", codeTokenExpired
+	}
+	return g.user, 0
+}
+
+func (s *Server) deviceList(user string) []byte {
+	list := []map[string]any{}
+	for _, id := range s.order {
+		if d := s.devices[id]; d != nil && d.owner == user {
+			list = append(list, s.listRow(d))
+		}
+	}
+	return success(map[string]any{"deviceList": list})
+}
+
+func (s *Server) passthrough(user string, p map[string]json.RawMessage) []byte {
+	id, ok := str(p["deviceId"])
+	if !ok || id == "" {
+		return apiError(codeParamMissing)
+	}
+	requestData, ok := str(p["requestData"]) // an object is rejected like a missing string
+	if !ok {
+		return apiError(codeParamMissing)
+	}
+	d := s.devices[id]
+	switch {
+	case d == nil || d.owner != user:
+		return apiError(codeNotBound)
+	case !d.online || d.raw != nil:
+		return apiError(codeDeviceOffline)
+	}
+	req, ok := object([]byte(requestData))
+	if !ok {
+		return apiError(codeJSONFormat)
+	}
+	resp := s.respond(d, req)
+	return success(map[string]any{"responseData": string(mustJSON(resp))})
+}
+
+// respond runs a requestData on a simulated device.
+func (s *Server) respond(d *device, req map[string]json.RawMessage) map[string]any {
+	var targets []*outlet
+	contextErr := false
+	if raw, ok := req["context"]; ok {
+		ids, ok := childIDs(raw)
+		if !ok || len(ids) == 0 {
+			contextErr = true
+		}
+		for _, id := range ids {
+			o := d.outlet(id)
+			if o == nil {
+				contextErr = true
+				break
+			}
+			targets = append(targets, o)
+		}
+	}
+	resp := map[string]any{}
+	for _, module := range slices.Sorted(maps.Keys(req)) {
+		if module == "context" {
+			continue
+		}
+		methods, ok := object(req[module])
+		if ok && s.injectDeviceFailure(d, module, methods, resp) {
+			continue
+		}
+		switch {
+		case !ok:
+			resp[module] = deviceErr(-3, "invalid argument")
+		case contextErr:
+			resp[module] = deviceErr(-14, "entry not exist")
+		case module == "system":
+			resp[module] = s.system(d, targets, methods)
+		case module == "emeter":
+			resp[module] = d.emeter(targets, methods)
+		default:
+			resp[module] = deviceErr(-1, "module not support")
+		}
+	}
+	return resp
+}
+
+// injectDeviceFailure answers a module with a FailDeviceNext error when one
+// is pending for any of its methods.
+func (s *Server) injectDeviceFailure(d *device, module string, methods map[string]json.RawMessage, resp map[string]any) bool {
+	for _, name := range slices.Sorted(maps.Keys(methods)) {
+		key := d.id + "/" + module + "." + name
+		if code, ok := s.failDev[key]; ok {
+			delete(s.failDev, key)
+			resp[module] = map[string]any{name: deviceErr(code, "injected failure")}
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) system(d *device, targets []*outlet, methods map[string]json.RawMessage) map[string]any {
+	out := map[string]any{}
+	for _, name := range slices.Sorted(maps.Keys(methods)) {
+		arg, _ := object(methods[name])
+		switch name {
+		case "get_sysinfo":
+			out[name] = d.sysinfo()
+		case "set_relay_state":
+			on, ok := flag(arg["state"])
+			if !ok {
+				out[name] = deviceErr(-3, "invalid argument")
+				continue
+			}
+			switch {
+			case len(targets) > 0:
+				for _, o := range targets {
+					o.setOn(on)
+				}
+			case d.strip(): // no context: every outlet
+				for _, o := range d.outlets {
+					o.setOn(on)
+				}
+			default:
+				d.setRelay(on)
+			}
+			out[name] = ok0()
+		case "set_led_off":
+			off, ok := flag(arg["off"])
+			if !ok {
+				out[name] = deviceErr(-3, "invalid argument")
+				continue
+			}
+			d.ledOff = off
+			out[name] = ok0()
+		case "reboot":
+			var delay int
+			if err := json.Unmarshal(arg["delay"], &delay); arg["delay"] != nil && (err != nil || delay < 0) {
+				out[name] = deviceErr(-3, "invalid argument")
+				continue
+			}
+			d.reboots++
+			out[name] = ok0()
+		case "set_dev_alias":
+			alias, ok := str(arg["alias"])
+			if !ok || alias == "" {
+				out[name] = deviceErr(-3, "invalid argument")
+				continue
+			}
+			if len(targets) > 0 {
+				for _, o := range targets {
+					o.alias = alias
+				}
+			} else {
+				d.alias = alias
+			}
+			out[name] = ok0()
+		default:
+			out[name] = deviceErr(-2, "member not support")
+		}
+	}
+	return out
+}
+
+func (d *device) emeter(targets []*outlet, methods map[string]json.RawMessage) map[string]any {
+	if !d.metered {
+		return deviceErr(-1, "module not support")
+	}
+	out := map[string]any{}
+	for _, name := range slices.Sorted(maps.Keys(methods)) {
+		switch {
+		case name != "get_realtime":
+			out[name] = deviceErr(-2, "member not support")
+		case d.strip() && len(targets) != 1:
+			out[name] = deviceErr(-3, "invalid argument: one context child_id required")
+		case d.strip():
+			o := targets[0]
+			rt := d.realtime(o.on, o.loadW, o.total)
+			rt["slot_id"] = slices.Index(d.outlets, o)
+			out[name] = rt
+		default:
+			out[name] = d.realtime(d.relay, d.loadW, d.total)
+		}
+	}
+	return out
+}
+
+func success(result any) []byte {
+	return mustJSON(map[string]any{"error_code": 0, "result": result})
+}
+
+func apiError(code int) []byte {
+	msg := messages[code]
+	if msg == "" {
+		msg = "Unknown error"
+	}
+	return mustJSON(map[string]any{"error_code": code, "msg": msg})
+}
+
+func deviceErr(code int, msg string) map[string]any {
+	return map[string]any{"err_code": code, "err_msg": msg}
+}
+
+func ok0() map[string]any { return map[string]any{"err_code": 0} }
+
+func object(raw []byte) (map[string]json.RawMessage, bool) {
+	t := strings.TrimSpace(string(raw))
+	if !strings.HasPrefix(t, "{") {
+		return nil, false
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+		return nil, false
+	}
+	return m, true
+}
+
+func str(raw json.RawMessage) (string, bool) {
+	t := strings.TrimSpace(string(raw))
+	if !strings.HasPrefix(t, `"`) {
+		return "", false
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// flag decodes a 0/1 argument.
+func flag(raw json.RawMessage) (bool, bool) {
+	var n json.Number
+	if err := json.Unmarshal(raw, &n); err != nil {
+		return false, false
+	}
+	switch n.String() {
+	case "0":
+		return false, true
+	case "1":
+		return true, true
+	}
+	return false, false
+}
+
+func isTrue(raw json.RawMessage) bool {
+	t := strings.TrimSpace(string(raw))
+	return t == "true" || t == `"true"`
+}
+
+func childIDs(raw json.RawMessage) ([]string, bool) {
+	ctx, ok := object(raw)
+	if !ok {
+		return nil, false
+	}
+	var ids []string
+	if err := json.Unmarshal(ctx["child_ids"], &ids); err != nil {
+		return nil, false
+	}
+	return ids, true
+}

@@ -1,0 +1,510 @@
+package kasa
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+
+	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+)
+
+// Provider is one Kasa cloud account. It implements cloud.Provider and adds
+// the account-level operations the CLI needs (Login, DeviceList, SetAlias).
+//
+// Create it with New. A Provider is safe for concurrent use; it caches the
+// device list and each device's learned structure (outlets, meter), which
+// ListDevices refreshes.
+type Provider struct {
+	account string
+	base    *url.URL
+	rt      *transport
+	sess    *session
+	energy  *cloud.EnergyMeter
+	log     *zap.Logger
+	conc    int
+
+	listMu sync.Mutex // serialises the implicit first listing
+
+	mu      sync.Mutex
+	listed  bool
+	devices map[string]*physDevice // supported devices by deviceId
+	outlets map[string]outletRef   // strip outlets by Device.ID
+	noted   map[string]bool        // log-once keys
+}
+
+var _ cloud.Provider = (*Provider)(nil)
+
+// physDevice is the cached knowledge of one device on the account.
+type physDevice struct {
+	row      ListedDevice
+	endpoint string   // checked passthrough URL
+	refused  error    // non-nil when the appServerUrl was refused
+	info     *sysinfo // last learned get_sysinfo, nil if never reached
+	online   bool     // list status, cleared when the device said offline
+}
+
+// outletRef locates a strip outlet: the strip's deviceId and the outlet id
+// as the strip spells it.
+type outletRef struct {
+	parent, wire string
+}
+
+// devRef is an immutable snapshot of what a request to a device needs.
+type devRef struct {
+	id       string
+	endpoint string
+	refused  error
+	online   bool
+	info     *sysinfo
+}
+
+func (d *physDevice) ref() devRef {
+	return devRef{id: d.row.ID, endpoint: d.endpoint, refused: d.refused, online: d.online, info: d.info}
+}
+
+// New checks opts and loads the stored session; it does no network I/O.
+// The terminal UUID is created here when none is stored, and written to
+// disk before it is first sent to the cloud.
+func New(opts Options) (*Provider, error) {
+	if err := validateAccount(opts.Account); err != nil {
+		return nil, fmt.Errorf("kasa: %w", err)
+	}
+	if strings.TrimSpace(opts.Username) == "" {
+		return nil, fmt.Errorf("kasa account %q: username is empty", opts.Account)
+	}
+	rawURL := opts.URL
+	if rawURL == "" {
+		rawURL = DefaultURL
+	}
+	base, err := url.Parse(rawURL)
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" || base.User != nil {
+		return nil, fmt.Errorf("kasa account %q: cloud URL %q: want http(s)://host[:port] without user info", opts.Account, redactURL(rawURL))
+	}
+	base = &url.URL{Scheme: base.Scheme, Host: base.Host, Path: base.Path}
+
+	log := opts.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	log = log.Named("kasa").With(zap.String(keyAccount, opts.Account))
+	conc := opts.Concurrency
+	if conc <= 0 {
+		conc = DefaultConcurrency
+	}
+
+	store := newTokenStore(opts.StateDir, opts.Account)
+	st, found, err := store.load()
+	if err != nil {
+		return nil, fmt.Errorf("kasa account %q: %w (delete the file to start a new session)", opts.Account, err)
+	}
+	if found && st.Username != opts.Username {
+		if st.Token != "" || st.RefreshToken != "" {
+			log.Info("kasa stored tokens belong to another username, discarding them")
+		}
+		st.Token, st.RefreshToken = "", ""
+	}
+	uuidStored := found && st.TerminalUUID != ""
+	if st.TerminalUUID == "" {
+		st.TerminalUUID = uuid.NewString()
+	}
+	st.Username = opts.Username
+
+	rt := newTransport(opts.HTTPClient)
+	p := &Provider{
+		account: opts.Account,
+		base:    base,
+		rt:      rt,
+		energy:  opts.Energy,
+		log:     log,
+		conc:    conc,
+		devices: map[string]*physDevice{},
+		outlets: map[string]outletRef{},
+		noted:   map[string]bool{},
+	}
+	p.sess = &session{
+		account:    opts.Account,
+		username:   opts.Username,
+		password:   opts.Password,
+		loginURL:   base.String(),
+		rt:         rt,
+		store:      store,
+		log:        log,
+		now:        time.Now,
+		st:         st,
+		uuidStored: uuidStored,
+	}
+	return p, nil
+}
+
+// Kind returns "kasa".
+func (p *Provider) Kind() string { return ProviderKind }
+
+// Account returns the configured account name.
+func (p *Provider) Account() string { return p.account }
+
+// TerminalUUID returns the terminal UUID this installation identifies
+// itself with (stored with the tokens).
+func (p *Provider) TerminalUUID() string {
+	p.sess.mu.Lock()
+	defer p.sess.mu.Unlock()
+	return p.sess.st.TerminalUUID
+}
+
+// TokenPath returns the token file path, or "" without a StateDir.
+func (p *Provider) TokenPath() string { return p.sess.store.Path() }
+
+// Login logs in with password (not the configured one), as `kasa2mqtt
+// login` does, and stores the token and refresh token; the password itself
+// is never stored. It waits for any login in progress, and clears a sticky
+// authentication failure when it succeeds. A refused password is an error
+// wrapping cloud.ErrAuth naming the reason ("wrong password", 2FA).
+func (p *Provider) Login(ctx context.Context, password string) error {
+	if err := p.sess.login(ctx, password); err != nil {
+		return fmt.Errorf("kasa: login: %w", err)
+	}
+	return nil
+}
+
+// DeviceList fetches the account's device list (one getDeviceList call) and
+// returns every row, unsupported types included, in the cloud's order.
+func (p *Provider) DeviceList(ctx context.Context) ([]ListedDevice, error) {
+	return p.refreshList(ctx)
+}
+
+// ListDevices fetches the device list and then, for each online supported
+// device, one get_sysinfo (at most Options.Concurrency at a time) to learn
+// its capabilities and outlets. Strip outlets become Devices of their own
+// with ParentID set. Devices that cannot be reached keep what was learned
+// before (an offline strip keeps its outlets); a device never reached is
+// listed as a plain plug (relay, reboot). Only device types "IOT.*" are
+// bridged. The result is sorted by ID.
+func (p *Provider) ListDevices(ctx context.Context) ([]cloud.Device, error) {
+	if _, err := p.refreshList(ctx); err != nil {
+		return nil, err
+	}
+	refs := p.snapshot(func(d *physDevice) bool { return d.online && d.refused == nil })
+	infos := make([]*sysinfo, len(refs))
+	errs := make([]error, len(refs))
+	p.parallel(ctx, len(refs), func(i int) {
+		infos[i], errs[i] = p.readSysinfo(ctx, refs[i])
+	})
+	for i, ref := range refs {
+		err := errs[i]
+		switch {
+		case err == nil:
+			p.learn(ref.id, infos[i])
+		case isAccountError(err):
+			return nil, fmt.Errorf("kasa: list devices: %w", err)
+		case errors.Is(err, cloud.ErrDeviceOffline):
+			p.markOffline(ref.id)
+			p.log.Debug("kasa device offline", zap.String(keyDeviceID, ref.id))
+		default:
+			p.log.Warn("kasa device not reachable, listing what is known", zap.String(keyDeviceID, ref.id), zap.Error(err))
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("kasa: list devices: %w", err)
+	}
+	return p.deviceSnapshot(), nil
+}
+
+// refreshList runs getDeviceList and updates the cache.
+func (p *Provider) refreshList(ctx context.Context) ([]ListedDevice, error) {
+	res, err := p.authCall(ctx, p.base.String(), "getDeviceList", func(token string) any {
+		return tokenParams{Token: token}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("kasa: list devices: %w", err)
+	}
+	rows, skipped, err := parseDeviceList(res)
+	if err != nil {
+		return nil, fmt.Errorf("kasa: list devices: %w", err)
+	}
+	if skipped > 0 {
+		p.log.Warn("kasa device list rows skipped (missing, invalid or repeated deviceId)", zap.Int("rows", skipped))
+	}
+	p.updateRows(rows)
+	return slices.Clone(rows), nil
+}
+
+func (p *Provider) updateRows(rows []ListedDevice) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	next := make(map[string]*physDevice, len(rows))
+	for _, r := range rows {
+		if !r.Supported {
+			if key := "unsupported/" + r.ID; !p.noted[key] {
+				p.noted[key] = true
+				p.log.Info("kasa device type not supported, not bridged",
+					zap.String(keyDeviceID, r.ID), zap.String(keyDeviceType, r.DeviceType),
+					zap.String(keyModel, r.Model), zap.String(keyAlias, r.Alias))
+			}
+			continue
+		}
+		d := p.devices[r.ID]
+		if d == nil {
+			d = &physDevice{}
+		}
+		d.row = r
+		d.online = r.Online
+		d.refused = nil
+		endpoint, err := checkAppServerURL(r.AppServerURL, p.base)
+		if err != nil {
+			d.endpoint, d.refused = "", err
+			if key := "refused/" + r.ID + "/" + r.AppServerURL; !p.noted[key] {
+				p.noted[key] = true
+				p.log.Warn("kasa device appServerUrl refused, the device will not be contacted",
+					zap.String(keyDeviceID, r.ID), zap.String(keyURL, redactURL(r.AppServerURL)))
+			}
+		} else {
+			d.endpoint = endpoint
+		}
+		next[r.ID] = d
+	}
+	p.devices = next
+	p.rebuildOutletsLocked()
+	p.listed = true
+}
+
+func (p *Provider) rebuildOutletsLocked() {
+	p.outlets = map[string]outletRef{}
+	for id, d := range p.devices {
+		if d.info == nil {
+			continue
+		}
+		for _, c := range d.info.Children {
+			if oid, ok := outletID(id, c.ID); ok {
+				p.outlets[oid] = outletRef{parent: id, wire: c.ID}
+			}
+		}
+	}
+}
+
+// outletID is the Device.ID of a strip outlet: its own id when it already
+// starts with the strip's id (the usual "<strip id>00"), else the two
+// joined, so that outlet ids stay unique on the account.
+func outletID(parent, wire string) (string, bool) {
+	id := wire
+	if !strings.HasPrefix(wire, parent) {
+		id = parent + wire
+	}
+	return id, validID(id)
+}
+
+// learn stores a fresh get_sysinfo for id.
+func (p *Provider) learn(id string, si *sysinfo) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if d := p.devices[id]; d != nil {
+		d.info = si
+		d.online = true // it answered, whatever the list said
+		p.rebuildOutletsLocked()
+	}
+}
+
+func (p *Provider) markOffline(id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if d := p.devices[id]; d != nil {
+		d.online = false
+	}
+}
+
+// snapshot returns refs of the cached devices accepted by keep, by ID.
+func (p *Provider) snapshot(keep func(*physDevice) bool) []devRef {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var refs []devRef
+	for _, d := range p.devices {
+		if keep(d) {
+			refs = append(refs, d.ref())
+		}
+	}
+	slices.SortFunc(refs, func(a, b devRef) int { return strings.Compare(a.id, b.id) })
+	return refs
+}
+
+// deviceSnapshot renders the cache as cloud.Devices sorted by ID.
+func (p *Provider) deviceSnapshot() []cloud.Device {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []cloud.Device
+	for _, d := range p.devices {
+		si := d.info
+		dev := cloud.Device{
+			ID:              d.row.ID,
+			Provider:        ProviderKind,
+			Account:         p.account,
+			Name:            d.row.Alias,
+			Model:           d.row.Model,
+			Manufacturer:    Manufacturer,
+			FirmwareVersion: d.row.FirmwareVersion,
+			HardwareVersion: d.row.HardwareVersion,
+			MAC:             d.row.MAC,
+			Online:          d.online,
+			Capabilities:    deviceCaps(si),
+		}
+		if si != nil {
+			dev.Name = cmp(dev.Name, printable(si.Alias))
+			dev.Model = cmp(dev.Model, printable(si.Model))
+			dev.FirmwareVersion = cmp(dev.FirmwareVersion, printable(si.SwVer))
+			dev.HardwareVersion = cmp(dev.HardwareVersion, printable(si.HwVer))
+			dev.MAC = cmp(dev.MAC, si.MAC)
+		}
+		if dev.Name == "" {
+			dev.Name = dev.ID
+		}
+		out = append(out, dev)
+		if si == nil {
+			continue
+		}
+		for i, c := range si.Children {
+			oid, ok := outletID(dev.ID, c.ID)
+			if !ok {
+				continue
+			}
+			name := c.Alias
+			if name == "" {
+				name = fmt.Sprintf("%s outlet %d", dev.Name, i+1)
+			}
+			out = append(out, cloud.Device{
+				ID:              oid,
+				Provider:        ProviderKind,
+				Account:         p.account,
+				Name:            name,
+				Model:           dev.Model,
+				Manufacturer:    Manufacturer,
+				FirmwareVersion: dev.FirmwareVersion,
+				HardwareVersion: dev.HardwareVersion,
+				Online:          dev.Online,
+				ParentID:        dev.ID,
+				Capabilities:    outletCaps(si),
+			})
+		}
+	}
+	slices.SortFunc(out, func(a, b cloud.Device) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// cmp returns the first non-empty string.
+func cmp(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// ensureListed lists the devices once if nothing was listed yet, so that
+// ReadStates and Apply work even before the first ListDevices.
+func (p *Provider) ensureListed(ctx context.Context) error {
+	p.mu.Lock()
+	listed := p.listed
+	p.mu.Unlock()
+	if listed {
+		return nil
+	}
+	p.listMu.Lock()
+	defer p.listMu.Unlock()
+	p.mu.Lock()
+	listed = p.listed
+	p.mu.Unlock()
+	if listed {
+		return nil
+	}
+	_, err := p.ListDevices(ctx)
+	return err
+}
+
+// authCall sends one authenticated request, with the token in
+// params.token. When the token is refused it is renewed (once for all
+// concurrent callers) and the request replayed once.
+func (p *Provider) authCall(ctx context.Context, endpoint, method string, params func(token string) any) (json.RawMessage, error) {
+	token, gen, err := p.sess.current()
+	if err != nil {
+		return nil, err
+	}
+	if token == "" {
+		if token, gen, err = p.sess.renew(ctx, gen); err != nil {
+			return nil, err
+		}
+	}
+	res, err := p.rt.call(ctx, endpoint, method, params(token))
+	if !isTokenError(err) {
+		return res, err
+	}
+	code, _ := apiCode(err)
+	p.log.Info("kasa token rejected, renewing", zap.String(keyMethod, method), zap.Int(keyCode, code))
+	if token, _, err = p.sess.renew(ctx, gen); err != nil {
+		return nil, err
+	}
+	res, err = p.rt.call(ctx, endpoint, method, params(token))
+	if isTokenError(err) {
+		return nil, fmt.Errorf("token refused again right after renewal: %w", err)
+	}
+	return res, err
+}
+
+// passthrough sends one requestData to a device and decodes the answer.
+func (p *Provider) passthrough(ctx context.Context, ref devRef, req deviceRequest) (deviceResponse, error) {
+	if ref.refused != nil {
+		return nil, ref.refused
+	}
+	data, err := json.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("encode requestData: %w", err)
+	}
+	res, err := p.authCall(ctx, ref.endpoint, "passthrough", func(token string) any {
+		return passthroughParams{DeviceID: ref.id, RequestData: string(data), Token: token}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return parsePassthroughResult(res)
+}
+
+func (p *Provider) readSysinfo(ctx context.Context, ref devRef) (*sysinfo, error) {
+	resp, err := p.passthrough(ctx, ref, newRequest("system", "get_sysinfo", nil))
+	if err != nil {
+		return nil, err
+	}
+	m, err := resp.result("system", "get_sysinfo")
+	if err != nil {
+		return nil, err
+	}
+	return parseSysinfo(m)
+}
+
+// parallel runs fn(0..n-1) with at most p.conc running at once.
+func (p *Provider) parallel(ctx context.Context, n int, fn func(i int)) {
+	sem := make(chan struct{}, p.conc)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				fn(i) // fails fast on the cancelled context
+				return
+			}
+			defer func() { <-sem }()
+			fn(i)
+		})
+	}
+	wg.Wait()
+}
+
+// isAccountError reports errors that concern the whole account rather than
+// one device: authentication, a token that keeps being refused, and
+// cancellation.
+func isAccountError(err error) bool {
+	return errors.Is(err, cloud.ErrAuth) || isTokenError(err) || isContextError(err)
+}

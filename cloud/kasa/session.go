@@ -1,0 +1,377 @@
+package kasa
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+)
+
+// Password login back-off after a non-terminal failure (outage, rate limit,
+// timeout): 30s, doubling, at most 30 minutes. Terminal refusals (wrong
+// password, 2FA) stop logins altogether instead.
+const (
+	loginBackoffMin = 30 * time.Second
+	loginBackoffMax = 30 * time.Minute
+)
+
+func loginBackoff(failures int) time.Duration {
+	d := loginBackoffMin
+	for i := 1; i < failures && d < loginBackoffMax; i++ {
+		d *= 2
+	}
+	return min(d, loginBackoffMax)
+}
+
+// session owns one account's tokens and serialises every login and refresh.
+//
+// Calls read the current token together with its generation. A call whose
+// token is refused asks renew for a token newer than that generation: the
+// first such call runs the single refresh/login while later ones wait for
+// it and share its outcome, so N calls failing together cause one login.
+type session struct {
+	account  string
+	username string
+	password string
+	loginURL string
+	rt       *transport
+	store    *tokenStore
+	log      *zap.Logger
+	now      func() time.Time
+
+	mu              sync.Mutex
+	st              tokenState
+	uuidStored      bool      // st.TerminalUUID is on disk
+	gen             uint64    // bumped whenever st.Token changes
+	inflight        *renewal  // the running refresh or login, if any
+	fatal           error     // sticky authentication failure
+	passwordRefused bool      // the configured password was refused once
+	loginFailures   int       // consecutive non-terminal password login failures
+	nextLogin       time.Time // no automatic password login before this
+	lastLoginErr    error
+}
+
+type renewal struct {
+	done chan struct{}
+	err  error
+}
+
+type loginParams struct {
+	AppType            string `json:"appType"`
+	CloudUserName      string `json:"cloudUserName"`
+	CloudPassword      string `json:"cloudPassword"`
+	TerminalUUID       string `json:"terminalUUID"` // the key must be present
+	RefreshTokenNeeded bool   `json:"refreshTokenNeeded"`
+}
+
+type refreshParams struct {
+	AppType      string `json:"appType"`
+	TerminalUUID string `json:"terminalUUID"`
+	RefreshToken string `json:"refreshToken"`
+}
+
+type tokenResult struct {
+	Token        string `json:"token"`
+	RefreshToken string `json:"refreshToken"`
+}
+
+// current returns the token to use (possibly empty: then call renew) and
+// its generation, or the sticky authentication error.
+func (s *session) current() (string, uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.fatalLocked(); err != nil {
+		return "", 0, err
+	}
+	return s.st.Token, s.gen, nil
+}
+
+// fatalLocked returns the sticky error, unless the token file now holds a
+// token this session has not tried (someone ran `kasa2mqtt login`), which is
+// adopted without contacting the cloud.
+func (s *session) fatalLocked() error {
+	if s.fatal == nil {
+		return nil
+	}
+	st, found, err := s.store.load()
+	if err != nil || !found || st.Username != s.username || st.Token == "" || st.Token == s.st.Token {
+		return s.fatal
+	}
+	if st.TerminalUUID == "" {
+		st.TerminalUUID = s.st.TerminalUUID
+	}
+	s.st = st
+	s.gen++
+	s.fatal = nil
+	s.loginFailures, s.nextLogin, s.lastLoginErr = 0, time.Time{}, nil
+	s.log.Info("kasa session resumed with the token stored by `kasa2mqtt login`")
+	return nil
+}
+
+// renew returns a token newer than generation stale, refreshing or logging
+// in when nobody else already did. Concurrent callers share one attempt and
+// its error.
+func (s *session) renew(ctx context.Context, stale uint64) (string, uint64, error) {
+	for {
+		s.mu.Lock()
+		if err := s.fatalLocked(); err != nil {
+			s.mu.Unlock()
+			return "", 0, err
+		}
+		if s.st.Token != "" && s.gen != stale {
+			tok, gen := s.st.Token, s.gen
+			s.mu.Unlock()
+			return tok, gen, nil
+		}
+		if r := s.inflight; r != nil {
+			s.mu.Unlock()
+			select {
+			case <-r.done:
+			case <-ctx.Done():
+				return "", 0, fmt.Errorf("account %q: wait for login: %w", s.account, ctx.Err())
+			}
+			// The attempt was aborted by its own caller's context: ours
+			// is still alive, so try again rather than fail with it.
+			if r.err != nil && !(isContextError(r.err) && ctx.Err() == nil) {
+				return "", 0, r.err
+			}
+			continue
+		}
+		r := s.startLocked()
+		s.mu.Unlock()
+		err := s.run(r, func() error { return s.doRenew(ctx) })
+		if err != nil {
+			return "", 0, err
+		}
+		s.mu.Lock()
+		tok, gen := s.st.Token, s.gen
+		s.mu.Unlock()
+		return tok, gen, nil
+	}
+}
+
+// login is the explicit password login of `kasa2mqtt login`. It waits for
+// any running renewal, ignores back-off and sticky state, and returns the
+// error of storing the tokens.
+func (s *session) login(ctx context.Context, password string) error {
+	if password == "" {
+		return fmt.Errorf("account %q: login: the password is empty", s.account)
+	}
+	for {
+		s.mu.Lock()
+		if r := s.inflight; r != nil {
+			s.mu.Unlock()
+			select {
+			case <-r.done:
+				continue
+			case <-ctx.Done():
+				return fmt.Errorf("account %q: wait for login: %w", s.account, ctx.Err())
+			}
+		}
+		r := s.startLocked()
+		s.mu.Unlock()
+		return s.run(r, func() error { return s.passwordLogin(ctx, password, true) })
+	}
+}
+
+func (s *session) startLocked() *renewal {
+	r := &renewal{done: make(chan struct{})}
+	s.inflight = r
+	return r
+}
+
+// run executes fn as the in-flight renewal r and publishes its outcome,
+// even if fn panics.
+func (s *session) run(r *renewal, fn func() error) (err error) {
+	defer func() {
+		s.mu.Lock()
+		s.inflight = nil
+		r.err = err
+		close(r.done)
+		s.mu.Unlock()
+	}()
+	return fn()
+}
+
+// doRenew tries the refresh token, then the configured password.
+func (s *session) doRenew(ctx context.Context) error {
+	s.mu.Lock()
+	st := s.st
+	s.mu.Unlock()
+	if st.RefreshToken != "" {
+		err := s.refresh(ctx, st)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("account %q: %w", s.account, err)
+		}
+		s.log.Info("kasa token refresh failed, trying a password login", zap.Error(err))
+		if code, ok := apiCode(err); ok && (code == codeRefreshExpired || code == codeRefreshIncorrect) {
+			s.mu.Lock()
+			s.st.RefreshToken = ""
+			s.mu.Unlock()
+		}
+	}
+	return s.autoLogin(ctx, st.Token != "")
+}
+
+func (s *session) refresh(ctx context.Context, st tokenState) error {
+	res, err := s.rt.call(ctx, s.loginURL, "refreshToken", refreshParams{
+		AppType:      appType,
+		TerminalUUID: st.TerminalUUID,
+		RefreshToken: st.RefreshToken,
+	})
+	if err != nil {
+		return err
+	}
+	var r tokenResult
+	if err := json.Unmarshal(res, &r); err != nil || r.Token == "" {
+		return errors.New("refreshToken: response without a token")
+	}
+	if err := s.adopt(r.Token, r.RefreshToken, false); err != nil {
+		s.log.Warn("kasa token refreshed but not stored; the next start logs in again", zap.Error(err))
+	}
+	s.log.Info("kasa token refreshed")
+	return nil
+}
+
+// autoLogin logs in with the configured password unless there is none, it
+// was refused before, or a previous failure's back-off is still running.
+func (s *session) autoLogin(ctx context.Context, hadToken bool) error {
+	s.mu.Lock()
+	if s.password == "" || s.passwordRefused {
+		var reason string
+		switch {
+		case s.passwordRefused:
+			reason = "the configured password was refused and the stored token is no longer valid"
+		case hadToken:
+			reason = "no password configured and the stored token is no longer valid"
+		default:
+			reason = "no password configured and no stored token"
+		}
+		err := fmt.Errorf("account %q: %s: run `kasa2mqtt login`: %w", s.account, reason, cloud.ErrAuth)
+		s.fatal = err
+		s.mu.Unlock()
+		s.log.Error("kasa login needed: " + reason + "; run `kasa2mqtt login`")
+		return err
+	}
+	if wait := s.nextLogin.Sub(s.now()); wait > 0 {
+		err := fmt.Errorf("account %q: next password login attempt in %s: last attempt: %w",
+			s.account, wait.Round(time.Second), s.lastLoginErr)
+		s.mu.Unlock()
+		return err
+	}
+	password := s.password
+	s.mu.Unlock()
+	return s.passwordLogin(ctx, password, false)
+}
+
+// passwordLogin sends one login request. A terminal refusal makes an
+// automatic login sticky-failed; other failures start the back-off.
+func (s *session) passwordLogin(ctx context.Context, password string, explicit bool) error {
+	s.ensureUUIDStored()
+	s.mu.Lock()
+	terminal := s.st.TerminalUUID
+	s.mu.Unlock()
+
+	res, err := s.rt.call(ctx, s.loginURL, "login", loginParams{
+		AppType:            appType,
+		CloudUserName:      s.username,
+		CloudPassword:      password,
+		TerminalUUID:       terminal,
+		RefreshTokenNeeded: true,
+	})
+	if err != nil {
+		if code, ok := apiCode(err); ok {
+			if reason, isTerminal := loginRefusal(code); isTerminal {
+				if explicit {
+					return fmt.Errorf("account %q: login refused (%s): %w", s.account, reason, err)
+				}
+				ferr := fmt.Errorf("account %q: login refused (%s), not retrying until restart: %w", s.account, reason, err)
+				s.mu.Lock()
+				s.fatal = ferr
+				s.passwordRefused = true
+				s.mu.Unlock()
+				s.log.Error("kasa login refused: "+reason+"; not retrying until restart", zap.Int(keyCode, code))
+				return ferr
+			}
+		}
+		if !explicit && ctx.Err() == nil {
+			s.mu.Lock()
+			s.loginFailures++
+			n := s.loginFailures
+			s.nextLogin = s.now().Add(loginBackoff(n))
+			s.lastLoginErr = err
+			s.mu.Unlock()
+			s.log.Warn("kasa login failed", zap.Error(err), zap.Int("consecutive_failures", n))
+		}
+		return fmt.Errorf("account %q: %w", s.account, err)
+	}
+	var r tokenResult
+	if err := json.Unmarshal(res, &r); err != nil || r.Token == "" {
+		return fmt.Errorf("account %q: login: response without a token", s.account)
+	}
+	perr := s.adopt(r.Token, r.RefreshToken, true)
+	s.log.Info("kasa login succeeded", zap.Bool("refresh_token", r.RefreshToken != ""))
+	if perr != nil {
+		if explicit {
+			return fmt.Errorf("account %q: logged in but could not store the tokens: %w", s.account, perr)
+		}
+		s.log.Warn("kasa tokens not stored; the next start logs in again", zap.Error(perr))
+	}
+	return nil
+}
+
+// adopt installs a new token (and refresh token: replaced after a login,
+// kept after a refresh that returned none), clears failure state and
+// persists the session.
+func (s *session) adopt(token, refresh string, fromLogin bool) error {
+	s.mu.Lock()
+	s.st.Token = token
+	if refresh != "" || fromLogin {
+		s.st.RefreshToken = refresh
+	}
+	s.st.Username = s.username
+	s.gen++
+	s.fatal = nil
+	s.loginFailures, s.nextLogin, s.lastLoginErr = 0, time.Time{}, nil
+	snap := s.st
+	s.mu.Unlock()
+	if err := s.store.save(snap); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.uuidStored = true
+	s.mu.Unlock()
+	return nil
+}
+
+// ensureUUIDStored writes the terminal UUID before it is first sent, so the
+// cloud never sees a terminal this installation could forget.
+func (s *session) ensureUUIDStored() {
+	s.mu.Lock()
+	if s.uuidStored || s.store == nil {
+		s.mu.Unlock()
+		return
+	}
+	snap := s.st
+	s.mu.Unlock()
+	if err := s.store.save(snap); err != nil {
+		s.log.Warn("kasa terminal UUID not stored; the next start registers a new terminal", zap.Error(err))
+		return
+	}
+	s.mu.Lock()
+	s.uuidStored = true
+	s.mu.Unlock()
+}
+
+func isContextError(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}

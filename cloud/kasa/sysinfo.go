@@ -1,0 +1,156 @@
+package kasa
+
+import (
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+
+	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+)
+
+// sysinfo is what the provider learns from system.get_sysinfo. Values are
+// immutable once parsed: updates replace the whole value.
+type sysinfo struct {
+	Alias    string
+	Model    string
+	SwVer    string
+	HwVer    string
+	MAC      string // normalised, or ""
+	Feature  string
+	MicType  string
+	Relay    *bool // relay_state, single-outlet devices only
+	LEDOn    *bool // inverse of led_off
+	RSSI     *int
+	Children []childInfo // strip outlets, in device order
+}
+
+// childInfo is one strip outlet as get_sysinfo lists it.
+type childInfo struct {
+	ID    string // as the device spells it (the wire id)
+	Alias string
+	On    *bool // the outlet's "state"
+}
+
+// parseSysinfo decodes a get_sysinfo answer field by field: missing or
+// oddly typed fields are left unset rather than failing the whole answer.
+func parseSysinfo(m map[string]json.RawMessage) (*sysinfo, error) {
+	if m == nil {
+		return nil, errors.New("system.get_sysinfo: empty answer")
+	}
+	si := &sysinfo{}
+	si.Alias, _ = jsonString(m["alias"])
+	si.Model, _ = jsonString(m["model"])
+	si.SwVer, _ = jsonString(m["sw_ver"])
+	si.HwVer, _ = jsonString(m["hw_ver"])
+	if mac, ok := jsonString(m["mac"]); ok {
+		si.MAC = normalizeMAC(mac)
+	}
+	si.Feature, _ = jsonString(m["feature"])
+	if si.MicType, _ = jsonString(m["mic_type"]); si.MicType == "" {
+		si.MicType, _ = jsonString(m["type"])
+	}
+	if on, ok := jsonBit(m["relay_state"]); ok {
+		si.Relay = &on
+	}
+	if off, ok := jsonBit(m["led_off"]); ok {
+		on := !off
+		si.LEDOn = &on
+	}
+	if rssi, ok := jsonInt(m["rssi"]); ok && rssi >= -150 && rssi <= 0 {
+		si.RSSI = &rssi
+	}
+	children, _ := jsonArray(m["children"])
+	seen := map[string]bool{}
+	for _, raw := range children {
+		c, ok := jsonObject(raw)
+		if !ok {
+			continue
+		}
+		id, _ := jsonString(c["id"])
+		if !validID(id) || seen[id] {
+			continue
+		}
+		seen[id] = true
+		ci := childInfo{ID: id}
+		alias, _ := jsonString(c["alias"])
+		ci.Alias = decodeAlias(alias)
+		if on, ok := jsonBit(c["state"]); ok {
+			ci.On = &on
+		}
+		si.Children = append(si.Children, ci)
+	}
+	return si, nil
+}
+
+// isStrip reports whether the device has addressable outlets.
+func (si *sysinfo) isStrip() bool { return si != nil && len(si.Children) > 0 }
+
+// hasEnergy reports whether the device (or, on a strip, each outlet) meters
+// energy: feature contains "ENE", e.g. "TIM:ENE".
+func (si *sysinfo) hasEnergy() bool {
+	if si == nil {
+		return false
+	}
+	return slices.Contains(strings.Split(si.Feature, ":"), "ENE")
+}
+
+// child finds an outlet by its wire id.
+func (si *sysinfo) child(id string) (childInfo, bool) {
+	if si == nil {
+		return childInfo{}, false
+	}
+	for _, c := range si.Children {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	return childInfo{}, false
+}
+
+// deviceCaps is the capability list of a stand-alone device or a strip.
+// Without sysinfo (never reached) a device is assumed to be a plain plug.
+func deviceCaps(si *sysinfo) []cloud.Capability {
+	if si == nil {
+		return []cloud.Capability{cloud.CapRelay, cloud.CapReboot}
+	}
+	var caps []cloud.Capability
+	strip := si.isStrip()
+	if !strip && si.Relay != nil {
+		caps = append(caps, cloud.CapRelay)
+	}
+	if !strip && si.hasEnergy() {
+		caps = append(caps, cloud.CapEnergy)
+	}
+	if si.RSSI != nil {
+		caps = append(caps, cloud.CapRSSI)
+	}
+	if si.LEDOn != nil {
+		caps = append(caps, cloud.CapLED)
+	}
+	return append(caps, cloud.CapReboot)
+}
+
+// outletCaps is the capability list of a strip outlet.
+func outletCaps(parent *sysinfo) []cloud.Capability {
+	if parent.hasEnergy() {
+		return []cloud.Capability{cloud.CapRelay, cloud.CapEnergy}
+	}
+	return []cloud.Capability{cloud.CapRelay}
+}
+
+// validID accepts device and outlet ids that are safe to use as map keys,
+// energy keys and (by the bridge) in MQTT topics: 1..128 printable ASCII
+// characters without space, '/', '+' or '#'.
+func validID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if c <= ' ' || c >= 0x7f || c == '/' || c == '+' || c == '#' {
+			return false
+		}
+	}
+	return true
+}
