@@ -48,10 +48,12 @@ func demoCmd(ctx context.Context, e env) int {
 	kettle := fake.AddMeteredPlug(demoUser, "Kettle", "KP115(US)", true)
 	fridge := fake.AddMeteredPlug(demoUser, "Fridge", "HS110(EU)", false)
 	_, outlets := fake.AddStrip(demoUser, "Desk Strip", "HS300(US)", 6, true)
-	fake.SetPower(kettle, 0)
+	fake.SetPower(kettle, 1800)
 	fake.SetPower(fridge, 85)
+	fake.SetRelay(fridge, true)
 	for i, id := range outlets {
 		fake.SetPower(id, float64(10*(i+1)))
+		fake.SetRelay(id, i%2 == 0)
 	}
 	go simulate(ctx, fake, append([]string{fridge}, outlets...))
 
