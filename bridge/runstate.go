@@ -447,6 +447,14 @@ func (st *runState) replay(why string) {
 	for _, dv := range devs {
 		st.setAvailableForce(dv)
 	}
+	// Devices published by an earlier run but not (yet) listed by this one
+	// must not keep a retained "online" from the past: until their account
+	// lists them again (or clears them), they are offline.
+	for key, kd := range st.knownDev {
+		if _, ok := st.devices[key]; !ok && kd.Topic != "" {
+			st.publish(discovery.AvailabilityTopic(st.base, kd.Topic), availabilityPayload(false))
+		}
+	}
 	for _, dv := range devs {
 		st.publishState(dv, true)
 	}

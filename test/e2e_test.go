@@ -431,3 +431,28 @@ func TestE2E_RetainedCommandsAreIgnored(t *testing.T) {
 		h.rec.publish(base+"/living_room_lamp/set/state", "", true)
 	})
 }
+
+func TestE2E_PasswordChangedWhileStoppedMarksDevicesUnavailable(t *testing.T) {
+	h := newHarness(t, "mochi")
+	f := h.addFleet()
+	h.start()
+	lamp := h.deviceTopic(0, f.lamp)
+	h.rec.waitMsg(0, base+"/"+lamp+"/availability", contains(`"online"`))
+	h.stop()
+
+	// The user changed the password in the Kasa app and the old session died.
+	h.fake.SetPassword(user, "a-new-password")
+	h.fake.ExpireTokens()
+	h.fake.ExpireRefreshTokens()
+	mk := h.rec.mark()
+	h.start()
+	h.rec.waitMsg(mk, base+"/bridge/state", contains(`"online"`))
+	// The retained "online" from the last run must not survive.
+	h.rec.waitMsg(mk, base+"/"+lamp+"/availability", contains(`"offline"`))
+	eventually(t, "wrong password logged", func() bool { return h.logged(zapcore.ErrorLevel, "wrong password") })
+	logins := h.fake.Calls("login")
+	time.Sleep(2 * time.Second)
+	if n := h.fake.Calls("login"); n != logins {
+		t.Fatalf("login retried after a wrong password: %d -> %d", logins, n)
+	}
+}

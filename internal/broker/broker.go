@@ -34,7 +34,7 @@ type Options struct {
 	// Username and Password, when Username is set, are the only credentials
 	// the broker accepts. Empty: every client is allowed (bind to loopback).
 	Username, Password string
-	// Logger receives the broker's warnings and errors; nil discards them.
+	// Logger receives the broker's errors; nil discards them.
 	Logger *zap.Logger
 }
 
@@ -47,7 +47,7 @@ func Start(opts Options) (*Broker, error) {
 	srv := mqtt.New(&mqtt.Options{
 		InlineClient: true,
 		Capabilities: mqtt.NewDefaultServerCapabilities(),
-		Logger:       slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger:       slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelError})),
 	})
 	var err error
 	if opts.Username != "" {

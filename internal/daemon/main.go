@@ -65,7 +65,7 @@ func Providers(cfg *config.Config, httpClient *http.Client, log *zap.Logger) ([]
 				StateDir:   cfg.StateDir,
 				HTTPClient: httpClient,
 				Energy:     energy,
-				Logger:     log.Named("kasa").With(zap.String("account", a.Name)),
+				Logger:     log,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("accounts[%d] (%s): %w", i, a.Name, err)

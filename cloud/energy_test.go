@@ -1,0 +1,78 @@
+package cloud
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestEnergyMeterCounterNeverDecreases(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "energy.json")
+	m, err := OpenEnergyMeter(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		raw, want float64
+	}{
+		{10, 10},        // first reading adopts the device's counter
+		{12.5, 12.5},    // normal increase
+		{12.4995, 12.5}, // rounding noise is not a reset
+		{0.2, 12.7},     // reboot: the counter restarted from zero
+		{1.2, 13.7},
+	}
+	for _, s := range steps {
+		got, err := m.Counter("kasa/a", s.raw)
+		if err != nil || math.Abs(got-s.want) > 1e-9 {
+			t.Fatalf("Counter(%v) = %v, %v; want %v", s.raw, got, err, s.want)
+		}
+	}
+	for _, bad := range []float64{-1, math.NaN(), math.Inf(1)} {
+		if _, err := m.Counter("kasa/a", bad); err == nil {
+			t.Errorf("Counter(%v) accepted", bad)
+		}
+	}
+	if err := m.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("energy file: %v mode %v", err, fi.Mode())
+	}
+
+	// After a restart the total continues; a counter that reset while the
+	// daemon was down still never makes the total go back.
+	m2, err := OpenEnergyMeter(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := m2.Counter("kasa/a", 0.5); math.Abs(got-14.2) > 1e-9 {
+		t.Fatalf("after restart and reset: total %v, want 14.2", got)
+	}
+}
+
+func TestEnergyMeterAddAccumulatesDeltas(t *testing.T) {
+	m, _ := OpenEnergyMeter("")
+	for _, d := range []float64{0.1, 0.2, 0, 0.05} {
+		if _, err := m.Add("tuya/x", d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, ok := m.Total("tuya/x"); !ok || math.Abs(got-0.35) > 1e-9 {
+		t.Fatalf("total = %v, %v; want 0.35", got, ok)
+	}
+	if _, err := m.Add("tuya/x", -0.1); err == nil {
+		t.Fatal("negative delta accepted")
+	}
+	if err := m.Flush(); err != nil { // no path: never persists
+		t.Fatal(err)
+	}
+}
+
+func TestOpenEnergyMeterReportsCorruptFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "energy.json")
+	os.WriteFile(path, []byte("{not json"), 0o600)
+	if _, err := OpenEnergyMeter(path); err == nil {
+		t.Fatal("a corrupt energy file was silently accepted")
+	}
+}
