@@ -15,7 +15,7 @@ import (
 // generations and a 6-outlet metered strip.
 type fleet struct {
 	lamp, kettle, fridge, strip string
-	outlets                      []string
+	outlets                     []string
 }
 
 func (h *harness) addFleet() fleet {
