@@ -3,10 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/kasa/kasatest"
 )
@@ -139,4 +144,83 @@ func TestUsageAndVersion(t *testing.T) {
 	if code, _, _ := runCLI(t, "", "run", "-c", filepath.Join(t.TempDir(), "missing.yaml")); code != exitConfig {
 		t.Errorf("missing config: exit %d, want %d", code, exitConfig)
 	}
+}
+
+func TestDemoServesTheSimulatedFleet(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"demo", "-listen", addr}, strings.NewReader(""), &out, &errb) }()
+	defer func() {
+		cancel()
+		if code := <-done; code != exitOK {
+			t.Errorf("demo exited %d: %s", code, errb.String())
+		}
+		if !strings.Contains(out.String(), "mosquitto_sub -h 127.0.0.1") {
+			t.Errorf("demo did not print how to connect:\n%s", out.String())
+		}
+	}()
+
+	got := make(chan string, 100)
+	var c paho.Client
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c = paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("demo-test"))
+		if tok := c.Connect(); tok.WaitTimeout(2*time.Second) && tok.Error() == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("demo broker never accepted a connection")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	defer c.Disconnect(50)
+	c.Subscribe("#", 1, func(_ paho.Client, m paho.Message) {
+		select {
+		case got <- m.Topic():
+		default:
+		}
+	})
+	want := map[string]bool{"kasa2mqtt/living_room_lamp": false, "kasa2mqtt/kettle": false, "kasa2mqtt/plug_6": false, "kasa2mqtt/bridge/state": false}
+	discovery := false
+	timeout := time.After(10 * time.Second)
+	for remaining := len(want); remaining > 0 || !discovery; {
+		select {
+		case topic := <-got:
+			if seen, ok := want[topic]; ok && !seen {
+				want[topic] = true
+				remaining--
+			}
+			if strings.HasPrefix(topic, "homeassistant/device/kasa_") {
+				discovery = true
+			}
+		case <-timeout:
+			t.Fatalf("demo topics seen: %v, discovery %v", want, discovery)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the demo goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
