@@ -76,7 +76,11 @@ func (p *poller) run(ctx context.Context) {
 
 	list := func() {
 		lctx, cancel := context.WithTimeout(ctx, runDeadline(p.listInterval))
-		devs, err := p.prov.ListDevices(lctx)
+		var devs []cloud.Device
+		err := safely(p.log, "list devices", func() (err error) {
+			devs, err = p.prov.ListDevices(lctx)
+			return err
+		})
 		cancel()
 		if ctx.Err() != nil {
 			return
@@ -110,7 +114,11 @@ func (p *poller) run(ctx context.Context) {
 		}
 		started := time.Now()
 		pctx, cancel := context.WithTimeout(ctx, runDeadline(p.pollInterval))
-		states, err := p.prov.ReadStates(pctx, ids)
+		var states []cloud.State
+		err := safely(p.log, "read states", func() (err error) {
+			states, err = p.prov.ReadStates(pctx, ids)
+			return err
+		})
 		cancel()
 		if ctx.Err() != nil {
 			return

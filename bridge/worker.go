@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
 )
 
@@ -34,6 +36,7 @@ type worker struct {
 	prov   cloud.Provider
 	jobs   chan job
 	events chan<- event
+	log    *zap.Logger
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -41,9 +44,9 @@ type worker struct {
 // workerQueue is how many commands may wait for one device.
 const workerQueue = 32
 
-func startWorker(parent context.Context, key, id string, prov cloud.Provider, events chan<- event) *worker {
+func startWorker(parent context.Context, key, id string, prov cloud.Provider, events chan<- event, log *zap.Logger) *worker {
 	ctx, cancel := context.WithCancel(parent)
-	w := &worker{key: key, id: id, prov: prov, jobs: make(chan job, workerQueue), events: events, cancel: cancel, done: make(chan struct{})}
+	w := &worker{key: key, id: id, prov: prov, jobs: make(chan job, workerQueue), events: events, log: log, cancel: cancel, done: make(chan struct{})}
 	go w.run(ctx)
 	return w
 }
@@ -73,7 +76,7 @@ func (w *worker) run(ctx context.Context) {
 			ev := resultEvent{key: w.key, cmd: j.cmd}
 			if j.cmd != nil {
 				actx, cancel := context.WithTimeout(ctx, commandTimeout)
-				ev.applyErr = w.prov.Apply(actx, *j.cmd)
+				ev.applyErr = safely(w.log, "apply command", func() error { return w.prov.Apply(actx, *j.cmd) })
 				cancel()
 			}
 			if ctx.Err() != nil {
@@ -81,7 +84,11 @@ func (w *worker) run(ctx context.Context) {
 			}
 			ev.started = time.Now()
 			rctx, cancel := context.WithTimeout(ctx, commandTimeout)
-			states, err := w.prov.ReadStates(rctx, []string{w.id})
+			var states []cloud.State
+			err := safely(w.log, "read state", func() (err error) {
+				states, err = w.prov.ReadStates(rctx, []string{w.id})
+				return err
+			})
 			cancel()
 			ev.readErr = err
 			for i := range states {
