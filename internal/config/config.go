@@ -45,6 +45,11 @@ const (
 	DefaultKasaURL = "https://wap.tplinkcloud.com"
 	// ProviderKasa is the provider kind of TP-Link Kasa cloud accounts.
 	ProviderKasa = "kasa"
+	// ProviderTuya is the provider kind of Tuya IoT cloud projects.
+	ProviderTuya = "tuya"
+	// TuyaAuthSimple and TuyaAuthCode are the accounts[].auth modes.
+	TuyaAuthSimple = "simple"
+	TuyaAuthCode   = "code"
 )
 
 // Config is the whole configuration file. The zero value is not valid; start
@@ -127,6 +132,26 @@ type Account struct {
 	// URL is the cloud entry point. Default "https://wap.tplinkcloud.com"
 	// for "kasa"; must be an absolute http or https URL.
 	URL string `yaml:"url"`
+
+	// The fields below are for provider "tuya" (a Tuya IoT cloud project).
+
+	// AccessID is the cloud project's Access ID (client_id). Required.
+	AccessID string `yaml:"access_id,omitempty"`
+	// AccessSecret signs every request, or AccessSecretFile (read at load
+	// time, trailing newline trimmed). One of them is required.
+	AccessSecret     string `yaml:"access_secret,omitempty"`
+	AccessSecretFile string `yaml:"access_secret_file,omitempty"`
+	// Region is the project's data centre: cn, us, us-e, eu, eu-w or in.
+	// Exactly one of Region and Endpoint is required.
+	Region string `yaml:"region,omitempty"`
+	// Endpoint is the OpenAPI base URL, for data centres not in the list
+	// (and for tests).
+	Endpoint string `yaml:"endpoint,omitempty"`
+	// UserID is the app account's user id, optional.
+	UserID string `yaml:"user_id,omitempty"`
+	// Auth is "simple" (default: tokens from the access id and secret) or
+	// "code" (authorise once with `kasa2mqtt tuya-authorize`).
+	Auth string `yaml:"auth,omitempty"`
 }
 
 // Poll configures the polling schedule.
@@ -157,6 +182,10 @@ type DeviceOption struct {
 	// Disabled stops bridging the device (and clears its discovery).
 	// Default false.
 	Disabled bool `yaml:"disabled"`
+	// Scale overrides the decimal scale of a Tuya data point for products
+	// whose published specification is wrong, e.g. {cur_power: 1} means
+	// the raw value is tenths of a watt. Keyed by data point code.
+	Scale map[string]int `yaml:"scale,omitempty"`
 }
 
 // Default returns a Config with every default filled in and no accounts:

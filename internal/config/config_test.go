@@ -67,7 +67,14 @@ func TestLoad_BadConfigs(t *testing.T) {
 		{"prefix_equals_base_topic.yaml", []string{`config: homeassistant.discovery_prefix: "home" (line 4): must differ from mqtt.base_topic`}, ""},
 		{"status_topic_wildcard.yaml", []string{`config: homeassistant.status_topic: "homeassistant/+" (line 2): must not contain MQTT wildcards`}, ""},
 		{"no_accounts.yaml", []string{`config: accounts (line 3): at least one account is required`}, ""},
-		{"unknown_provider.yaml", []string{`config: accounts[0].provider: "tuya" (line 2): unsupported provider; supported providers: kasa`}, ""},
+		{"unknown_provider.yaml", []string{`config: accounts[0].provider: "hue" (line 2): unsupported provider; supported providers: kasa, tuya`}, ""},
+		{"tuya_missing_fields.yaml", []string{`config: accounts[0].access_id (line 2): required for tuya accounts`, `config: accounts[0].access_secret (line 2): required for tuya accounts: set access_secret or access_secret_file`, `config: accounts[0].region (line 2): set region (one of cn, us, us-e, eu, eu-w, in) or endpoint`}, ""},
+		{"tuya_region_and_endpoint.yaml", []string{`config: accounts[0].endpoint: "https://openapi.tuyaeu.com" (line 6): set either region or endpoint, not both`}, "tuya-secret-value"},
+		{"tuya_bad_region.yaml", []string{`config: accounts[0].region: "mars" (line 5): unknown data centre`}, "tuya-secret-value"},
+		{"tuya_bad_auth.yaml", []string{`config: accounts[0].auth: "oauth" (line 6): must be "simple" or "code"`}, "tuya-secret-value"},
+		{"tuya_with_kasa_fields.yaml", []string{`config: accounts[0].password: "***" (line 6): is for kasa accounts`}, "kasa-pw-value"},
+		{"kasa_with_tuya_fields.yaml", []string{`config: accounts[0].access_secret: "***" (line 5): is for tuya accounts`}, "tuya-secret-value"},
+		{"device_scale_not_int.yaml", []string{`config: devices.ABC.scale.cur_power: "x" (line 8): must be a whole number`}, ""},
 		{"duplicate_account_names.yaml", []string{`config: accounts[1].name: "home" (line 6): duplicate account name (also used by accounts[0])`}, ""},
 		{"account_names_required.yaml", []string{
 			`config: accounts[0].name (line 2): required when several "kasa" accounts are configured`,
@@ -386,7 +393,7 @@ devices:
 	if len(c.Accounts) != 2 || c.Accounts[1].Username != "you@example.com" || c.Accounts[1].Name != "office" {
 		t.Errorf("accounts = %+v", c.Accounts)
 	}
-	if !c.Devices["BBBB"].Disabled || c.Devices["CCCC"] != (DeviceOption{Disabled: true, Topic: "porch"}) {
+	if !c.Devices["BBBB"].Disabled || !reflect.DeepEqual(c.Devices["CCCC"], DeviceOption{Disabled: true, Topic: "porch"}) {
 		t.Errorf("devices = %+v", c.Devices)
 	}
 
@@ -659,4 +666,35 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("YAML: %v", err)
 		}
 	})
+}
+
+func TestParse_TuyaAccount(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "tuya-secret"), []byte("s3cr3t-tuya\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse([]byte(`accounts:
+  - provider: tuya
+    access_id: abcdefgh12345678
+    access_secret_file: tuya-secret
+    region: eu-w
+devices:
+  bf01:
+    scale:
+      cur_power: 1
+`), filepath.Join(dir, "config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := c.Accounts[0]
+	if a.Name != "tuya" || a.AccessSecret != "s3cr3t-tuya" || a.Auth != TuyaAuthSimple || a.URL != "" {
+		t.Fatalf("account = %+v", a)
+	}
+	if c.Devices["bf01"].Scale["cur_power"] != 1 {
+		t.Fatalf("scale override lost: %+v", c.Devices["bf01"])
+	}
+	out, err := c.YAML()
+	if err != nil || strings.Contains(string(out), "s3cr3t-tuya") {
+		t.Fatalf("YAML() leaks the access secret or fails: %v\n%s", err, out)
+	}
 }

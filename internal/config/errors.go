@@ -83,7 +83,7 @@ func (e *FieldError) errText() string {
 func (e *FieldError) Unwrap() error { return e.Err }
 
 // isSecretField reports whether the value at path must never be shown:
-// mqtt.password and accounts[i].password.
+// mqtt.password, accounts[i].password and accounts[i].access_secret.
 func isSecretField(path string) bool {
-	return path == "password" || strings.HasSuffix(path, ".password")
+	return path == "password" || strings.HasSuffix(path, ".password") || strings.HasSuffix(path, ".access_secret")
 }

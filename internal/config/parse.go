@@ -145,28 +145,38 @@ func (c *Config) resolve(path string, readFile func(string) ([]byte, error)) []e
 		if a.URL == "" && a.Provider == ProviderKasa {
 			a.URL = DefaultKasaURL
 		}
-		if a.PasswordFile == "" {
-			continue
+		if a.Provider == ProviderTuya && a.Auth == "" {
+			a.Auth = TuyaAuthSimple
 		}
-		if a.Password != "" {
-			errs = append(errs, newFieldError(p+".password_file", a.PasswordFile, c.line(p+".password_file"),
-				fmt.Errorf("set either %s.password or %s.password_file, not both", p, p)))
-			continue
-		}
-		file := a.PasswordFile
-		if !filepath.IsAbs(file) {
-			file = filepath.Join(dir, file)
-		}
-		data, err := readFile(file)
-		if err != nil {
-			errs = append(errs, newFieldError(p+".password_file", a.PasswordFile, c.line(p+".password_file"),
-				fmt.Errorf("cannot read password file: %w", err)))
-			continue
-		}
-		s := strings.TrimSuffix(string(data), "\n")
-		a.Password = strings.TrimSuffix(s, "\r")
+		errs = append(errs, c.readSecretFile(dir, p, "password", &a.Password, a.PasswordFile, readFile)...)
+		errs = append(errs, c.readSecretFile(dir, p, "access_secret", &a.AccessSecret, a.AccessSecretFile, readFile)...)
 	}
 	return errs
+}
+
+// readSecretFile fills *secret from file (relative to dir), the
+// <field>_file variant of accounts[i].<field>; one trailing newline is
+// trimmed. Setting both the value and the file is an error.
+func (c *Config) readSecretFile(dir, p, field string, secret *string, file string, readFile func(string) ([]byte, error)) []error {
+	if file == "" {
+		return nil
+	}
+	fp := p + "." + field + "_file"
+	if *secret != "" {
+		return []error{newFieldError(fp, file, c.line(fp),
+			fmt.Errorf("set either %s.%s or %s, not both", p, field, fp))}
+	}
+	full := file
+	if !filepath.IsAbs(full) {
+		full = filepath.Join(dir, full)
+	}
+	data, err := readFile(full)
+	if err != nil {
+		return []error{newFieldError(fp, file, c.line(fp), fmt.Errorf("cannot read %s file: %w", strings.ReplaceAll(field, "_", " "), err))}
+	}
+	s := strings.TrimSuffix(string(data), "\n")
+	*secret = strings.TrimSuffix(s, "\r")
+	return nil
 }
 
 // providerCounts counts the accounts of each provider kind.
@@ -261,6 +271,17 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		if s, ok := d.scalar(n, path, "a string"); ok {
 			v.SetString(s)
 		}
+	case reflect.Int:
+		s, ok := d.scalar(n, path, "a whole number")
+		if !ok {
+			return
+		}
+		i, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			d.fail(path, s, d.at(path, n), errors.New("must be a whole number"))
+			return
+		}
+		v.SetInt(int64(i))
 	case reflect.Bool:
 		s, ok := d.scalar(n, path, "true or false")
 		if !ok {

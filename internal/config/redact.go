@@ -13,7 +13,7 @@ import (
 )
 
 // Redacted returns a deep copy of c in which every non-empty secret
-// (mqtt.password, accounts[].password) is replaced by "***" and any
+// (mqtt.password, accounts[].password, accounts[].access_secret) is replaced by "***" and any
 // password embedded in mqtt.server or accounts[].url is masked. Use it for
 // check-config output and logs.
 func (c *Config) Redacted() Config {
@@ -23,9 +23,14 @@ func (c *Config) Redacted() Config {
 	r.Accounts = slices.Clone(c.Accounts)
 	for i := range r.Accounts {
 		r.Accounts[i].Password = mask(r.Accounts[i].Password)
+		r.Accounts[i].AccessSecret = mask(r.Accounts[i].AccessSecret)
 		r.Accounts[i].URL = redactURL(r.Accounts[i].URL)
 	}
 	r.Devices = maps.Clone(c.Devices)
+	for id, d := range r.Devices {
+		d.Scale = maps.Clone(d.Scale)
+		r.Devices[id] = d
+	}
 	return r
 }
 

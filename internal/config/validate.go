@@ -15,9 +15,10 @@ import (
 
 // Supported enumerations, in the order they are listed in messages.
 var (
-	providers  = []string{ProviderKasa}
-	logLevels  = []string{"debug", "info", "warn", "error"}
-	logFormats = []string{"console", "json"}
+	providers   = []string{ProviderKasa, ProviderTuya}
+	tuyaRegions = []string{"cn", "us", "us-e", "eu", "eu-w", "in"}
+	logLevels   = []string{"debug", "info", "warn", "error"}
+	logFormats  = []string{"console", "json"}
 )
 
 var (
@@ -197,17 +198,55 @@ func (c *Config) validateAccounts(v *validator) {
 			}
 		}
 
-		if a.Provider == ProviderKasa && a.Username == "" {
-			v.add(p+".username", "", errors.New("required for kasa accounts (the e-mail you log in to the Kasa app with)"))
+		switch a.Provider {
+		case ProviderKasa:
+			c.validateKasaAccount(v, p, a)
+		case ProviderTuya:
+			c.validateTuyaAccount(v, p, a)
 		}
+	}
+}
 
-		// The url is provider specific: skip it for an unknown provider,
-		// which is already reported.
-		if !slices.Contains(providers, a.Provider) {
-			continue
+func (c *Config) validateKasaAccount(v *validator, p string, a Account) {
+	if a.Username == "" {
+		v.add(p+".username", "", errors.New("required for kasa accounts (the e-mail you log in to the Kasa app with)"))
+	}
+	if err := checkHTTPURL(a.URL); err != nil {
+		v.add(p+".url", redactURL(a.URL), err)
+	}
+	for _, f := range []struct{ field, val string }{{"access_id", a.AccessID}, {"access_secret", a.AccessSecret},
+		{"region", a.Region}, {"endpoint", a.Endpoint}, {"user_id", a.UserID}, {"auth", a.Auth}} {
+		if f.val != "" {
+			v.addf(p+"."+f.field, f.val, "is for tuya accounts; a kasa account has username, password and url")
 		}
-		if err := checkHTTPURL(a.URL); err != nil {
-			v.add(p+".url", redactURL(a.URL), err)
+	}
+}
+
+func (c *Config) validateTuyaAccount(v *validator, p string, a Account) {
+	if a.AccessID == "" {
+		v.add(p+".access_id", "", errors.New("required for tuya accounts (the Access ID of your Tuya IoT cloud project)"))
+	}
+	if a.AccessSecret == "" {
+		v.add(p+".access_secret", "", errors.New("required for tuya accounts: set access_secret or access_secret_file"))
+	}
+	switch {
+	case a.Region == "" && a.Endpoint == "":
+		v.addf(p+".region", "", "set region (one of %s) or endpoint", strings.Join(tuyaRegions, ", "))
+	case a.Region != "" && a.Endpoint != "":
+		v.add(p+".endpoint", a.Endpoint, errors.New("set either region or endpoint, not both"))
+	case a.Region != "" && !slices.Contains(tuyaRegions, a.Region):
+		v.addf(p+".region", a.Region, "unknown data centre; one of %s (or set endpoint)", strings.Join(tuyaRegions, ", "))
+	case a.Endpoint != "":
+		if err := checkHTTPURL(a.Endpoint); err != nil {
+			v.add(p+".endpoint", redactURL(a.Endpoint), err)
+		}
+	}
+	if a.Auth != TuyaAuthSimple && a.Auth != TuyaAuthCode {
+		v.addf(p+".auth", a.Auth, "must be %q or %q", TuyaAuthSimple, TuyaAuthCode)
+	}
+	for _, f := range []struct{ field, val string }{{"username", a.Username}, {"password", a.Password}, {"url", a.URL}} {
+		if f.val != "" {
+			v.addf(p+"."+f.field, f.val, "is for kasa accounts; a tuya account has access_id, access_secret and region or endpoint")
 		}
 	}
 }
