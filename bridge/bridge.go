@@ -166,7 +166,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	defer cancel()
 
 	var wg sync.WaitGroup
-	ob := newOutbox(client, b.log.Named("mqtt"))
+	ob := newOutbox(client, func() bool { return b.online.Load() && client.IsConnectionOpen() }, b.log.Named("mqtt"))
 	wg.Go(func() { ob.run(loopCtx) })
 
 	b.log.Info("connecting to the MQTT broker", zap.String("server", b.opts.MQTT.Server), zap.String("client_id", b.opts.MQTT.ClientID))
@@ -247,11 +247,20 @@ func (b *Bridge) onConnect(c paho.Client) {
 	if b.opts.HomeAssistant {
 		filters[b.opts.StatusTopic] = 1
 	}
-	if err := waitToken(context.Background(), c.SubscribeMultiple(filters, nil), 10*time.Second); err != nil {
-		b.log.Error("subscribing to command topics failed; reconnecting", zap.Error(err))
-		// Without subscriptions the bridge is deaf: force a reconnect.
-		go c.Disconnect(0)
-		return
+	// Without its subscriptions the bridge is deaf: retry until the broker
+	// grants them or the connection drops (paho then reconnects and calls
+	// onConnect again). Never Disconnect here: in paho that is final.
+	for attempt := 1; ; attempt++ {
+		err := subscribe(c, filters)
+		if err == nil {
+			break
+		}
+		if !c.IsConnectionOpen() {
+			b.log.Warn("connection lost while subscribing; paho will reconnect", zap.Error(err))
+			return
+		}
+		b.log.Error("subscribing to command topics failed; retrying", zap.Int("attempt", attempt), zap.Error(err))
+		time.Sleep(min(time.Duration(attempt)*2*time.Second, 30*time.Second))
 	}
 	b.online.Store(true)
 	b.log.Info("connected to the MQTT broker")
@@ -281,4 +290,21 @@ func (b *Bridge) onMessage(_ paho.Client, m paho.Message) {
 	default:
 		b.log.Warn("command queue full, dropping message", zap.String(keyTopic, topic), zap.String(keyPayload, quotePayload(msg.payload)))
 	}
+}
+
+// subscribe subscribes to filters and checks that the broker granted each
+// one (a refusal, return code 0x80, is not an error for paho).
+func subscribe(c paho.Client, filters map[string]byte) error {
+	tok := c.SubscribeMultiple(filters, nil)
+	if err := waitToken(context.Background(), tok, 10*time.Second); err != nil {
+		return err
+	}
+	if st, ok := tok.(*paho.SubscribeToken); ok {
+		for filter, code := range st.Result() {
+			if code == 0x80 {
+				return fmt.Errorf("broker refused the subscription to %q (check its ACL)", filter)
+			}
+		}
+	}
+	return nil
 }

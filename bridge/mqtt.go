@@ -85,7 +85,7 @@ func newPahoClient(o MQTTOptions, will string, willPayload []byte, log *zap.Logg
 		SetPassword(o.Password).
 		SetProtocolVersion(4). // MQTT 3.1.1
 		SetCleanSession(true). // commands queued while we were away are stale
-		SetOrderMatters(false).
+		SetOrderMatters(true). // our handler never blocks; commands keep their order
 		SetKeepAlive(keepAlive).
 		SetPingTimeout(10*time.Second).
 		SetConnectTimeout(10*time.Second).

@@ -27,6 +27,9 @@ type message struct {
 type outbox struct {
 	log    *zap.Logger
 	client paho.Client
+	// ready reports whether publishing makes sense now: connected and
+	// subscribed (the replay that follows every subscribe covers the rest).
+	ready func() bool
 
 	mu      sync.Mutex
 	queue   []string           // keys in send order
@@ -40,8 +43,8 @@ const (
 	publishTimeout = 5 * time.Second
 )
 
-func newOutbox(client paho.Client, log *zap.Logger) *outbox {
-	return &outbox{client: client, log: log, pending: map[string]message{}, wake: make(chan struct{}, 1)}
+func newOutbox(client paho.Client, ready func() bool, log *zap.Logger) *outbox {
+	return &outbox{client: client, ready: ready, log: log, pending: map[string]message{}, wake: make(chan struct{}, 1)}
 }
 
 // put queues m. When the queue is full the message is dropped with a warning
@@ -84,8 +87,9 @@ func (o *outbox) pop() (message, bool) {
 }
 
 // run publishes queued messages one at a time, QoS 1, waiting for each
-// acknowledgement. While the connection is down messages are discarded:
-// every (re)connect republishes the full retained state.
+// acknowledgement. While the connection is down (or not yet subscribed)
+// messages are discarded: every (re)connect republishes the full retained
+// state once the subscriptions are in place.
 func (o *outbox) run(ctx context.Context) {
 	for {
 		m, ok := o.pop()
@@ -97,7 +101,7 @@ func (o *outbox) run(ctx context.Context) {
 				continue
 			}
 		}
-		if !o.client.IsConnectionOpen() {
+		if !o.ready() {
 			o.log.Debug("not connected, dropping publication (replayed on reconnect)", zap.String(keyTopic, m.topic))
 			continue
 		}

@@ -7,7 +7,7 @@ import (
 )
 
 func TestOutboxCoalescesRetainedTopicsInOrder(t *testing.T) {
-	o := newOutbox(nil, zap.NewNop())
+	o := newOutbox(nil, func() bool { return false }, zap.NewNop())
 	o.put(message{topic: "a", payload: []byte("1"), retained: true})
 	o.put(message{topic: "b", payload: []byte("1"), retained: true})
 	o.put(message{topic: "a", payload: []byte("2"), retained: true}) // replaces, keeps a's place

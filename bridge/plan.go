@@ -9,17 +9,26 @@ import (
 // PlanTopics returns the topic segment each device would get if the bridge
 // started now with these devices and overrides (id -> topic). Disabled
 // devices get no topic. It is what `kasa2mqtt devices` shows.
-func PlanTopics(devs []cloud.Device, overrides map[string]DeviceOverride) map[string]string {
-	st := &runState{b: &Bridge{opts: Options{Devices: overrides}}, byTopic: map[string]*device{}}
+//
+// stateDir, when set, is read for the topics an earlier run gave each device
+// (they are kept, as the daemon keeps them).
+func PlanTopics(devs []cloud.Device, overrides map[string]DeviceOverride, stateDir string) map[string]string {
+	known, _ := newKnownFile(stateDir).load() // missing or unreadable: plan from scratch
+	st := &runState{b: &Bridge{opts: Options{Devices: overrides}}, byTopic: map[string]*device{}, knownDev: known}
 	sorted := slices.Clone(devs)
-	slices.SortFunc(sorted, assignOrder)
+	slices.SortFunc(sorted, func(a, b cloud.Device) int {
+		if ra, rb := st.topicRank(a), st.topicRank(b); ra != rb {
+			return ra - rb
+		}
+		return assignOrder(a, b)
+	})
 	out := map[string]string{}
 	for _, d := range sorted {
 		if overrides[d.ID].Disabled {
 			continue
 		}
 		d.Name = st.displayName(d)
-		dv := &device{dev: d}
+		dv := &device{key: deviceKey(d.Provider, d.ID), dev: d}
 		dv.topic = st.assignTopic(dv)
 		st.byTopic[dv.topic] = dv
 		out[d.ID] = dv.topic

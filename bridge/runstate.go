@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -65,6 +66,11 @@ type runState struct {
 	accounts map[cloud.Provider]*accountStatus
 	knownDev map[string]knownDevice
 	skipped  map[string]bool // disabled or duplicate ids, logged once
+	// cleared holds the topics emptied this run; every replay empties them
+	// again, because a clear published while the broker was away is lost.
+	cleared map[string]bool
+	// relisted is when each account was last asked to re-list early.
+	relisted map[cloud.Provider]time.Time
 }
 
 func newRunState(b *Bridge, out *outbox, ctx context.Context) *runState {
@@ -76,6 +82,8 @@ func newRunState(b *Bridge, out *outbox, ctx context.Context) *runState {
 		pollers:  map[cloud.Provider]*poller{},
 		accounts: map[cloud.Provider]*accountStatus{},
 		skipped:  map[string]bool{},
+		cleared:  map[string]bool{},
+		relisted: map[cloud.Provider]time.Time{},
 	}
 	k, err := st.known.load()
 	if err != nil {
@@ -95,8 +103,14 @@ func (st *runState) stopWorkers() {
 	}
 }
 
-// publish queues a retained publication.
+// publish queues a retained publication. An empty payload clears the
+// topic on the broker and is remembered for replays.
 func (st *runState) publish(topic string, payload []byte) {
+	if len(payload) == 0 {
+		st.cleared[topic] = true
+	} else {
+		delete(st.cleared, topic)
+	}
 	st.out.put(message{topic: topic, payload: payload, retained: true})
 }
 
@@ -134,6 +148,13 @@ func (st *runState) wantTopic(d cloud.Device) string {
 // topic, or the wanted topic with _2, _3, … appended.
 func (st *runState) assignTopic(dv *device) string {
 	want := st.wantTopic(dv.dev)
+	// Keep the topic this device had before (a restart must not hand
+	// "lamp" to another device that happens to sort first).
+	if kd, ok := st.knownDev[dv.key]; ok && (kd.Topic == want || strings.HasPrefix(kd.Topic, want+"_")) {
+		if other, taken := st.byTopic[kd.Topic]; !taken || other == dv {
+			return kd.Topic
+		}
+	}
 	t := want
 	for n := 2; ; n++ {
 		other, taken := st.byTopic[t]
@@ -144,10 +165,7 @@ func (st *runState) assignTopic(dv *device) string {
 	}
 }
 
-func itoa(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
-}
+func itoa(n int) string { return strconv.Itoa(n) }
 
 // ---- device list ----------------------------------------------------------
 
@@ -243,7 +261,12 @@ func (st *runState) handleList(ev listEvent) {
 	for k := range present {
 		keys = append(keys, k)
 	}
-	slices.SortFunc(keys, func(a, b string) int { return assignOrder(present[a], present[b]) })
+	slices.SortFunc(keys, func(a, b string) int {
+		if ra, rb := st.topicRank(present[a]), st.topicRank(present[b]); ra != rb {
+			return ra - rb
+		}
+		return assignOrder(present[a], present[b])
+	})
 	for _, key := range keys {
 		d := present[key]
 		d.Name = st.displayName(d)
@@ -262,6 +285,23 @@ func (st *runState) addDevice(key string, p cloud.Provider, d cloud.Device) {
 	dv.topic = st.assignTopic(dv)
 	st.devices[key] = dv
 	st.byTopic[dv.topic] = dv
+	if kd, ok := st.knownDev[key]; ok {
+		// Renamed (or re-configured) while the daemon was stopped: the old
+		// topics must not linger as ghosts.
+		oldConfig := ""
+		if kd.ConfigTopic != st.configTopic(d) {
+			oldConfig = kd.ConfigTopic
+		}
+		oldTopic := ""
+		if kd.Topic != dv.topic {
+			oldTopic = kd.Topic
+		}
+		if oldTopic != "" || oldConfig != "" {
+			st.clearTopics(oldTopic, oldConfig)
+			st.log.Info("cleared the topics the device had before", zap.String(keyDeviceID, d.ID),
+				zap.String("old_topic", kd.Topic), zap.String(keyTopic, dv.topic))
+		}
+	}
 	dv.worker = startWorker(st.ctx, key, d.ID, p, st.b.events, st.log.With(zap.String(keyDeviceID, d.ID)))
 	st.log.Info("device added", zap.String(keyDeviceID, d.ID), zap.String(keyDevice, d.Name),
 		zap.String(keyTopic, dv.topic), zap.String("model", d.Model), zap.Bool("cloud_online", d.Online))
@@ -286,10 +326,10 @@ func (st *runState) updateDevice(dv *device, d cloud.Device) {
 		dv.pubState, dv.pubAvail, dv.pubDiscovery = nil, nil, nil
 		st.knownDev[dv.key] = knownDevice{Account: dv.prov.Account(), Provider: d.Provider, ID: d.ID, Topic: t, ConfigTopic: st.configTopic(d)}
 	}
-	if !d.Online && old.Online {
-		st.setAvailable(dv, false)
-	} else if d.Online && !old.Online && dv.misses == 0 {
-		st.setAvailable(dv, true)
+	// The list's online flag is stale by design (it is refreshed with the
+	// list); once the device has been read, reads decide availability.
+	if dv.state == nil && d.Online != old.Online {
+		st.setAvailable(dv, d.Online)
 	}
 	st.publishDiscovery(dv, false)
 	st.publishState(dv, false)
@@ -440,6 +480,9 @@ func (st *runState) publishDeviceList() {
 func (st *runState) replay(why string) {
 	st.log.Info("publishing discovery, availability and state", zap.String("reason", why), zap.Int("devices", len(st.devices)))
 	st.publish(discovery.BridgeStateTopic(st.base), availabilityPayload(true))
+	for topic := range st.cleared {
+		st.publish(topic, nil)
+	}
 	devs := st.sortedDevices()
 	for _, dv := range devs {
 		st.publishDiscovery(dv, true)
@@ -496,6 +539,9 @@ func (st *runState) handleStates(ev statesEvent) {
 }
 
 func (st *runState) readOK(dv *device, s *cloud.State, force bool) {
+	if !dv.available && !dv.dev.Online {
+		st.relistSoon(dv.prov)
+	}
 	if dv.lastErr != "" {
 		st.log.Info("device readable again", zap.String(keyDeviceID, dv.dev.ID), zap.String(keyTopic, dv.topic), zap.Int("failed_reads", dv.misses))
 		dv.lastErr = ""
@@ -637,6 +683,8 @@ func (st *runState) handleResult(ev resultEvent) {
 			dv.confirmedAt = ev.started
 		}
 		st.readOK(dv, ev.state, true)
+	case ev.cmd != nil && ev.applyErr == nil && ev.cmd.Action == cloud.ActionReboot:
+		st.log.Info("device is rebooting; its state follows at the next poll", zap.String(keyTopic, dv.topic))
 	case ev.cmd != nil && ev.applyErr == nil:
 		s := cloud.State{DeviceID: dv.dev.ID, Online: true, ReadAt: time.Now()}
 		if dv.state != nil {
@@ -668,4 +716,33 @@ func assignOrder(a, b cloud.Device) int {
 		return -1
 	}
 	return strings.Compare(deviceKey(a.Provider, a.ID), deviceKey(b.Provider, b.ID))
+}
+
+// topicRank orders topic assignment so that claims are honoured: devices
+// with a configured topic first, then devices that had a topic before this
+// run, then new devices.
+func (st *runState) topicRank(d cloud.Device) int {
+	switch {
+	case st.b.opts.Devices[d.ID].Topic != "":
+		return 0
+	case st.knownDev[deviceKey(d.Provider, d.ID)].Topic != "":
+		return 1
+	}
+	return 2
+}
+
+// relistSoon asks an account's poller to list devices now (at most once a
+// minute): a device that was offline when listed may have children or
+// capabilities the list could not learn.
+func (st *runState) relistSoon(p cloud.Provider) {
+	if time.Since(st.relisted[p]) < time.Minute {
+		return
+	}
+	st.relisted[p] = time.Now()
+	if pl := st.pollers[p]; pl != nil {
+		select {
+		case pl.relist <- struct{}{}:
+		default:
+		}
+	}
 }

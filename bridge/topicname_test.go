@@ -32,17 +32,25 @@ func TestPlanTopics(t *testing.T) {
 		{ID: "D0123456789", Provider: "kasa", Name: "客厅"},
 		{ID: "E", Provider: "kasa", Name: "Desk"},
 		{ID: "F", Provider: "kasa", Name: "Hidden"},
+		{ID: "Z", Provider: "kasa", Name: "Anything"},
+		{ID: "Y", Provider: "kasa", Name: "Whatever"},
+		{ID: "0", Provider: "kasa", Name: "Desk"}, // sorts first, but "desk" is claimed by Z's override
 	}
 	got := PlanTopics(devs, map[string]DeviceOverride{
 		"E": {Topic: "office/desk"},
 		"F": {Disabled: true},
-	})
+		"Z": {Topic: "desk"}, // configured topics are claimed before plain names
+		"Y": {Topic: "lamp_3"},
+	}, "")
 	want := map[string]string{
 		"A":           "lamp",   // sorted by id: A gets the plain name
 		"B":           "lamp_2", // duplicates get a suffix
 		"C":           "kasa_c_bridge",
 		"D0123456789": "kasa_23456789",
 		"E":           "office/desk",
+		"Z":           "desk",
+		"Y":           "lamp_3",
+		"0":           "desk_2",
 	}
 	if len(got) != len(want) {
 		t.Fatalf("PlanTopics = %v, want %v", got, want)

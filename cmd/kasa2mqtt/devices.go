@@ -81,7 +81,7 @@ func devicesCmd(ctx context.Context, e env) int {
 			rows = append(rows, row{p.Account(), d.Name, d.ID, d.Model, server, "", d.Online})
 		}
 	}
-	topics := bridge.PlanTopics(all, daemon.Overrides(cfg))
+	topics := bridge.PlanTopics(all, daemon.Overrides(cfg), cfg.StateDir)
 	for _, r := range rows {
 		topic := r.note
 		if topic == "" {

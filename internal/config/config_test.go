@@ -74,6 +74,7 @@ func TestLoad_BadConfigs(t *testing.T) {
 		{"tuya_bad_auth.yaml", []string{`config: accounts[0].auth: "oauth" (line 6): must be "simple" or "code"`}, "tuya-secret-value"},
 		{"tuya_with_kasa_fields.yaml", []string{`config: accounts[0].password: "***" (line 6): is for kasa accounts`}, "kasa-pw-value"},
 		{"kasa_with_tuya_fields.yaml", []string{`config: accounts[0].access_secret: "***" (line 5): is for tuya accounts`}, "tuya-secret-value"},
+		{"device_topic_reserved_segment.yaml", []string{`config: devices.ABC.topic: "lamp/set" (line 6): levels named "set", "get" or "availability" are reserved`}, ""},
 		{"device_scale_not_int.yaml", []string{`config: devices.ABC.scale.cur_power: "x" (line 8): must be a whole number`}, ""},
 		{"duplicate_account_names.yaml", []string{`config: accounts[1].name: "home" (line 6): duplicate account name (also used by accounts[0])`}, ""},
 		{"account_names_required.yaml", []string{

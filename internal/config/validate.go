@@ -309,6 +309,8 @@ func (c *Config) validateDevices(v *validator) {
 			v.add(p+".topic", t, errors.New("must be lowercase letters, digits, '_' and '-', with '/' between levels"))
 		case t == "bridge" || strings.HasPrefix(t, "bridge/"):
 			v.add(p+".topic", t, errors.New(`"bridge" is reserved for kasa2mqtt's own topics`))
+		case hasReservedSegment(t):
+			v.add(p+".topic", t, errors.New(`levels named "set", "get" or "availability" are reserved for command and availability topics`))
 		default:
 			if other, dup := topics[t]; dup {
 				v.addf(p+".topic", t, "same topic as %s", mapPath("devices", other))
@@ -333,4 +335,16 @@ func (c *Config) line(path string) int {
 		path = path[:i]
 	}
 	return 0
+}
+
+// hasReservedSegment reports whether a topic level would make the device's
+// state or availability topic look like another device's command topic.
+func hasReservedSegment(topic string) bool {
+	for _, seg := range strings.Split(topic, "/") {
+		switch seg {
+		case "set", "get", "availability":
+			return true
+		}
+	}
+	return false
 }
