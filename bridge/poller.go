@@ -107,8 +107,10 @@ func (p *poller) run(ctx context.Context) {
 		listTimer.Reset(p.listInterval)
 		pollTimer.Reset(0)
 	}
+	rateLimited := 0
 	poll := func() {
-		defer pollTimer.Reset(p.pollInterval)
+		next := p.pollInterval
+		defer func() { pollTimer.Reset(next) }()
 		if len(ids) == 0 {
 			return
 		}
@@ -122,6 +124,15 @@ func (p *poller) run(ctx context.Context) {
 		cancel()
 		if ctx.Err() != nil {
 			return
+		}
+		// A cloud that asks us to slow down gets growing pauses (5 s·2ⁿ,
+		// jittered, at most an hour) instead of the normal interval.
+		if errors.Is(err, cloud.ErrRateLimited) {
+			rateLimited++
+			next = max(next, backoffDelay(rateLimited, time.Hour))
+			p.log.Warn("cloud rate limit: polling paused", zap.Duration("for", next.Round(time.Second)), zap.Error(err))
+		} else {
+			rateLimited = 0
 		}
 		p.send(ctx, statesEvent{prov: p.prov, ids: append([]string(nil), ids...), states: states, err: err, started: started})
 	}

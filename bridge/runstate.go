@@ -90,6 +90,20 @@ func newRunState(b *Bridge, out *outbox, ctx context.Context) *runState {
 		b.log.Warn("could not read the list of published devices; stale ones may need manual clearing", zap.Error(err))
 	}
 	st.knownDev = k
+	// Devices of accounts that are no longer configured will never be
+	// listed again: clear them (the clears are replayed on connect).
+	configured := map[string]bool{}
+	for _, p := range b.providers {
+		configured[p.Kind()+"/"+p.Account()] = true
+	}
+	for key, kd := range st.knownDev {
+		if !configured[kd.Provider+"/"+kd.Account] {
+			st.clearTopics(kd.Topic, kd.ConfigTopic)
+			delete(st.knownDev, key)
+			b.log.Info("clearing a device of an account that is no longer configured",
+				zap.String(keyAccount, kd.Account), zap.String(keyDeviceID, kd.ID), zap.String(keyTopic, kd.Topic))
+		}
+	}
 	return st
 }
 

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.uber.org/zap/zapcore"
+
+	"github.com/kasa2mqtt/kasa2mqtt/internal/config"
 )
 
 // fleet is the standard account: a plug, two metered plugs of both emeter
@@ -486,4 +488,22 @@ func TestE2E_RenamedWhileStoppedLeavesNoGhostAndTopicsStayPut(t *testing.T) {
 	if n := late.count(0, base+"/kettle"); n != 0 {
 		t.Error("the old topic is still retained")
 	}
+}
+
+func TestE2E_AccountRemovedFromConfigIsCleared(t *testing.T) {
+	h := newHarness(t, "mochi")
+	f := h.addFleet()
+	h.start()
+	h.rec.waitMsg(0, configTopic(f.lamp), nil)
+	h.stop()
+
+	// The user replaces the account with another one.
+	h.fake.AddAccount("other@example.com", "pw")
+	h.fake.AddPlug("other@example.com", "Garage", "HS103(US)")
+	h.cfg.Accounts = []config.Account{{Provider: "kasa", Name: "other", Username: "other@example.com", Password: "pw", URL: h.fake.URL()}}
+	mk := h.rec.mark()
+	h.start()
+	h.rec.waitMsg(mk, base+"/garage", nil)
+	h.rec.waitMsg(mk, configTopic(f.lamp), func(p string) bool { return p == "" })
+	h.rec.waitMsg(mk, base+"/living_room_lamp", func(p string) bool { return p == "" })
 }
