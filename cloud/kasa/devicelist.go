@@ -90,6 +90,14 @@ func parseListRow(raw json.RawMessage) (ListedDevice, bool) {
 	status, _ := jsonInt(m["status"])
 	d.Online = status == 1
 	d.AppServerURL, _ = jsonString(m["appServerUrl"])
-	d.Supported = strings.HasPrefix(d.DeviceType, "IOT.")
+	d.Supported = supportedType(d.DeviceType)
 	return d, true
+}
+
+// supportedType reports whether devices of a deviceType are bridged: the
+// legacy "IOT.*" families that passthrough reaches, except bulbs and light
+// strips (IOT.SMARTBULB), whose lighting service is not implemented yet;
+// bridging them would offer a switch and a restart button that do nothing.
+func supportedType(t string) bool {
+	return strings.HasPrefix(t, "IOT.") && !strings.Contains(t, "BULB")
 }

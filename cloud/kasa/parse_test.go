@@ -358,3 +358,18 @@ func TestJSONValues(t *testing.T) {
 		t.Error("jsonBit(2) ok")
 	}
 }
+
+func TestSupportedType(t *testing.T) {
+	for typ, want := range map[string]bool{
+		"IOT.SMARTPLUGSWITCH":         true,
+		"IOT.RANGEEXTENDER.SMARTPLUG": true,
+		"IOT.SMARTBULB":               false, // lighting service not implemented yet
+		"SMART.TAPOPLUG":              false,
+		"SMART.IPCAMERA":              false,
+		"":                            false,
+	} {
+		if got := supportedType(typ); got != want {
+			t.Errorf("supportedType(%q) = %v, want %v", typ, got, want)
+		}
+	}
+}
