@@ -57,6 +57,9 @@ type Options struct {
 	// Concurrency bounds parallel passthrough requests per ListDevices or
 	// ReadStates call; zero or negative means DefaultConcurrency.
 	Concurrency int
+	// Observer is told about every cloud call, login and refresh (for
+	// metrics); nil means none.
+	Observer cloud.Observer
 }
 
 // String renders the options for diagnostics without the password.

@@ -24,6 +24,7 @@ import (
 // device list and each device's learned structure (outlets, meter), which
 // ListDevices refreshes.
 type Provider struct {
+	calls   *cloud.CallCounter
 	account string
 	base    *url.URL
 	rt      *transport
@@ -119,7 +120,16 @@ func New(opts Options) (*Provider, error) {
 	st.Username = opts.Username
 
 	rt := newTransport(opts.HTTPClient)
+	calls := &cloud.CallCounter{}
+	obs := opts.Observer
+	rt.observe = func(method string, err error) {
+		calls.Add(time.Now())
+		if obs != nil {
+			obs.CloudCall(ProviderKind, opts.Account, method, err)
+		}
+	}
 	p := &Provider{
+		calls:   calls,
 		account: opts.Account,
 		base:    base,
 		rt:      rt,
@@ -141,9 +151,34 @@ func New(opts Options) (*Provider, error) {
 		now:        time.Now,
 		st:         st,
 		uuidStored: uuidStored,
+		onLogin: func(kind string) {
+			if obs != nil {
+				obs.Login(ProviderKind, opts.Account, kind)
+			}
+		},
 	}
 	return p, nil
 }
+
+// Stats reports the calls made today and whether the account holds a
+// token that has not been refused.
+func (p *Provider) Stats() cloud.AccountStats {
+	p.sess.mu.Lock()
+	loggedIn := p.sess.st.Token != "" && p.sess.fatal == nil
+	p.sess.mu.Unlock()
+	return cloud.AccountStats{CallsToday: p.calls.Today(time.Now()), LoggedIn: loggedIn}
+}
+
+// Rename renames a device (or strip outlet) in the Kasa cloud, so the Kasa
+// app shows the new name too. It is SetAlias under the cloud.Renamer name.
+func (p *Provider) Rename(ctx context.Context, id, name string) error {
+	return p.SetAlias(ctx, id, name)
+}
+
+var (
+	_ cloud.StatsReporter = (*Provider)(nil)
+	_ cloud.Renamer       = (*Provider)(nil)
+)
 
 // Kind returns "kasa".
 func (p *Provider) Kind() string { return ProviderKind }

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -679,5 +680,60 @@ func TestProvider_TLSCloud(t *testing.T) {
 	states, err := p.ReadStates(ctxT(t), []string{plug})
 	if err != nil || states[0].Err != nil || states[0].Relay == nil || !*states[0].Relay || states[0].EnergyKWh == nil {
 		t.Errorf("state over TLS: %+v, %v", states, err)
+	}
+}
+
+// recordingObserver counts what a provider reports for metrics.
+type recordingObserver struct {
+	mu     sync.Mutex
+	calls  map[string]int // method/result
+	logins map[string]int
+}
+
+func (o *recordingObserver) CloudCall(provider, account, method string, err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	res := "ok"
+	if err != nil {
+		res = "error"
+	}
+	o.calls[provider+"/"+account+"/"+method+"/"+res]++
+}
+
+func (o *recordingObserver) Login(provider, account, kind string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.logins[provider+"/"+account+"/"+kind]++
+}
+
+func TestProvider_StatsObserverAndRename(t *testing.T) {
+	e := newEnv(t)
+	plug := e.srv.AddPlug(testUser, "Lamp", "HS103(US)")
+	obs := &recordingObserver{calls: map[string]int{}, logins: map[string]int{}}
+	p := e.provider(func(o *kasa.Options) { o.Observer = obs })
+	if st := p.Stats(); st.LoggedIn || st.CallsToday != 0 {
+		t.Fatalf("fresh provider stats = %+v", st)
+	}
+	mustList(t, e, p)
+	// login + getDeviceList + one get_sysinfo
+	if st := p.Stats(); !st.LoggedIn || st.CallsToday != 3 {
+		t.Fatalf("stats after one listing = %+v, want logged in with 3 calls", st)
+	}
+	if err := p.Rename(ctxT(t), plug, "Reading Lamp"); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.srv.Alias(plug); got != "Reading Lamp" {
+		t.Fatalf("cloud alias = %q after Rename", got)
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	want := map[string]int{"kasa/home/login/ok": 1, "kasa/home/getDeviceList/ok": 1, "kasa/home/passthrough/ok": 2}
+	for k, n := range want {
+		if obs.calls[k] != n {
+			t.Errorf("observer calls[%s] = %d, want %d (all: %v)", k, obs.calls[k], n, obs.calls)
+		}
+	}
+	if obs.logins["kasa/home/login"] != 1 {
+		t.Errorf("observer logins = %v", obs.logins)
 	}
 }

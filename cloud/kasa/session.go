@@ -55,6 +55,7 @@ type session struct {
 	loginFailures   int       // consecutive non-terminal password login failures
 	nextLogin       time.Time // no automatic password login before this
 	lastLoginErr    error
+	onLogin         func(kind string) // "login" or "refresh"; may be nil
 }
 
 type renewal struct {
@@ -239,6 +240,9 @@ func (s *session) refresh(ctx context.Context, st tokenState) error {
 		s.log.Warn("kasa token refreshed but not stored; the next start logs in again", zap.Error(err))
 	}
 	s.log.Info("kasa token refreshed")
+	if s.onLogin != nil {
+		s.onLogin("refresh")
+	}
 	return nil
 }
 
@@ -320,6 +324,9 @@ func (s *session) passwordLogin(ctx context.Context, password string, explicit b
 	}
 	perr := s.adopt(r.Token, r.RefreshToken, true)
 	s.log.Info("kasa login succeeded", zap.Bool("refresh_token", r.RefreshToken != ""))
+	if s.onLogin != nil {
+		s.onLogin("login")
+	}
 	if perr != nil {
 		if explicit {
 			return fmt.Errorf("account %q: logged in but could not store the tokens: %w", s.account, perr)

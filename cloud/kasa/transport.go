@@ -50,6 +50,8 @@ func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastR
 // safe for concurrent use.
 type transport struct {
 	hc *http.Client
+	// observe, when set, is told about every call (after it ended).
+	observe func(method string, err error)
 }
 
 func newTransport(hc *http.Client) *transport {
@@ -70,7 +72,10 @@ type envelopeRequest struct {
 // result of a successful envelope. Errors never contain the request body
 // (which holds the token or the password) and name the endpoint without
 // query or user info.
-func (t *transport) call(ctx context.Context, endpoint, method string, params any) (json.RawMessage, error) {
+func (t *transport) call(ctx context.Context, endpoint, method string, params any) (res json.RawMessage, err error) {
+	if t.observe != nil {
+		defer func() { t.observe(method, err) }()
+	}
 	body, err := json.Marshal(envelopeRequest{Method: method, Params: params})
 	if err != nil {
 		return nil, fmt.Errorf("%s: encode request: %w", method, err)
