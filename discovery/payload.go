@@ -19,6 +19,10 @@ type Config struct {
 	BaseTopic string
 	// Origin identifies the bridge in Home Assistant's logs.
 	Origin Origin
+	// ViaBridge links every top-level device to the bridge's own Home
+	// Assistant device (BridgePayload) with via_device. Strip outlets
+	// always link to their strip.
+	ViaBridge bool
 }
 
 // Origin is the origin block of every discovery payload, e.g.
@@ -161,7 +165,7 @@ func Payload(c Config, d Device) ([]byte, error) {
 
 func build(c Config, d Device) payload {
 	return payload{
-		Device: deviceBlock(d),
+		Device: deviceBlock(c, d),
 		Origin: originInfo(c.Origin),
 		Availability: []availability{
 			{Topic: BridgeStateTopic(c.BaseTopic), ValueTemplate: availabilityTpl},
@@ -174,7 +178,7 @@ func build(c Config, d Device) payload {
 	}
 }
 
-func deviceBlock(d Device) deviceInfo {
+func deviceBlock(c Config, d Device) deviceInfo {
 	name := strings.TrimSpace(d.Name)
 	if name == "" {
 		name = d.Topic
@@ -189,8 +193,13 @@ func deviceBlock(d Device) deviceInfo {
 	}
 	if d.ParentID != "" {
 		info.ViaDevice = Identifier(cloud.Device{ID: d.ParentID, Provider: d.Provider})
-	} else if mac, ok := normalizeMAC(d.MAC); ok {
-		info.Connections = [][2]string{{"mac", mac}}
+	} else {
+		if c.ViaBridge {
+			info.ViaDevice = BridgeIdentifier(c)
+		}
+		if mac, ok := normalizeMAC(d.MAC); ok {
+			info.Connections = [][2]string{{"mac", mac}}
+		}
 	}
 	return info
 }

@@ -84,36 +84,40 @@ var fixtures = map[string]Device{
 // pins the published bytes exactly. Run with -update to rewrite.
 func TestPayload_Golden(t *testing.T) {
 	for name, d := range fixtures {
-		t.Run(name, func(t *testing.T) {
-			got := mustPayload(t, testConfig, d)
-			var compact bytes.Buffer
-			if err := json.Compact(&compact, got); err != nil {
-				t.Fatalf("payload is not valid JSON: %v", err)
-			}
-			if !bytes.Equal(compact.Bytes(), got) {
-				t.Errorf("published payload is not compact JSON")
-			}
-			var pretty bytes.Buffer
-			if err := json.Indent(&pretty, got, "", "  "); err != nil {
-				t.Fatal(err)
-			}
-			pretty.WriteByte('\n')
+		t.Run(name, func(t *testing.T) { compareGolden(t, name, mustPayload(t, testConfig, d)) })
+	}
+}
 
-			path := filepath.Join("testdata", name+".json")
-			if *update {
-				if err := os.WriteFile(path, pretty.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if !bytes.Equal(pretty.Bytes(), want) {
-				t.Errorf("payload differs from %s (run go test -update and review the diff)\ngot:\n%s", path, pretty.Bytes())
-			}
-		})
+// compareGolden checks that got is compact JSON equal to
+// testdata/<name>.json once indented (or rewrites it with -update).
+func compareGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, got); err != nil {
+		t.Fatalf("payload is not valid JSON: %v", err)
+	}
+	if !bytes.Equal(compact.Bytes(), got) {
+		t.Errorf("published payload is not compact JSON")
+	}
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, got, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	pretty.WriteByte('\n')
+
+	path := filepath.Join("testdata", name+".json")
+	if *update {
+		if err := os.WriteFile(path, pretty.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(pretty.Bytes(), want) {
+		t.Errorf("payload differs from %s (run go test -update and review the diff)\ngot:\n%s", path, pretty.Bytes())
 	}
 }
 
