@@ -66,6 +66,7 @@ type Options struct {
 // call Run once.
 type Bridge struct {
 	opts      Options
+	ov        *overrides
 	log       *zap.Logger
 	providers []cloud.Provider
 	disc      discovery.Config
@@ -125,8 +126,13 @@ func New(opts Options, providers ...cloud.Provider) (*Bridge, error) {
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
+	ov, err := newOverrides(opts.Devices, opts.StateDir)
+	if err != nil {
+		opts.Logger.Warn("ignoring the stored device options", zap.Error(err))
+	}
 	return &Bridge{
 		opts:      opts,
+		ov:        ov,
 		log:       opts.Logger,
 		providers: providers,
 		disc: discovery.Config{
@@ -178,7 +184,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 			prov:         p,
 			pollInterval: b.opts.PollInterval,
 			listInterval: b.opts.ListInterval,
-			skip:         func(id string) bool { return b.opts.Devices[id].Disabled },
+			skip:         func(id string) bool { return b.ov.get(id).Disabled },
 			events:       b.events,
 			relist:       make(chan struct{}, 1),
 			log:          b.log.Named("poller").With(zap.String(keyAccount, p.Account())),

@@ -11,10 +11,12 @@ import (
 // devices get no topic. It is what `kasa2mqtt devices` shows.
 //
 // stateDir, when set, is read for the topics an earlier run gave each device
-// (they are kept, as the daemon keeps them).
-func PlanTopics(devs []cloud.Device, overrides map[string]DeviceOverride, stateDir string) map[string]string {
+// (they are kept, as the daemon keeps them) and for the device options set
+// over MQTT.
+func PlanTopics(devs []cloud.Device, devOpts map[string]DeviceOverride, stateDir string) map[string]string {
 	known, _ := newKnownFile(stateDir).load() // missing or unreadable: plan from scratch
-	st := &runState{b: &Bridge{opts: Options{Devices: overrides}}, byTopic: map[string]*device{}, knownDev: known}
+	ov, _ := newOverrides(devOpts, stateDir) // options set over MQTT count too
+	st := &runState{ov: ov, byTopic: map[string]*device{}, knownDev: known}
 	sorted := slices.Clone(devs)
 	slices.SortFunc(sorted, func(a, b cloud.Device) int {
 		if ra, rb := st.topicRank(a), st.topicRank(b); ra != rb {
@@ -24,7 +26,7 @@ func PlanTopics(devs []cloud.Device, overrides map[string]DeviceOverride, stateD
 	})
 	out := map[string]string{}
 	for _, d := range sorted {
-		if overrides[d.ID].Disabled {
+		if ov.get(d.ID).Disabled {
 			continue
 		}
 		d.Name = st.displayName(d)

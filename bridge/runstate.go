@@ -54,6 +54,7 @@ type accountStatus struct {
 // runState is everything the run loop owns. Only the run loop touches it.
 type runState struct {
 	b     *Bridge
+	ov    *overrides
 	log   *zap.Logger
 	out   *outbox
 	ctx   context.Context
@@ -75,7 +76,7 @@ type runState struct {
 
 func newRunState(b *Bridge, out *outbox, ctx context.Context) *runState {
 	st := &runState{
-		b: b, log: b.log, out: out, ctx: ctx, base: b.opts.BaseTopic,
+		b: b, ov: b.ov, log: b.log, out: out, ctx: ctx, base: b.opts.BaseTopic,
 		known:    newKnownFile(b.opts.StateDir),
 		devices:  map[string]*device{},
 		byTopic:  map[string]*device{},
@@ -130,7 +131,7 @@ func (st *runState) publish(topic string, payload []byte) {
 
 // displayName is the override name, else the cloud name, else the model.
 func (st *runState) displayName(d cloud.Device) string {
-	if o := st.b.opts.Devices[d.ID]; o.Name != "" {
+	if o := st.ov.get(d.ID); o.Name != "" {
 		return o.Name
 	}
 	if strings.TrimSpace(d.Name) != "" {
@@ -144,7 +145,7 @@ func (st *runState) displayName(d cloud.Device) string {
 
 // wantTopic is the topic the device should have if it were free.
 func (st *runState) wantTopic(d cloud.Device) string {
-	if o := st.b.opts.Devices[d.ID]; o.Topic != "" {
+	if o := st.ov.get(d.ID); o.Topic != "" {
 		return o.Topic
 	}
 	t := slugify(d.Name)
@@ -235,7 +236,7 @@ func (st *runState) handleList(ev listEvent) {
 	present := map[string]cloud.Device{}
 	for _, d := range ev.devices {
 		key := deviceKey(d.Provider, d.ID)
-		if st.b.opts.Devices[d.ID].Disabled {
+		if st.ov.get(d.ID).Disabled {
 			if !st.skipped[key] {
 				st.log.Info("device disabled by configuration", zap.String(keyDeviceID, d.ID), zap.String(keyDevice, d.Name))
 				st.skipped[key] = true
@@ -737,7 +738,7 @@ func assignOrder(a, b cloud.Device) int {
 // run, then new devices.
 func (st *runState) topicRank(d cloud.Device) int {
 	switch {
-	case st.b.opts.Devices[d.ID].Topic != "":
+	case st.ov.get(d.ID).Topic != "":
 		return 0
 	case st.knownDev[deviceKey(d.Provider, d.ID)].Topic != "":
 		return 1

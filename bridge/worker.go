@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"go.uber.org/zap"
@@ -16,12 +17,19 @@ const commandTimeout = 20 * time.Second
 // or a re-read alone when cmd is nil.
 type job struct {
 	cmd *cloud.Command
+	// rename, when set, renames the device in the vendor cloud first.
+	rename string
+	// reply, when set, is the bridge request waiting for this job.
+	reply *pendingReply
 }
 
 // resultEvent carries what a worker did.
 type resultEvent struct {
-	key      string
-	cmd      *cloud.Command
+	key       string
+	cmd       *cloud.Command
+	rename    string
+	renameErr error
+	reply     *pendingReply
 	applyErr error
 	state    *cloud.State // nil when the re-read failed
 	readErr  error
@@ -73,7 +81,17 @@ func (w *worker) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case j := <-w.jobs:
-			ev := resultEvent{key: w.key, cmd: j.cmd}
+			ev := resultEvent{key: w.key, cmd: j.cmd, rename: j.rename, reply: j.reply}
+			if j.rename != "" {
+				rn, ok := w.prov.(cloud.Renamer)
+				if !ok {
+					ev.renameErr = fmt.Errorf("rename: %w: the %s provider cannot rename devices", cloud.ErrUnsupported, w.prov.Kind())
+				} else {
+					actx, cancel := context.WithTimeout(ctx, commandTimeout)
+					ev.renameErr = safely(w.log, "rename", func() error { return rn.Rename(actx, w.id, j.rename) })
+					cancel()
+				}
+			}
 			if j.cmd != nil {
 				actx, cancel := context.WithTimeout(ctx, commandTimeout)
 				ev.applyErr = safely(w.log, "apply command", func() error { return w.prov.Apply(actx, *j.cmd) })

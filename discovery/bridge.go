@@ -75,14 +75,14 @@ func BridgePayload(c Config, b Bridge) ([]byte, error) {
 		comps["account_"+key+"_problem"] = bridgeComponent{
 			Platform: "binary_sensor", UniqueID: id + "_account_" + key + "_problem",
 			DefaultEntityID: "binary_sensor." + entity + "_" + entitySlug(a) + "_cloud_problem",
-			Name: a + " cloud problem", DeviceClass: "problem", EntityCategory: "diagnostic", StateTopic: info,
+			Name:            a + " cloud problem", DeviceClass: "problem", EntityCategory: "diagnostic", StateTopic: info,
 			ValueTemplate: "{{ 'ON' if value_json.accounts['" + a + "'].problem else 'OFF' }}",
-			PayloadOn: payloadOn, PayloadOff: payloadOff, Availability: avail, QoS: qos,
+			PayloadOn:     payloadOn, PayloadOff: payloadOff, Availability: avail, QoS: qos,
 		}
 		comps["account_"+key+"_calls"] = bridgeComponent{
 			Platform: "sensor", UniqueID: id + "_account_" + key + "_calls",
 			DefaultEntityID: "sensor." + entity + "_" + entitySlug(a) + "_calls_today",
-			Name: a + " cloud calls today", EntityCategory: "diagnostic", Icon: "mdi:cloud-sync", StateTopic: info,
+			Name:            a + " cloud calls today", EntityCategory: "diagnostic", Icon: "mdi:cloud-sync", StateTopic: info,
 			ValueTemplate: "{{ value_json.accounts['" + a + "'].calls_today }}", UnitOfMeasurement: "calls",
 			StateClass: "total_increasing", Availability: avail, QoS: qos,
 		}
