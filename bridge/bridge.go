@@ -60,6 +60,44 @@ type Options struct {
 	BirthDelay func() time.Duration
 	// Logger, default zap.NewNop().
 	Logger *zap.Logger
+
+	// Commit is reported in bridge/info.
+	Commit string
+	// Config is the redacted effective configuration, shown in bridge/info.
+	Config any
+	// Output is OutputJSON (default), OutputAttribute or
+	// OutputAttributeAndJSON.
+	Output string
+	// LogLevel returns the current log level for bridge/info; optional.
+	LogLevel func() string
+	// SetLogLevel serves bridge/request/log_level (component "" = all);
+	// nil answers that the level cannot be changed.
+	SetLogLevel func(component, level string) error
+	// Restart serves bridge/request/restart (and the bridge's restart
+	// button): it should make the process restart. Nil refuses.
+	Restart func()
+	// Metrics receives MQTT, poll and device figures; nil means none.
+	Metrics Metrics
+}
+
+// Output modes for device state (zigbee2mqtt semantics).
+const (
+	// OutputJSON publishes one JSON object on <base>/<dev>.
+	OutputJSON = "json"
+	// OutputAttribute publishes each value on <base>/<dev>/<key>.
+	OutputAttribute = "attribute"
+	// OutputAttributeAndJSON does both.
+	OutputAttributeAndJSON = "attribute_and_json"
+)
+
+// Metrics is what the bridge reports for monitoring. Implementations must
+// be safe for concurrent use and must not block.
+type Metrics interface {
+	MQTTMessage(direction string)
+	ObservePoll(provider, account string, d time.Duration)
+	SetDevices(provider, account string, n int)
+	SetDevicesOnline(provider, account string, n int)
+	SetMQTTConnected(connected bool)
 }
 
 // Bridge runs the MQTT side for a set of providers. Create with New, then
@@ -77,6 +115,11 @@ type Bridge struct {
 	ready     chan struct{}
 	readyOnce sync.Once
 	online    atomic.Bool
+	started   time.Time
+	// waiting lists the accounts not yet in a steady state (for Ready).
+	waiting atomic.Pointer[[]string]
+	// heartbeat is the last time the run loop went round (for Alive).
+	heartbeat atomic.Int64
 }
 
 // event is anything sent to the run loop: listEvent, statesEvent,
@@ -126,6 +169,13 @@ func New(opts Options, providers ...cloud.Provider) (*Bridge, error) {
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
+	switch opts.Output {
+	case "":
+		opts.Output = OutputJSON
+	case OutputJSON, OutputAttribute, OutputAttributeAndJSON:
+	default:
+		return nil, fmt.Errorf("bridge: output %q: want %s, %s or %s", opts.Output, OutputJSON, OutputAttribute, OutputAttributeAndJSON)
+	}
 	ov, err := newOverrides(opts.Devices, opts.StateDir)
 	if err != nil {
 		opts.Logger.Warn("ignoring the stored device options", zap.Error(err))
@@ -138,6 +188,7 @@ func New(opts Options, providers ...cloud.Provider) (*Bridge, error) {
 		disc: discovery.Config{
 			Prefix:    opts.DiscoveryPrefix,
 			BaseTopic: opts.BaseTopic,
+			ViaBridge: true,
 			Origin: discovery.Origin{
 				Name:       "kasa2mqtt",
 				SWVersion:  opts.Version,
@@ -148,12 +199,34 @@ func New(opts Options, providers ...cloud.Provider) (*Bridge, error) {
 		msgs:      make(chan mqttMessage, 1024),
 		connected: make(chan struct{}, 1),
 		ready:     make(chan struct{}),
+		started:   time.Now(),
 	}, nil
 }
 
-// Ready is closed once the bridge first connected to the broker and
+// Ready returns nil when the bridge is connected to MQTT and every account
+// is polling or stopped on a reported error; otherwise the reason. Safe for
+// concurrent use (for /readyz).
+func (b *Bridge) Ready() error {
+	if !b.online.Load() {
+		return errors.New("not connected to the MQTT broker")
+	}
+	if w := b.waiting.Load(); w == nil {
+		return errors.New("starting")
+	} else if len(*w) > 0 {
+		return fmt.Errorf("waiting for the first device list of: %s", strings.Join(*w, ", "))
+	}
+	return nil
+}
+
+// Alive reports whether the run loop went round in the last d (it wakes at
+// least every 15 s): false means it is stuck. For the systemd watchdog.
+func (b *Bridge) Alive(d time.Duration) bool {
+	return time.Since(time.Unix(0, b.heartbeat.Load())) < d
+}
+
+// FirstConnect is closed once the bridge first connected to the broker and
 // published its state.
-func (b *Bridge) Ready() <-chan struct{} { return b.ready }
+func (b *Bridge) FirstConnect() <-chan struct{} { return b.ready }
 
 // Connected reports whether the MQTT connection is up now.
 func (b *Bridge) Connected() bool { return b.online.Load() }
@@ -173,6 +246,9 @@ func (b *Bridge) Run(ctx context.Context) error {
 
 	var wg sync.WaitGroup
 	ob := newOutbox(client, func() bool { return b.online.Load() && client.IsConnectionOpen() }, b.log.Named("mqtt"))
+	if b.opts.Metrics != nil {
+		ob.sent = func() { b.opts.Metrics.MQTTMessage("out") }
+	}
 	wg.Go(func() { ob.run(loopCtx) })
 
 	b.log.Info("connecting to the MQTT broker", zap.String("server", b.opts.MQTT.Server), zap.String("client_id", b.opts.MQTT.ClientID))
@@ -188,6 +264,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 			events:       b.events,
 			relist:       make(chan struct{}, 1),
 			log:          b.log.Named("poller").With(zap.String(keyAccount, p.Account())),
+			metrics:      b.opts.Metrics,
 		}
 		st.pollers[p] = pl
 		wg.Go(func() { pl.run(loopCtx) })
@@ -196,12 +273,23 @@ func (b *Bridge) Run(ctx context.Context) error {
 	birth := time.NewTimer(time.Hour)
 	birth.Stop()
 	defer birth.Stop()
+	tick := time.NewTicker(15 * time.Second)
+	defer tick.Stop()
+	infoEvery := 0
+	st.updateReadiness()
+	b.heartbeat.Store(time.Now().UnixNano())
 
 loop:
 	for {
+		b.heartbeat.Store(time.Now().UnixNano())
 		select {
 		case <-ctx.Done():
 			break loop
+		case <-tick.C:
+			// Refresh bridge/info (uptime, calls today) every minute.
+			if infoEvery++; infoEvery%4 == 0 && b.online.Load() {
+				st.publishInfo()
+			}
 		case <-b.connected:
 			st.replay("connected")
 			b.readyOnce.Do(func() { close(b.ready) })
@@ -214,6 +302,10 @@ loop:
 					b.log.Info("home assistant is online; replaying discovery and state", zap.Duration("delay", d))
 					birth.Reset(d)
 				}
+				continue
+			}
+			if path, ok := isRequestTopic(b.opts.BaseTopic, m.topic); ok {
+				st.handleRequest(path, m)
 				continue
 			}
 			st.handleMessage(m)
@@ -269,6 +361,9 @@ func (b *Bridge) onConnect(c paho.Client) {
 		time.Sleep(min(time.Duration(attempt)*2*time.Second, 30*time.Second))
 	}
 	b.online.Store(true)
+	if b.opts.Metrics != nil {
+		b.opts.Metrics.SetMQTTConnected(true)
+	}
 	b.log.Info("connected to the MQTT broker")
 	select {
 	case b.connected <- struct{}{}:
@@ -278,6 +373,9 @@ func (b *Bridge) onConnect(c paho.Client) {
 
 func (b *Bridge) onConnectionLost(err error) {
 	b.online.Store(false)
+	if b.opts.Metrics != nil {
+		b.opts.Metrics.SetMQTTConnected(false)
+	}
 	b.log.Warn("lost the MQTT connection; reconnecting", zap.Error(err))
 }
 
@@ -286,9 +384,14 @@ func (b *Bridge) onConnectionLost(err error) {
 func (b *Bridge) onMessage(_ paho.Client, m paho.Message) {
 	topic := m.Topic()
 	if topic != b.opts.StatusTopic {
-		if _, ok := parseCommandTopic(b.opts.BaseTopic, topic); !ok {
+		_, isCmd := parseCommandTopic(b.opts.BaseTopic, topic)
+		_, isReq := isRequestTopic(b.opts.BaseTopic, topic)
+		if !isCmd && !isReq {
 			return
 		}
+	}
+	if b.opts.Metrics != nil {
+		b.opts.Metrics.MQTTMessage("in")
 	}
 	msg := mqttMessage{topic: topic, payload: append([]byte(nil), m.Payload()...), retained: m.Retained()}
 	select {

@@ -30,6 +30,8 @@ type outbox struct {
 	// ready reports whether publishing makes sense now: connected and
 	// subscribed (the replay that follows every subscribe covers the rest).
 	ready func() bool
+	// sent, when set, is called for every publication the broker acked.
+	sent func()
 
 	mu      sync.Mutex
 	queue   []string           // keys in send order
@@ -111,6 +113,8 @@ func (o *outbox) run(ctx context.Context) {
 				return
 			}
 			o.log.Warn("publish failed", zap.String(keyTopic, m.topic), zap.Error(err))
+		} else if o.sent != nil {
+			o.sent()
 		}
 	}
 }

@@ -15,7 +15,7 @@ import (
 // over MQTT.
 func PlanTopics(devs []cloud.Device, devOpts map[string]DeviceOverride, stateDir string) map[string]string {
 	known, _ := newKnownFile(stateDir).load() // missing or unreadable: plan from scratch
-	ov, _ := newOverrides(devOpts, stateDir) // options set over MQTT count too
+	ov, _ := newOverrides(devOpts, stateDir)  // options set over MQTT count too
 	st := &runState{ov: ov, byTopic: map[string]*device{}, knownDev: known}
 	sorted := slices.Clone(devs)
 	slices.SortFunc(sorted, func(a, b cloud.Device) int {

@@ -23,6 +23,7 @@ type poller struct {
 	events       chan<- event
 	relist       chan struct{}
 	log          *zap.Logger
+	metrics      Metrics // may be nil
 }
 
 // listEvent carries a ListDevices result.
@@ -115,6 +116,11 @@ func (p *poller) run(ctx context.Context) {
 			return
 		}
 		started := time.Now()
+		defer func() {
+			if p.metrics != nil {
+				p.metrics.ObservePoll(p.prov.Kind(), p.prov.Account(), time.Since(started))
+			}
+		}()
 		pctx, cancel := context.WithTimeout(ctx, runDeadline(p.pollInterval))
 		var states []cloud.State
 		err := safely(p.log, "read states", func() (err error) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,9 +19,11 @@ import (
 
 // device is the run loop's record of one bridged device.
 type device struct {
-	key  string // provider/id
-	dev  cloud.Device
+	key  string       // provider/id
+	dev  cloud.Device // Name is the display name (override or cloud name)
 	prov cloud.Provider
+	// cloudName is the name the vendor app shows.
+	cloudName string
 
 	topic     string
 	state     *cloud.State // last good read
@@ -46,6 +49,10 @@ type device struct {
 // accountStatus remembers the last error per account so that a failing
 // account logs once per distinct error and once when it recovers.
 type accountStatus struct {
+	// status is starting (nothing listed yet), ok, auth_error,
+	// rate_limited or error.
+	status  string
+	errAt   time.Time
 	lastErr string
 	since   time.Time
 	count   int
@@ -184,21 +191,43 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 // ---- device list ----------------------------------------------------------
 
-func (st *runState) accountFailed(p cloud.Provider, op string, err error) {
+// accountStatus returns p's status record, creating it as "starting".
+func (st *runState) accountStatus(p cloud.Provider) *accountStatus {
 	as := st.accounts[p]
 	if as == nil {
-		as = &accountStatus{}
+		as = &accountStatus{status: "starting"}
 		st.accounts[p] = as
 	}
+	return as
+}
+
+// errorStatus classifies an account-level error for bridge/info.
+func errorStatus(err error) string {
+	switch {
+	case errors.Is(err, cloud.ErrAuth):
+		return "auth_error"
+	case errors.Is(err, cloud.ErrRateLimited):
+		return "rate_limited"
+	}
+	return "error"
+}
+
+func (st *runState) accountFailed(p cloud.Provider, op string, err error) {
+	as := st.accountStatus(p)
 	as.count++
+	as.errAt = time.Now()
 	msg := err.Error()
 	if msg != as.lastErr {
 		if as.lastErr == "" {
 			as.since = time.Now()
 		}
 		as.lastErr = msg
+		as.status = errorStatus(err)
 		st.log.Error("cloud account error; devices will show unavailable until it recovers",
 			zap.String(keyAccount, p.Account()), zap.String(keyProvider, p.Kind()), zap.String("op", op), zap.Error(err))
+		st.event("account_error", map[string]string{"account": p.Account(), "provider": p.Kind(), "status": as.status, "error": msg})
+		st.updateReadiness()
+		st.publishInfo()
 		return
 	}
 	st.log.Debug("cloud account still failing", zap.String(keyAccount, p.Account()), zap.String("op", op),
@@ -206,13 +235,18 @@ func (st *runState) accountFailed(p cloud.Provider, op string, err error) {
 }
 
 func (st *runState) accountOK(p cloud.Provider) {
-	as := st.accounts[p]
-	if as == nil || as.lastErr == "" {
+	as := st.accountStatus(p)
+	if as.status == "ok" {
 		return
 	}
-	st.log.Info("cloud account recovered", zap.String(keyAccount, p.Account()),
-		zap.Int("failed_calls", as.count), zap.Duration("after", time.Since(as.since).Round(time.Second)))
-	*as = accountStatus{}
+	if as.lastErr != "" {
+		st.log.Info("cloud account recovered", zap.String(keyAccount, p.Account()),
+			zap.Int("failed_calls", as.count), zap.Duration("after", time.Since(as.since).Round(time.Second)))
+		st.event("account_recovered", map[string]string{"account": p.Account(), "provider": p.Kind()})
+	}
+	*as = accountStatus{status: "ok"}
+	st.updateReadiness()
+	st.publishInfo()
 }
 
 func (st *runState) handleList(ev listEvent) {
@@ -284,19 +318,25 @@ func (st *runState) handleList(ev listEvent) {
 	})
 	for _, key := range keys {
 		d := present[key]
+		cloudName := d.Name
 		d.Name = st.displayName(d)
 		if dv, ok := st.devices[key]; ok {
+			dv.cloudName = cloudName
+			from := dv.dev.Name
 			st.updateDevice(dv, d)
+			if from != d.Name {
+				st.deviceEvent("device_renamed", dv, from)
+			}
 		} else {
-			st.addDevice(key, p, d)
+			st.addDevice(key, p, d, cloudName)
 		}
 	}
 	st.saveKnown()
 	st.publishDeviceList()
 }
 
-func (st *runState) addDevice(key string, p cloud.Provider, d cloud.Device) {
-	dv := &device{key: key, dev: d, prov: p, available: d.Online}
+func (st *runState) addDevice(key string, p cloud.Provider, d cloud.Device, cloudName string) {
+	dv := &device{key: key, dev: d, prov: p, available: d.Online, cloudName: cloudName}
 	dv.topic = st.assignTopic(dv)
 	st.devices[key] = dv
 	st.byTopic[dv.topic] = dv
@@ -324,6 +364,16 @@ func (st *runState) addDevice(key string, p cloud.Provider, d cloud.Device) {
 	st.publishDiscovery(dv, false)
 	st.publish(discovery.AvailabilityTopic(st.base, dv.topic), availabilityPayload(dv.available))
 	dv.pubAvail = availabilityPayload(dv.available)
+	st.deviceEvent("device_added", dv, "")
+	st.metricsDevices(p)
+}
+
+// cloudName is the vendor app's name of dv.
+func (st *runState) cloudName(dv *device) string {
+	if dv.cloudName != "" {
+		return dv.cloudName
+	}
+	return dv.dev.Name
 }
 
 func (st *runState) updateDevice(dv *device, d cloud.Device) {
@@ -364,6 +414,8 @@ func (st *runState) removeDevice(dv *device, why string) {
 	delete(st.knownDev, dv.key)
 	st.clearTopics(dv.topic, st.configTopic(dv.dev))
 	st.log.Info("device removed", zap.String(keyDeviceID, dv.dev.ID), zap.String(keyDevice, dv.dev.Name), zap.String("reason", why))
+	st.deviceEvent("device_removed", dv, "")
+	st.metricsDevices(dv.prov)
 }
 
 // clearTopics publishes empty retained payloads so that the broker forgets
@@ -375,6 +427,11 @@ func (st *runState) clearTopics(topic, configTopic string) {
 	if topic != "" {
 		st.publish(discovery.StateTopic(st.base, topic), nil)
 		st.publish(discovery.AvailabilityTopic(st.base, topic), nil)
+		if st.b.opts.Output != OutputJSON {
+			for _, key := range stateKeys {
+				st.publish(discovery.StateTopic(st.base, topic)+"/"+key, nil)
+			}
+		}
 	}
 }
 
@@ -415,7 +472,15 @@ func (st *runState) publishState(dv *device, force bool) {
 		return
 	}
 	dv.pubState = payload
-	st.publish(discovery.StateTopic(st.base, dv.topic), payload)
+	out := st.b.opts.Output
+	if out != OutputAttribute {
+		st.publish(discovery.StateTopic(st.base, dv.topic), payload)
+	}
+	if out != OutputJSON {
+		for _, a := range stateAttributes(payload) {
+			st.publish(discovery.StateTopic(st.base, dv.topic)+"/"+a.key, a.value)
+		}
+	}
 }
 
 func (st *runState) setAvailable(dv *device, online bool) {
@@ -427,6 +492,25 @@ func (st *runState) setAvailable(dv *device, online bool) {
 	}
 	dv.available = online
 	st.setAvailableForce(dv)
+	st.metricsDevices(dv.prov)
+}
+
+// metricsDevices updates the device gauges of p's account.
+func (st *runState) metricsDevices(p cloud.Provider) {
+	if st.b.opts.Metrics == nil {
+		return
+	}
+	total, online := 0, 0
+	for _, dv := range st.devices {
+		if dv.prov == p {
+			total++
+			if dv.available {
+				online++
+			}
+		}
+	}
+	st.b.opts.Metrics.SetDevices(p.Kind(), p.Account(), total)
+	st.b.opts.Metrics.SetDevicesOnline(p.Kind(), p.Account(), online)
 }
 
 func (st *runState) setAvailableForce(dv *device) {
@@ -517,6 +601,8 @@ func (st *runState) replay(why string) {
 		st.publishState(dv, true)
 	}
 	st.publishDeviceList()
+	st.publishBridgeDiscovery()
+	st.publishInfo()
 }
 
 // ---- states -------------------------------------------------------------------
@@ -676,7 +762,13 @@ func (st *runState) simpleCommand(dv *device, m mqttMessage, capa cloud.Capabili
 func (st *runState) handleResult(ev resultEvent) {
 	dv := st.devices[ev.key]
 	if dv == nil {
+		if ev.reply != nil {
+			st.respond(ev.reply, nil, errors.New("the device was removed meanwhile"))
+		}
 		return
+	}
+	if ev.reply != nil {
+		defer st.replyResult(dv, ev)
 	}
 	if ev.cmd != nil && ev.cmd.Action == cloud.ActionSetRelay {
 		dv.inflight--
@@ -754,10 +846,35 @@ func (st *runState) relistSoon(p cloud.Provider) {
 		return
 	}
 	st.relisted[p] = time.Now()
+	st.relistNow(p)
+}
+
+// relistNow asks p's poller to list devices now.
+func (st *runState) relistNow(p cloud.Provider) {
 	if pl := st.pollers[p]; pl != nil {
 		select {
 		case pl.relist <- struct{}{}:
-		default:
+		default: // one is already pending
 		}
+	}
+}
+
+// replyResult answers the bridge request a worker job carried.
+func (st *runState) replyResult(dv *device, ev resultEvent) {
+	switch {
+	case ev.rename != "" && ev.renameErr != nil:
+		st.respond(ev.reply, nil, ev.renameErr)
+	case ev.rename != "":
+		dv.cloudName = ev.rename
+		st.respond(ev.reply, st.renamed(dv, ev.rename), nil)
+		st.relistNow(dv.prov) // confirm from the cloud's own list
+	case ev.readErr != nil:
+		st.respond(ev.reply, nil, fmt.Errorf("re-reading %q: %w", dv.topic, ev.readErr))
+	default:
+		var state any = json.RawMessage(dv.pubState)
+		if dv.pubState == nil {
+			state = struct{}{}
+		}
+		st.respond(ev.reply, map[string]any{"id": dv.dev.ID, "topic": dv.topic, "state": state}, nil)
 	}
 }

@@ -75,3 +75,36 @@ func availabilityPayload(online bool) []byte {
 	}
 	return []byte(`{"state":"offline"}`)
 }
+
+// stateKeys are the keys a state payload may hold, for attribute output.
+var stateKeys = []string{"state", "led", "power", "voltage", "current", "energy", "rssi"}
+
+// attribute is one value of a state payload as published in attribute
+// output: <base>/<dev>/<key> with the plain value ("ON", "12.5").
+type attribute struct {
+	key   string
+	value []byte
+}
+
+// stateAttributes splits an encoded state payload into plain values, in
+// stateKeys order.
+func stateAttributes(payload []byte) []attribute {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(payload, &m) != nil {
+		return nil
+	}
+	var out []attribute
+	for _, k := range stateKeys {
+		raw, ok := m[k]
+		if !ok {
+			continue
+		}
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			out = append(out, attribute{k, []byte(s)})
+		} else {
+			out = append(out, attribute{k, raw})
+		}
+	}
+	return out
+}

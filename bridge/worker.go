@@ -30,10 +30,10 @@ type resultEvent struct {
 	rename    string
 	renameErr error
 	reply     *pendingReply
-	applyErr error
-	state    *cloud.State // nil when the re-read failed
-	readErr  error
-	started  time.Time // when the re-read started
+	applyErr  error
+	state     *cloud.State // nil when the re-read failed
+	readErr   error
+	started   time.Time // when the re-read started
 }
 
 // worker serialises the commands and re-reads of one device, so commands
