@@ -172,7 +172,7 @@ func (st *runState) assignTopic(dv *device) string {
 	want := st.wantTopic(dv.dev)
 	// Keep the topic this device had before (a restart must not hand
 	// "lamp" to another device that happens to sort first).
-	if kd, ok := st.knownDev[dv.key]; ok && (kd.Topic == want || strings.HasPrefix(kd.Topic, want+"_")) {
+	if kd, ok := st.knownDev[dv.key]; ok && topicFits(kd.Topic, want) {
 		if other, taken := st.byTopic[kd.Topic]; !taken || other == dv {
 			return kd.Topic
 		}
@@ -333,6 +333,7 @@ func (st *runState) handleList(ev listEvent) {
 	}
 	st.saveKnown()
 	st.publishDeviceList()
+	st.publishInfo()
 }
 
 func (st *runState) addDevice(key string, p cloud.Provider, d cloud.Device, cloudName string) {
@@ -382,7 +383,7 @@ func (st *runState) updateDevice(dv *device, d cloud.Device) {
 	if old.Name != d.Name {
 		st.log.Info("device renamed", zap.String(keyDeviceID, d.ID), zap.String("from", old.Name), zap.String("to", d.Name))
 	}
-	if t := st.assignTopic(dv); t != dv.topic && st.wantTopic(d) != st.wantTopic(old) {
+	if t := st.assignTopic(dv); t != dv.topic && !topicFits(dv.topic, st.wantTopic(d)) {
 		st.log.Info("device topic changed", zap.String(keyDeviceID, d.ID), zap.String("from", dv.topic), zap.String("to", t))
 		st.clearTopics(dv.topic, "")
 		delete(st.byTopic, dv.topic)
@@ -877,4 +878,18 @@ func (st *runState) replyResult(dv *device, ev resultEvent) {
 		}
 		st.respond(ev.reply, map[string]any{"id": dv.dev.ID, "topic": dv.topic, "state": state}, nil)
 	}
+}
+
+// topicFits reports whether a device's current topic is still right for the
+// topic it wants: the same, or the same with a _N suffix from a clash.
+func topicFits(cur, want string) bool {
+	if cur == want {
+		return true
+	}
+	n, ok := strings.CutPrefix(cur, want+"_")
+	if !ok || n == "" {
+		return false
+	}
+	_, err := strconv.Atoi(n)
+	return err == nil
 }

@@ -333,9 +333,14 @@ func (h *harness) start() {
 	h.t.Helper()
 	obsCore, logs := observer.New(zapcore.DebugLevel)
 	h.logs = logs
-	log := zap.New(zapcore.NewTee(zaptest.NewLogger(h.t).Core(), obsCore))
+	levels, err := daemon.NewLevels("debug")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	log := zap.New(levels.Core(zapcore.NewTee(zaptest.NewLogger(h.t).Core(), obsCore)))
 	cfg := h.cfg
-	m := &daemon.Main{Config: &cfg, Logger: log, HTTPClient: h.fake.Client(), BirthDelay: func() time.Duration { return 200 * time.Millisecond }}
+	m := &daemon.Main{Config: &cfg, Logger: log, Levels: levels, HTTPClient: h.fake.Client(),
+		BirthDelay: func() time.Duration { return 200 * time.Millisecond }}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	h.done = make(chan error, 1)

@@ -68,7 +68,7 @@ func demoCmd(ctx context.Context, e env) int {
 		fmt.Fprintf(e.stderr, "kasa2mqtt demo: %v\n", err)
 		return exitError
 	}
-	log, err := daemon.NewLogger(cfg.Log.Level, cfg.Log.Format, e.stderr)
+	log, err := daemon.SimpleLogger(cfg.Log.Level, cfg.Log.Format, e.stderr)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kasa2mqtt demo: %v\n", err)
 		return exitUsage

@@ -26,7 +26,7 @@ func devicesCmd(ctx context.Context, e env) int {
 	if !ok {
 		return exitConfig
 	}
-	log, err := daemon.NewLogger("warn", cfg.Log.Format, e.stderr)
+	log, err := daemon.SimpleLogger("warn", cfg.Log.Format, e.stderr)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kasa2mqtt: %v\n", err)
 		return exitConfig

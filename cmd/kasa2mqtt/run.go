@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"syscall"
 
 	"go.uber.org/zap"
 
@@ -19,16 +22,37 @@ func runCmd(ctx context.Context, e env) int {
 	if !ok {
 		return exitConfig
 	}
-	log, err := daemon.NewLogger(cfg.Log.Level, cfg.Log.Format, e.stderr)
+	levels, err := daemon.NewLevels(cfg.Log.Level)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "kasa2mqtt: %v\n", err)
+		return exitConfig
+	}
+	log, err := daemon.NewLogger(levels, cfg.Log.Format, e.stderr)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kasa2mqtt: %v\n", err)
 		return exitConfig
 	}
 	defer func() { _ = log.Sync() }()
-	m := &daemon.Main{Config: cfg, Logger: log}
-	if err := m.Run(ctx); err != nil {
+	m := &daemon.Main{Config: cfg, Logger: log, Levels: levels}
+	err = m.Run(ctx)
+	switch {
+	case errors.Is(err, daemon.ErrRestart):
+		_ = log.Sync()
+		return restartSelf(e)
+	case err != nil:
 		log.Error("kasa2mqtt stopped with an error", zap.Error(err))
 		return exitError
 	}
 	return exitOK
+}
+
+// restartSelf replaces the process with a fresh copy of itself (same pid,
+// so systemd's Type=notify tracking carries on), as asked over MQTT.
+func restartSelf(e env) int {
+	exe, err := os.Executable()
+	if err == nil {
+		err = syscall.Exec(exe, os.Args, os.Environ())
+	}
+	fmt.Fprintf(e.stderr, "kasa2mqtt: restart failed: %v\n", err)
+	return exitError
 }

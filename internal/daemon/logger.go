@@ -4,18 +4,128 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
+	"sync"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
 
-// NewLogger builds the one logger of the process: level debug|info|warn|error,
-// format console|json, written to w (os.Stderr when nil).
-func NewLogger(level, format string, w io.Writer) (*zap.Logger, error) {
+// Components are the logger names whose level can be set on their own
+// (log.levels in the configuration, bridge/request/log_level over MQTT).
+var Components = []string{"bridge", "mqtt", "poller", "kasa", "tuya", "broker"}
+
+// Levels holds the process log level and per-component overrides. Safe for
+// concurrent use; changes apply at once to every logger built from it.
+type Levels struct {
+	base zap.AtomicLevel
+
+	mu        sync.RWMutex
+	overrides map[string]zapcore.Level
+}
+
+// NewLevels parses the base level ("debug", "info", "warn", "error").
+func NewLevels(level string) (*Levels, error) {
 	lvl, err := zapcore.ParseLevel(level)
 	if err != nil {
 		return nil, fmt.Errorf("log level %q: %w", level, err)
 	}
+	return &Levels{base: zap.NewAtomicLevelAt(lvl), overrides: map[string]zapcore.Level{}}, nil
+}
+
+// Set changes the level of one component, or of everything when component
+// is "" (which also drops the per-component overrides).
+func (l *Levels) Set(component, level string) error {
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil || lvl > zapcore.ErrorLevel {
+		return fmt.Errorf("log level %q: want debug, info, warn or error", level)
+	}
+	if component == "" {
+		l.mu.Lock()
+		l.overrides = map[string]zapcore.Level{}
+		l.mu.Unlock()
+		l.base.SetLevel(lvl)
+		return nil
+	}
+	if !slices.Contains(Components, component) {
+		return fmt.Errorf("log component %q: want one of %s", component, strings.Join(Components, ", "))
+	}
+	l.mu.Lock()
+	l.overrides[component] = lvl
+	l.mu.Unlock()
+	return nil
+}
+
+// String describes the levels, e.g. "info" or "info (kasa=debug)".
+func (l *Levels) String() string {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	s := l.base.Level().String()
+	if len(l.overrides) == 0 {
+		return s
+	}
+	var parts []string
+	for c, lvl := range l.overrides {
+		parts = append(parts, c+"="+lvl.String())
+	}
+	slices.Sort(parts)
+	return s + " (" + strings.Join(parts, ", ") + ")"
+}
+
+// levelFor is the level in force for a logger name ("bridge.mqtt" →
+// the override of "mqtt", then of "bridge", then the base level).
+func (l *Levels) levelFor(name string) zapcore.Level {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if len(l.overrides) > 0 && name != "" {
+		parts := strings.Split(name, ".")
+		for i := len(parts) - 1; i >= 0; i-- {
+			if lvl, ok := l.overrides[parts[i]]; ok {
+				return lvl
+			}
+		}
+	}
+	return l.base.Level()
+}
+
+// minLevel is the most verbose level in force anywhere.
+func (l *Levels) minLevel() zapcore.Level {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	m := l.base.Level()
+	for _, lvl := range l.overrides {
+		m = min(m, lvl)
+	}
+	return m
+}
+
+// levelCore filters entries by the level of their logger's component.
+type levelCore struct {
+	zapcore.Core
+	levels *Levels
+}
+
+func (c levelCore) Enabled(lvl zapcore.Level) bool { return lvl >= c.levels.minLevel() }
+
+func (c levelCore) With(f []zapcore.Field) zapcore.Core {
+	return levelCore{Core: c.Core.With(f), levels: c.levels}
+}
+
+func (c levelCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if e.Level < c.levels.levelFor(e.LoggerName) {
+		return ce
+	}
+	return c.Core.Check(e, ce)
+}
+
+// Core wraps c so that it logs by these levels (for tests that build their
+// own cores; NewLogger does this itself).
+func (l *Levels) Core(c zapcore.Core) zapcore.Core { return levelCore{Core: c, levels: l} }
+
+// NewLogger builds the one logger of the process, format console|json,
+// written to w (os.Stderr when nil), filtered by levels.
+func NewLogger(levels *Levels, format string, w io.Writer) (*zap.Logger, error) {
 	if w == nil {
 		w = os.Stderr
 	}
@@ -33,6 +143,16 @@ func NewLogger(level, format string, w io.Writer) (*zap.Logger, error) {
 	default:
 		return nil, fmt.Errorf("log format %q: must be console or json", format)
 	}
-	core := zapcore.NewCore(enc, zapcore.AddSync(w), lvl)
-	return zap.New(core), nil
+	// The inner core lets everything through; levelCore decides.
+	core := zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), zapcore.DebugLevel)
+	return zap.New(levelCore{Core: core, levels: levels}), nil
+}
+
+// SimpleLogger is NewLogger with one level, for the short-lived commands.
+func SimpleLogger(level, format string, w io.Writer) (*zap.Logger, error) {
+	levels, err := NewLevels(level)
+	if err != nil {
+		return nil, err
+	}
+	return NewLogger(levels, format, w)
 }

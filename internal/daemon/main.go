@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/kasa2mqtt/kasa2mqtt/bridge"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
@@ -42,6 +44,9 @@ type Main struct {
 	// OnBrokerStarted, when set, is called with the embedded broker's
 	// address once it listens (the demo prints it).
 	OnBrokerStarted func(addr string)
+	// Levels, when set, lets bridge/request/log_level change the log
+	// levels of Logger (built with NewLogger from the same Levels).
+	Levels *Levels
 
 	bridge *bridge.Bridge
 }
@@ -87,9 +92,18 @@ func Overrides(cfg *config.Config) map[string]bridge.DeviceOverride {
 	return m
 }
 
+// ErrRestart is returned by Main.Run after a restart was requested over
+// MQTT (bridge/request/restart or the restart button in Home Assistant);
+// the caller should start the daemon afresh.
+var ErrRestart = errors.New("restart requested")
+
 // Run starts everything and blocks until ctx is cancelled, then shuts down
-// cleanly (bridge offline, MQTT disconnect, broker stop).
+// cleanly (bridge offline, MQTT disconnect, broker stop). It returns nil,
+// ErrRestart, or the error that kept it from starting.
 func (m *Main) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var restart atomic.Bool
 	cfg, log := m.Config, m.Logger
 	if cfg == nil || log == nil {
 		return errors.New("daemon: Config and Logger are required")
@@ -117,7 +131,7 @@ func (m *Main) Run(ctx context.Context) error {
 			m.OnBrokerStarted(brk.Addr())
 		}
 	}
-	b, err := bridge.New(bridge.Options{
+	opts := bridge.Options{
 		MQTT: bridge.MQTTOptions{
 			Server:   server,
 			ClientID: cfg.ClientID(),
@@ -135,12 +149,41 @@ func (m *Main) Run(ctx context.Context) error {
 		StateDir:        cfg.StateDir,
 		BirthDelay:      m.BirthDelay,
 		Logger:          log.Named("bridge"),
-	}, provs...)
+		Commit:          Commit,
+		Config:          publicConfig(cfg, log),
+		Restart:         func() { restart.Store(true); cancel() },
+	}
+	if m.Levels != nil {
+		opts.LogLevel = m.Levels.String
+		opts.SetLogLevel = m.Levels.Set
+	}
+	b, err := bridge.New(opts, provs...)
 	if err != nil {
 		return err
 	}
 	m.bridge = b
 	log.Info("kasa2mqtt starting", zap.String("version", Version), zap.Int("accounts", len(provs)),
 		zap.Duration("poll_interval", cfg.Poll.Interval), zap.String("state_dir", cfg.StateDir))
-	return b.Run(ctx)
+	if err := b.Run(ctx); err != nil {
+		return err
+	}
+	if restart.Load() {
+		return ErrRestart
+	}
+	return nil
+}
+
+// publicConfig is the effective configuration with every secret masked, in
+// the same shape and key names as the YAML file, for bridge/info.
+func publicConfig(cfg *config.Config, log *zap.Logger) any {
+	data, err := cfg.YAML()
+	var m map[string]any
+	if err == nil {
+		err = yaml.Unmarshal(data, &m)
+	}
+	if err != nil {
+		log.Warn("cannot show the configuration in bridge/info", zap.Error(err))
+		return nil
+	}
+	return m
 }
