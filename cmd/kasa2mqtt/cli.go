@@ -39,6 +39,7 @@ func commands() []command {
 		{"run", "run the bridge (the daemon)", runCmd},
 		{"devices", "list the devices of every configured account", devicesCmd},
 		{"login", "log in once and store tokens, so the config need not keep the password", loginCmd},
+		{"tuya-authorize", "authorise a Tuya account that uses auth: code, and store its tokens", tuyaAuthorizeCmd},
 		{"check-config", "validate the configuration and print it with secrets masked", checkConfigCmd},
 		{"demo", "run against a simulated cloud with an embedded broker", demoCmd},
 		{"version", "print the version", versionCmd},

@@ -11,6 +11,7 @@ import (
 	"github.com/kasa2mqtt/kasa2mqtt/bridge"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/kasa"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/tuya"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/daemon"
 )
 
@@ -48,22 +49,40 @@ func devicesCmd(ctx context.Context, e env) int {
 		online                                 bool
 	}
 	var rows []row
-	for _, p := range provs {
-		kp, isKasa := p.(*kasa.Provider)
-		if !isKasa {
-			continue
-		}
-		listed, err := kp.DeviceList(ctx)
-		if err != nil {
-			fmt.Fprintf(e.stderr, "kasa2mqtt: account %s: %v\n", p.Account(), err)
-			code = exitError
-			continue
-		}
+	for i, p := range provs {
+		// What the account holds beyond what is bridged, and each row's
+		// server, depend on the provider.
 		servers := map[string]string{}
-		for _, l := range listed {
-			servers[l.ID] = l.AppServerURL
-			if !l.Supported {
-				rows = append(rows, row{p.Account(), l.Alias, l.ID, l.Model, l.AppServerURL, "(not bridged: " + l.DeviceType + ")", l.Online})
+		switch vp := p.(type) {
+		case *kasa.Provider:
+			listed, err := vp.DeviceList(ctx)
+			if err != nil {
+				fmt.Fprintf(e.stderr, "kasa2mqtt: account %s: %v\n", p.Account(), err)
+				code = exitError
+				continue
+			}
+			for _, l := range listed {
+				servers[l.ID] = l.AppServerURL
+				if !l.Supported {
+					rows = append(rows, row{p.Account(), l.Alias, l.ID, l.Model, l.AppServerURL, "(not bridged: " + l.DeviceType + ")", l.Online})
+				}
+			}
+		case *tuya.Provider:
+			listed, err := vp.DeviceList(ctx)
+			if err != nil {
+				fmt.Fprintf(e.stderr, "kasa2mqtt: account %s: %v\n", p.Account(), err)
+				code = exitError
+				continue
+			}
+			server := cfg.Accounts[i].Endpoint
+			if server == "" {
+				server, _ = tuya.RegionEndpoint(cfg.Accounts[i].Region)
+			}
+			for _, l := range listed {
+				servers[l.ID] = server
+				if !l.Supported {
+					rows = append(rows, row{p.Account(), l.Name, l.ID, l.Model, server, "(not bridged: category " + l.Category + ")", l.Online})
+				}
 			}
 		}
 		devs, err := p.ListDevices(ctx)

@@ -19,6 +19,7 @@ import (
 	"github.com/kasa2mqtt/kasa2mqtt/bridge"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/kasa"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/tuya"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/broker"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/config"
 )
@@ -71,6 +72,31 @@ func Providers(cfg *config.Config, httpClient *http.Client, log *zap.Logger) ([]
 				HTTPClient: httpClient,
 				Energy:     energy,
 				Logger:     log,
+			})
+			if err != nil {
+				return nil, fmt.Errorf("accounts[%d] (%s): %w", i, a.Name, err)
+			}
+			provs = append(provs, p)
+		case "tuya":
+			scale := map[string]map[string]int{}
+			for id, o := range cfg.Devices {
+				if len(o.Scale) > 0 {
+					scale[id] = o.Scale
+				}
+			}
+			p, err := tuya.New(tuya.Options{
+				Account:        a.Name,
+				AccessID:       a.AccessID,
+				AccessSecret:   a.AccessSecret,
+				Endpoint:       a.Endpoint,
+				Region:         a.Region,
+				UserID:         a.UserID,
+				Auth:           a.Auth,
+				StateDir:       cfg.StateDir,
+				HTTPClient:     httpClient,
+				Energy:         energy,
+				Logger:         log,
+				ScaleOverrides: scale,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("accounts[%d] (%s): %w", i, a.Name, err)

@@ -1,0 +1,169 @@
+package tuya
+
+import (
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"unicode"
+)
+
+// supportedCategories are the Tuya categories bridged: kg (switch), cz
+// (socket) and pc (power strip).
+var supportedCategories = []string{"kg", "cz", "pc"}
+
+// ListedDevice is one device-list row, lightly cleaned, as the `devices`
+// command shows it. Rows of every category are listed; Supported tells
+// which ones the bridge handles.
+type ListedDevice struct {
+	// ID is the Tuya device id.
+	ID string
+	// Name is the user-given name from the app.
+	Name string
+	// Model is the product name (product_name), falling back to model.
+	Model string
+	// ProductID is the product the device is an instance of.
+	ProductID string
+	// Category is Tuya's category code, e.g. "cz" (socket).
+	Category string
+	// Online is the cloud's connectivity flag.
+	Online bool
+	// Sub is true for sub-devices reached through a gateway.
+	Sub bool
+	// Supported is true for the bridged categories (kg, cz, pc) whose
+	// specification, when known, has at least one switch data point.
+	Supported bool
+}
+
+// listRow is a parsed row plus the status codes the list carried, used
+// when a device's specification cannot be read.
+type listRow struct {
+	dev    ListedDevice
+	status map[string]json.RawMessage
+}
+
+// devicePage is one page of a device list.
+type devicePage struct {
+	rows       []listRow
+	skipped    int
+	hasMore    bool
+	lastRowKey string
+}
+
+// parseDevicePage decodes a device-list result: either an object with
+// devices (or list), has_more and last_row_key (the paged lists), or a bare
+// array (GET /v1.0/users/{uid}/devices). Rows without a usable id are
+// skipped and counted.
+func parseDevicePage(result json.RawMessage) (devicePage, error) {
+	var pg devicePage
+	var items []json.RawMessage
+	if a, ok := jsonArray(result); ok {
+		items = a
+	} else if m, ok := jsonObject(result); ok {
+		raw := m["devices"]
+		if raw == nil {
+			raw = m["list"]
+		}
+		if a, ok := jsonArray(raw); ok {
+			items = a
+		} else if raw != nil && strings.TrimSpace(string(raw)) != "null" {
+			return devicePage{}, errors.New("device list: devices is not an array")
+		}
+		pg.hasMore, _ = jsonBool(m["has_more"])
+		pg.lastRowKey, _ = jsonString(m["last_row_key"])
+	} else if s := strings.TrimSpace(string(result)); s != "null" && s != "" {
+		return devicePage{}, errors.New("device list: result is neither an object nor an array")
+	}
+	for _, it := range items {
+		r, ok := parseListRow(it)
+		if !ok {
+			pg.skipped++
+			continue
+		}
+		pg.rows = append(pg.rows, r)
+	}
+	return pg, nil
+}
+
+func parseListRow(raw json.RawMessage) (listRow, bool) {
+	m, ok := jsonObject(raw)
+	if !ok {
+		return listRow{}, false
+	}
+	var d ListedDevice
+	d.ID, _ = jsonString(m["id"])
+	if !validDeviceID(d.ID) {
+		return listRow{}, false
+	}
+	name, _ := jsonString(m["name"])
+	d.Name = printable(name)
+	product, _ := jsonString(m["product_name"])
+	model, _ := jsonString(m["model"])
+	d.Model = printable(product)
+	if d.Model == "" {
+		d.Model = printable(model)
+	}
+	pid, _ := jsonString(m["product_id"])
+	d.ProductID = printable(pid)
+	cat, _ := jsonString(m["category"])
+	d.Category = printable(cat)
+	d.Online, _ = jsonBool(m["online"])
+	if on, ok := jsonBool(m["isOnline"]); ok && m["online"] == nil {
+		d.Online = on
+	}
+	d.Sub, _ = jsonBool(m["sub"])
+	d.Supported = slices.Contains(supportedCategories, d.Category)
+	status, _ := parseStatusList(m["status"])
+	return listRow{dev: d, status: status}, true
+}
+
+// parseStatusList decodes [{"code":…,"value":…}, …] into code → value.
+// Entries without a code are skipped; a later entry of a code wins.
+func parseStatusList(raw json.RawMessage) (map[string]json.RawMessage, bool) {
+	items, ok := jsonArray(raw)
+	if !ok {
+		return nil, false
+	}
+	out := make(map[string]json.RawMessage, len(items))
+	for _, it := range items {
+		m, ok := jsonObject(it)
+		if !ok {
+			continue
+		}
+		code, _ := jsonString(m["code"])
+		if code == "" || m["value"] == nil {
+			continue
+		}
+		out[code] = m["value"]
+	}
+	return out, true
+}
+
+// validDeviceID accepts ids that are safe in URL paths, as map and energy
+// keys and (with a data point code appended) as outlet ids: 1..64 of
+// [A-Za-z0-9_-].
+func validDeviceID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// printable replaces invalid UTF-8 and drops non-printable runes; the
+// result is trimmed.
+func printable(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if r == ' ' || unicode.IsPrint(r) {
+			return r
+		}
+		return -1
+	}, s)
+	return strings.TrimSpace(s)
+}

@@ -1,0 +1,5 @@
+package tuya
+
+import "encoding/json"
+
+var jsonMarshal = json.Marshal

@@ -1,0 +1,163 @@
+package tuya
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+)
+
+const (
+	// ProviderKind is the kind reported by Provider.Kind and Device.Provider.
+	ProviderKind = "tuya"
+	// Manufacturer is the brand reported in Device.Manufacturer: the cloud
+	// does not name the plug's own brand.
+	Manufacturer = "Tuya"
+	// AuthSimple and AuthCode are the values of Options.Auth.
+	AuthSimple = "simple"
+	AuthCode   = "code"
+)
+
+// Options configures a Provider. Account, AccessID, AccessSecret and one of
+// Endpoint and Region are required.
+type Options struct {
+	// Account is the configured account name, e.g. "home". It appears in
+	// logs and in the state file name, so it may not contain path
+	// separators.
+	Account string
+	// AccessID is the cloud project's Access ID (the client_id header).
+	AccessID string
+	// AccessSecret is the project's Access Secret. It only keys the request
+	// signatures: it is never sent, logged, stored or put in an error.
+	AccessSecret string
+	// Endpoint is the OpenAPI base URL, e.g. https://openapi.tuyaeu.com (the
+	// fake cloud's URL in tests). Empty means RegionEndpoint(Region).
+	Endpoint string
+	// Region is the data centre (cn, us, us-e, eu, eu-w, in). It selects
+	// the endpoint when Endpoint is empty and is named in the errors that
+	// point at a data-centre mismatch (1106, 2406).
+	Region string
+	// UserID is the app account's user id. When set, devices are listed
+	// with GET /v1.0/users/{uid}/devices instead of the project-wide list.
+	UserID string
+	// Auth is AuthSimple (default: tokens from the access id and secret) or
+	// AuthCode (a user authorised the project once, see ExchangeCode; the
+	// provider then lives on refresh tokens and never falls back to a
+	// simple-mode grant).
+	Auth string
+	// StateDir holds the token file <StateDir>/tuya-<Account>.json (mode
+	// 0600, atomic writes). Empty means no persistence: every start gets a
+	// new token (and code mode cannot survive a restart).
+	StateDir string
+	// HTTPClient sends every request; nil means a shared pooled client
+	// (dial 10s, TLS handshake 10s, idle connections 90s, 60s overall
+	// backstop). Redirects are never followed, whichever client is used.
+	HTTPClient *http.Client
+	// Energy accumulates the add_ele deltas into lifetime totals (key
+	// "tuya/<device id>") that never decrease and survive restarts; nil
+	// keeps the totals in memory only.
+	Energy *cloud.EnergyMeter
+	// Logger receives the provider's logs; nil discards them.
+	Logger *zap.Logger
+	// ScaleOverrides replaces the decimal scale of a data point for
+	// products whose specification is wrong: ScaleOverrides[deviceID][code],
+	// e.g. {"bf12…": {"cur_power": 1}}. The device id is the physical
+	// device's (not a strip outlet's).
+	ScaleOverrides map[string]map[string]int
+	// Now is the host clock; nil means time.Now. The provider signs with
+	// the cloud's time estimated from it, so tests inject skew here.
+	Now func() time.Time
+}
+
+// String renders the options for diagnostics without the access secret.
+func (o Options) String() string {
+	secret := "unset"
+	if o.AccessSecret != "" {
+		secret = "set"
+	}
+	auth := o.Auth
+	if auth == "" {
+		auth = AuthSimple
+	}
+	return fmt.Sprintf("tuya.Options{Account:%q AccessID:%q AccessSecret:%s Endpoint:%q Region:%q UserID:%q Auth:%s StateDir:%q ScaleOverrides:%d}",
+		o.Account, o.AccessID, secret, o.Endpoint, o.Region, o.UserID, auth, o.StateDir, len(o.ScaleOverrides))
+}
+
+// GoString is like String, so that %#v does not print the secret either.
+func (o Options) GoString() string { return o.String() }
+
+// regionEndpoints are the data centres of Tuya's Request Structure page
+// (reference §3).
+var regionEndpoints = map[string]string{
+	"cn":   "https://openapi.tuyacn.com",
+	"us":   "https://openapi.tuyaus.com",
+	"us-e": "https://openapi-ueaz.tuyaus.com",
+	"eu":   "https://openapi.tuyaeu.com",
+	"eu-w": "https://openapi-weaz.tuyaeu.com",
+	"in":   "https://openapi.tuyain.com",
+}
+
+// Regions lists the data centre codes RegionEndpoint knows, in a stable
+// order.
+var Regions = []string{"cn", "us", "us-e", "eu", "eu-w", "in"}
+
+// RegionEndpoint returns the OpenAPI base URL of a data centre: cn
+// (China), us (Western America), us-e (Eastern America), eu (Central
+// Europe), eu-w (Western Europe) or in (India). Case and surrounding space
+// are ignored.
+func RegionEndpoint(region string) (string, error) {
+	if u, ok := regionEndpoints[strings.ToLower(strings.TrimSpace(region))]; ok {
+		return u, nil
+	}
+	return "", fmt.Errorf("tuya: unknown data centre %q (one of %s)", region, strings.Join(Regions, ", "))
+}
+
+// baseURL resolves and checks the endpoint: http(s)://host[:port][/path]
+// without user info, query or fragment; a trailing slash is dropped.
+func baseURL(endpoint, region string) (string, error) {
+	raw := strings.TrimSpace(endpoint)
+	if raw == "" {
+		if strings.TrimSpace(region) == "" {
+			return "", fmt.Errorf("set a region (one of %s) or an endpoint", strings.Join(Regions, ", "))
+		}
+		return RegionEndpoint(region)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return "", fmt.Errorf("endpoint %q: want http(s)://host[:port] without user info or query", redactURL(raw))
+	}
+	return strings.TrimSuffix((&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String(), "/"), nil
+}
+
+func validateAccount(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("account name is empty")
+	case name == "." || name == "..":
+		return fmt.Errorf("account name %q is not allowed", name)
+	case strings.ContainsAny(name, `/\`+"\x00"):
+		return fmt.Errorf("account name %q contains a path separator", name)
+	}
+	return nil
+}
+
+// redactURL renders a URL for errors without user info, query or
+// fragment.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "<unparseable URL>"
+	}
+	if u.User != nil {
+		u.User = url.User("redacted")
+	}
+	u.RawQuery, u.ForceQuery = "", false
+	u.Fragment, u.RawFragment = "", ""
+	return u.String()
+}

@@ -1,0 +1,409 @@
+package tuya
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+)
+
+// refreshMargin is how long before its expiry (cloud clock) an access token
+// is refreshed proactively.
+const refreshMargin = 60 * time.Second
+
+// session owns one account's tokens and serialises every grant and
+// refresh.
+//
+// Calls read the current token together with its generation. A call whose
+// token is refused, or about to expire, asks renew for a token newer than
+// that generation: the first such call runs the single refresh or grant
+// while later ones wait for it and share its outcome, so N calls failing
+// together cause one refresh. This matters doubly here: a refresh token
+// works once, and a successful refresh kills the old pair.
+type session struct {
+	account  string
+	accessID string
+	endpoint string
+	mode     string
+	rt       *transport
+	store    *tokenStore
+	log      *zap.Logger
+
+	mu       sync.Mutex
+	st       tokenState
+	gen      uint64   // bumped whenever st.AccessToken changes
+	inflight *renewal // the running refresh or grant, if any
+	fatal    error    // code mode: a user must authorise again
+}
+
+type renewal struct {
+	done chan struct{}
+	err  error
+}
+
+// current returns the token to use, its generation and whether it is
+// fresh (set and not within refreshMargin of its expiry on the cloud's
+// clock), or the sticky authorisation error.
+func (s *session) current() (token string, gen uint64, fresh bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.fatalLocked(); err != nil {
+		return "", 0, false, err
+	}
+	now, _ := s.rt.serverNow()
+	fresh = s.st.AccessToken != "" && now.Add(refreshMargin).UnixMilli() < s.st.ExpireAtMS
+	return s.st.AccessToken, s.gen, fresh, nil
+}
+
+// expired reports whether the token of generation gen has passed its
+// expiry on the cloud's clock (or was replaced).
+func (s *session) expired(gen uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now, _ := s.rt.serverNow()
+	return gen != s.gen || s.st.AccessToken == "" || now.UnixMilli() >= s.st.ExpireAtMS
+}
+
+// uid is the user id of the current token.
+func (s *session) uid() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.UID
+}
+
+// fatalLocked returns the sticky error, unless the token file now holds a
+// refresh token this session has not tried (someone ran `kasa2mqtt
+// tuya-authorize`), which is adopted without contacting the cloud.
+func (s *session) fatalLocked() error {
+	if s.fatal == nil {
+		return nil
+	}
+	st, found, err := s.store.load()
+	if err != nil || !found || !s.matches(st) || st.RefreshToken == "" || st.RefreshToken == s.st.RefreshToken {
+		return s.fatal
+	}
+	s.st = st
+	s.gen++
+	s.fatal = nil
+	s.log.Info("tuya session resumed with the tokens stored by `kasa2mqtt tuya-authorize`")
+	return nil
+}
+
+// matches reports whether stored tokens belong to this project, data
+// centre and mode.
+func (s *session) matches(st tokenState) bool {
+	return st.AccessID == s.accessID && st.Endpoint == s.endpoint && st.Auth == s.mode
+}
+
+// renew returns a token newer than generation stale, refreshing or getting
+// a new one when nobody else already did. Concurrent callers share one
+// attempt and its error.
+func (s *session) renew(ctx context.Context, stale uint64) (string, uint64, error) {
+	for {
+		s.mu.Lock()
+		if err := s.fatalLocked(); err != nil {
+			s.mu.Unlock()
+			return "", 0, err
+		}
+		if s.st.AccessToken != "" && s.gen != stale {
+			tok, gen := s.st.AccessToken, s.gen
+			s.mu.Unlock()
+			return tok, gen, nil
+		}
+		if r := s.inflight; r != nil {
+			s.mu.Unlock()
+			select {
+			case <-r.done:
+			case <-ctx.Done():
+				return "", 0, fmt.Errorf("account %q: wait for token: %w", s.account, ctx.Err())
+			}
+			// An attempt aborted by its own caller's context: ours is
+			// still alive, so try again rather than fail with it.
+			if r.err != nil && !(isContextError(r.err) && ctx.Err() == nil) {
+				return "", 0, r.err
+			}
+			continue
+		}
+		r := s.startLocked()
+		s.mu.Unlock()
+		if err := s.run(r, func() error { return s.doRenew(ctx) }); err != nil {
+			return "", 0, err
+		}
+		s.mu.Lock()
+		tok, gen := s.st.AccessToken, s.gen
+		s.mu.Unlock()
+		return tok, gen, nil
+	}
+}
+
+func (s *session) startLocked() *renewal {
+	r := &renewal{done: make(chan struct{})}
+	s.inflight = r
+	return r
+}
+
+// run executes fn as the in-flight renewal r and publishes its outcome,
+// even if fn panics.
+func (s *session) run(r *renewal, fn func() error) (err error) {
+	defer func() {
+		s.mu.Lock()
+		s.inflight = nil
+		r.err = err
+		close(r.done)
+		s.mu.Unlock()
+	}()
+	return fn()
+}
+
+// doRenew refreshes with the refresh token; when that fails, simple mode
+// gets a new grant and code mode gives up (a dead refresh token needs the
+// user) or reports the transient failure.
+func (s *session) doRenew(ctx context.Context) error {
+	s.mu.Lock()
+	refresh := s.st.RefreshToken
+	s.mu.Unlock()
+	if refresh != "" {
+		err := s.refresh(ctx, refresh)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("account %q: %w", s.account, err)
+		}
+		if s.mode == AuthCode {
+			if !refreshTokenDead(err) {
+				return fmt.Errorf("account %q: %w", s.account, err)
+			}
+			return s.needAuthorize("the refresh token was refused", err)
+		}
+		s.log.Info("tuya token refresh failed, requesting a new token", zap.Error(err))
+		s.mu.Lock()
+		if s.st.RefreshToken == refresh {
+			s.st.RefreshToken = ""
+		}
+		s.mu.Unlock()
+	} else if s.mode == AuthCode {
+		return s.needAuthorize("no tokens are stored", nil)
+	}
+	return s.grant(ctx)
+}
+
+// refreshTokenDead reports whether a refresh failure says the refresh
+// token itself is no longer accepted (rather than the cloud being busy or
+// the credentials being wrong).
+func refreshTokenDead(err error) bool {
+	code, ok := apiCode(err)
+	if !ok || isTransientCode(code) || isHoldCode(code) || code == codePermissionDeny {
+		return false
+	}
+	return true
+}
+
+// needAuthorize makes the session fail until a user authorises again.
+func (s *session) needAuthorize(why string, cause error) error {
+	msg := fmt.Sprintf("account %q: Tuya authorization needed (%s): run `kasa2mqtt tuya-authorize`", s.account, why)
+	var err error
+	if cause != nil {
+		err = fmt.Errorf("%s: %w (last answer: %w)", msg, cloud.ErrAuth, cause)
+	} else {
+		err = fmt.Errorf("%s: %w", msg, cloud.ErrAuth)
+	}
+	s.mu.Lock()
+	s.fatal = err
+	// The refused refresh token stays in memory so that fatalLocked only
+	// adopts a token file with a different one.
+	s.st.AccessToken, s.st.ExpireAtMS = "", 0
+	s.gen++
+	s.mu.Unlock()
+	s.log.Error("tuya authorization needed: " + why + "; run `kasa2mqtt tuya-authorize`")
+	return err
+}
+
+func (s *session) refresh(ctx context.Context, refresh string) error {
+	if !safeSegment(refresh) {
+		return &APIError{Op: "GET /v1.0/token/{refresh_token}", Code: codeTokenInvalid, Msg: "stored refresh token has unexpected characters"}
+	}
+	res, serverMS, err := s.rt.doT(ctx, request{
+		method: "GET",
+		path:   "/v1.0/token/" + refresh,
+		op:     "GET /v1.0/token/{refresh_token}",
+	}, "")
+	if err != nil {
+		return err
+	}
+	if err := s.adopt(res, serverMS, false); err != nil {
+		return err
+	}
+	s.log.Info("tuya token refreshed")
+	return nil
+}
+
+func (s *session) grant(ctx context.Context) error {
+	res, serverMS, err := s.rt.doT(ctx, request{
+		method: "GET",
+		path:   "/v1.0/token",
+		query:  url.Values{"grant_type": {"1"}},
+		op:     "GET /v1.0/token?grant_type=1",
+	}, "")
+	if err != nil {
+		return fmt.Errorf("account %q: get token: %w", s.account, err)
+	}
+	if err := s.adopt(res, serverMS, false); err != nil {
+		return fmt.Errorf("account %q: %w", s.account, err)
+	}
+	s.log.Info("tuya token obtained (simple mode)")
+	return nil
+}
+
+// exchange trades an authorisation code for tokens (code mode). It waits
+// for any running renewal and clears the sticky authorisation error when
+// it succeeds; failing to store the tokens is an error.
+func (s *session) exchange(ctx context.Context, code string) error {
+	for {
+		s.mu.Lock()
+		if r := s.inflight; r != nil {
+			s.mu.Unlock()
+			select {
+			case <-r.done:
+				continue
+			case <-ctx.Done():
+				return fmt.Errorf("account %q: wait for token: %w", s.account, ctx.Err())
+			}
+		}
+		r := s.startLocked()
+		s.mu.Unlock()
+		return s.run(r, func() error {
+			res, serverMS, err := s.rt.doT(ctx, request{
+				method: "GET",
+				path:   "/v1.0/token",
+				query:  url.Values{"grant_type": {"2"}, "code": {code}},
+				op:     "GET /v1.0/token?grant_type=2",
+			}, "")
+			if err != nil {
+				if c, ok := apiCode(err); ok && (c == codeGrantInvalid || c == codeCodeInvalid) {
+					return fmt.Errorf("account %q: the authorization code was refused (expired, already used or issued for another project): %w: %w",
+						s.account, err, cloud.ErrAuth)
+				}
+				return fmt.Errorf("account %q: exchange authorization code: %w", s.account, err)
+			}
+			if err := s.adopt(res, serverMS, true); err != nil {
+				return fmt.Errorf("account %q: %w", s.account, err)
+			}
+			s.log.Info("tuya authorization code exchanged for tokens")
+			return nil
+		})
+	}
+}
+
+// tokenResult is the result of the token APIs.
+type tokenResult struct {
+	AccessToken  string
+	RefreshToken string
+	ExpireSec    int64
+	UID          string
+}
+
+func parseTokenResult(raw json.RawMessage) (tokenResult, error) {
+	m, ok := jsonObject(raw)
+	if !ok {
+		return tokenResult{}, errors.New("token response: result is not an object")
+	}
+	var r tokenResult
+	r.AccessToken, _ = jsonString(m["access_token"])
+	r.RefreshToken, _ = jsonString(m["refresh_token"])
+	r.UID, _ = jsonString(m["uid"])
+	exp, ok := jsonInt64(m["expire_time"])
+	if !ok {
+		exp, ok = jsonInt64(m["expire"])
+	}
+	switch {
+	case r.AccessToken == "" || r.RefreshToken == "":
+		return tokenResult{}, errors.New("token response without access_token or refresh_token")
+	case !ok || exp <= 0 || exp > 366*24*3600:
+		return tokenResult{}, errors.New("token response without a valid expire_time")
+	case !safeSegment(r.RefreshToken) || !safeHeader(r.AccessToken):
+		return tokenResult{}, errors.New("token response with unexpected characters in a token")
+	}
+	r.ExpireSec = exp
+	return r, nil
+}
+
+// adopt installs the tokens of a token response, persists them and only
+// then lets callers use them. The expiry is the response's t (cloud clock)
+// plus expire_time. An invalid response changes nothing. A failure to store
+// is returned only when explicit (ExchangeCode); otherwise it is logged,
+// because the old pair is dead either way.
+func (s *session) adopt(res json.RawMessage, serverMS int64, explicit bool) error {
+	r, err := parseTokenResult(res)
+	if err != nil {
+		return err
+	}
+	if serverMS <= 0 {
+		now, _ := s.rt.serverNow()
+		serverMS = now.UnixMilli()
+	}
+	s.mu.Lock()
+	s.st = tokenState{
+		AccessID:     s.accessID,
+		Endpoint:     s.endpoint,
+		Auth:         s.mode,
+		UID:          r.UID,
+		AccessToken:  r.AccessToken,
+		RefreshToken: r.RefreshToken,
+		ExpireAtMS:   serverMS + r.ExpireSec*1000,
+	}
+	snap := s.st
+	s.mu.Unlock()
+	perr := s.store.save(snap)
+	s.mu.Lock()
+	s.gen++
+	s.fatal = nil
+	s.mu.Unlock()
+	if perr != nil {
+		if explicit {
+			return fmt.Errorf("tokens obtained but not stored: %w", perr)
+		}
+		s.log.Warn("tuya tokens not stored; the next start needs a new token", zap.Error(perr))
+	}
+	return nil
+}
+
+// safeSegment accepts tokens and ids that can go into a URL path as they
+// are: 1..256 of [A-Za-z0-9._-].
+func safeSegment(s string) bool {
+	if s == "" || len(s) > 256 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// safeHeader accepts values that can be sent as a header: 1..1024
+// printable ASCII characters without spaces.
+func safeHeader(s string) bool {
+	if s == "" || len(s) > 1024 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+func isContextError(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}

@@ -1,0 +1,232 @@
+package tuya
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Data point codes the provider reads (reference §5.5).
+const (
+	dpSwitch     = "switch"
+	dpCurPower   = "cur_power"
+	dpCurVoltage = "cur_voltage"
+	dpCurCurrent = "cur_current"
+	dpAddEle     = "add_ele"
+)
+
+// maxScale bounds accepted scales; Tuya's are 0..3 in practice.
+const maxScale = 9
+
+// dp is one data point of a device's specification.
+type dp struct {
+	Code string
+	// Type is Boolean, Integer, Enum, String, Json or Raw ("" if unknown).
+	Type string
+	// Unit is the values' unit as the specification spells it, e.g. "W".
+	Unit string
+	// Scale: the reported integer is the real value × 10^Scale.
+	Scale    int
+	Min, Max float64
+	HasRange bool
+	// Writable is true when the code is among the specification's
+	// functions (commands).
+	Writable bool
+}
+
+// specification is the cached data point map of one device.
+type specification map[string]dp
+
+// parseSpecification decodes the result of GET
+// /v1.0/iot-03/devices/{id}/specification: {category, functions[],
+// status[]}, items {code, type, values} where values is a JSON string
+// (or, tolerated, an object) holding unit, scale, min, max. Status items
+// describe what is reported, functions what can be commanded; a code in
+// both keeps the status description and is writable.
+func parseSpecification(raw json.RawMessage) (specification, error) {
+	m, ok := jsonObject(raw)
+	if !ok {
+		return nil, errors.New("specification: result is not an object")
+	}
+	spec := specification{}
+	functions, _ := jsonArray(m["functions"])
+	status, _ := jsonArray(m["status"])
+	for _, it := range status {
+		if d, ok := parseDP(it); ok {
+			spec[d.Code] = d
+		}
+	}
+	for _, it := range functions {
+		d, ok := parseDP(it)
+		if !ok {
+			continue
+		}
+		if have, ok := spec[d.Code]; ok {
+			have.Writable = true
+			spec[d.Code] = have
+			continue
+		}
+		d.Writable = true
+		spec[d.Code] = d
+	}
+	return spec, nil
+}
+
+func parseDP(raw json.RawMessage) (dp, bool) {
+	m, ok := jsonObject(raw)
+	if !ok {
+		return dp{}, false
+	}
+	code, _ := jsonString(m["code"])
+	if code == "" || len(code) > 64 {
+		return dp{}, false
+	}
+	d := dp{Code: code}
+	d.Type, _ = jsonString(m["type"])
+	values := m["values"]
+	if s, ok := jsonString(values); ok {
+		values = json.RawMessage(s)
+	}
+	if v, ok := jsonObject(values); ok {
+		d.Unit, _ = jsonString(v["unit"])
+		if sc, ok := jsonInt(v["scale"]); ok && sc >= 0 && sc <= maxScale {
+			d.Scale = sc
+		}
+		lo, okLo := jsonFloat(v["min"])
+		hi, okHi := jsonFloat(v["max"])
+		if okLo && okHi {
+			d.Min, d.Max, d.HasRange = lo, hi, true
+		}
+	}
+	return d, true
+}
+
+// relayOrder orders relay codes: the master "switch", then switch_N, then
+// switch_usbN, each by N.
+func relayOrder(code string) (group, n int, ok bool) {
+	if code == dpSwitch {
+		return 0, 0, true
+	}
+	rest, found := strings.CutPrefix(code, "switch_")
+	if !found {
+		return 0, 0, false
+	}
+	group = 1
+	if r, usb := strings.CutPrefix(rest, "usb"); usb {
+		group, rest = 2, r
+	}
+	n, err := strconv.Atoi(rest)
+	if err != nil || n < 1 || n > 99 || strconv.Itoa(n) != rest {
+		return 0, 0, false
+	}
+	return group, n, true
+}
+
+// layout is how one physical device is bridged.
+type layout struct {
+	// relay is the code switching the device itself ("" for a strip
+	// without a master switch).
+	relay string
+	// outlets are the codes that become child devices, in order.
+	outlets []string
+	// metering data points present.
+	power, voltage, current, energy bool
+}
+
+func (l layout) supported() bool   { return l.relay != "" || len(l.outlets) > 0 }
+func (l layout) hasEnergy() bool   { return l.power || l.energy }
+func (l layout) hasMetering() bool { return l.power || l.voltage || l.current || l.energy }
+
+// makeLayout derives the layout from the codes a device has (from its
+// specification, or from the list's status codes when there is none):
+// one relay code gives a plug; several give a strip whose switch_N and
+// switch_usbN become outlets (and whose "switch", if any, is the master
+// relay of the strip itself).
+func makeLayout(codes map[string]bool) layout {
+	var relays []string
+	for c := range codes {
+		if _, _, ok := relayOrder(c); ok {
+			relays = append(relays, c)
+		}
+	}
+	slices.SortFunc(relays, func(a, b string) int {
+		ga, na, _ := relayOrder(a)
+		gb, nb, _ := relayOrder(b)
+		if ga != gb {
+			return ga - gb
+		}
+		return na - nb
+	})
+	var l layout
+	switch {
+	case len(relays) == 1:
+		l.relay = relays[0]
+	case len(relays) > 1 && relays[0] == dpSwitch:
+		l.relay, l.outlets = dpSwitch, relays[1:]
+	default:
+		l.outlets = relays
+	}
+	l.power, l.voltage, l.current, l.energy = codes[dpCurPower], codes[dpCurVoltage], codes[dpCurCurrent], codes[dpAddEle]
+	return l
+}
+
+// outletID is the Device.ID of a strip outlet: "<device id>_<code>", e.g.
+// "bf0123456789abcdef_switch_2". It is stable (the code is Tuya's standard
+// data point code), unique on the account and made of [A-Za-z0-9_-].
+func outletID(parent, code string) string { return parent + "_" + code }
+
+// outletName names an outlet after its strip: "Desk strip 2", "Desk strip
+// USB 1".
+func outletName(parent, code string) string {
+	g, n, _ := relayOrder(code)
+	if g == 2 {
+		return parent + " USB " + strconv.Itoa(n)
+	}
+	return parent + " " + strconv.Itoa(n)
+}
+
+// defaultScales and defaultUnits apply when a device's specification is
+// unknown (reference §5.5 "typical spec").
+var (
+	defaultScales = map[string]int{dpCurPower: 1, dpCurVoltage: 1, dpCurCurrent: 0, dpAddEle: 3}
+	defaultUnits  = map[string]string{dpCurPower: "W", dpCurVoltage: "V", dpCurCurrent: "mA", dpAddEle: "kWh"}
+)
+
+// unitFactor converts a value in unit to the neutral unit of code (W, V,
+// A, kWh). Unknown or empty units count as the code's usual unit.
+func unitFactor(code, unit string) float64 {
+	u := strings.ToLower(strings.TrimSpace(unit))
+	switch code {
+	case dpCurCurrent:
+		if u == "a" {
+			return 1
+		}
+		return 0.001 // mA, the standard unit
+	case dpCurPower:
+		if u == "kw" {
+			return 1000
+		}
+	case dpAddEle:
+		if u == "wh" {
+			return 0.001
+		}
+	}
+	return 1
+}
+
+// scaled converts a raw reported integer: raw / 10^scale × unit factor.
+// Negative and non-finite readings are refused.
+func scaled(raw json.RawMessage, code string, scale int, unit string) (float64, bool) {
+	v, ok := jsonFloat(raw)
+	if !ok || v < 0 {
+		return 0, false
+	}
+	f := v / math.Pow10(scale) * unitFactor(code, unit)
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, false
+	}
+	return f, true
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"html"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/tuya"
+	"github.com/kasa2mqtt/kasa2mqtt/internal/config"
+	"github.com/kasa2mqtt/kasa2mqtt/internal/daemon"
+)
+
+// tuyaAuthorizeCmd authorises a Tuya account configured with auth: code:
+// it prints what the user must do, takes the code (typed in, or caught on a
+// 127.0.0.1 redirect listener), exchanges it and stores the tokens.
+func tuyaAuthorizeCmd(ctx context.Context, e env) int {
+	fs := newFlags("tuya-authorize", e)
+	path := fs.String("c", defaultConf, "configuration file")
+	account := fs.String("account", "", "the Tuya account to authorise (default: the only one with auth: code)")
+	listen := fs.String("listen", "127.0.0.1:0", "address of the local redirect listener (\"off\" to only accept a typed code)")
+	timeout := fs.Duration("timeout", 10*time.Minute, "how long to wait for the code")
+	if code, ok := parseFlags(fs, e.args); !ok {
+		return code
+	}
+	cfg, ok := loadConfig(*path, e)
+	if !ok {
+		return exitConfig
+	}
+	idx := -1
+	for i, a := range cfg.Accounts {
+		if a.Provider != config.ProviderTuya || a.Auth != config.TuyaAuthCode {
+			continue
+		}
+		if *account == "" || a.Name == *account {
+			if idx >= 0 && *account == "" {
+				fmt.Fprintln(e.stderr, "kasa2mqtt: several Tuya accounts use auth: code; choose one with -account")
+				return exitUsage
+			}
+			idx = i
+		}
+	}
+	if idx < 0 {
+		fmt.Fprintf(e.stderr, "kasa2mqtt: no Tuya account with auth: code%s in %s\n", map[bool]string{true: " named " + *account, false: ""}[*account != ""], *path)
+		return exitUsage
+	}
+	log, err := daemon.SimpleLogger("warn", cfg.Log.Format, e.stderr)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "kasa2mqtt: %v\n", err)
+		return exitConfig
+	}
+	provs, err := daemon.Providers(cfg, httpClientOverride, log)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "kasa2mqtt: %v\n", err)
+		return exitError
+	}
+	tp, ok := provs[idx].(*tuya.Provider)
+	if !ok {
+		fmt.Fprintln(e.stderr, "kasa2mqtt: internal error: not a Tuya provider")
+		return exitError
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	codes := make(chan string, 2)
+	redirect := ""
+	if *listen != "off" {
+		l, err := net.Listen("tcp", *listen)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "kasa2mqtt: redirect listener on %s: %v (use -listen off to type the code)\n", *listen, err)
+			return exitError
+		}
+		redirect = "http://" + l.Addr().String() + "/callback"
+		srv := &http.Server{Handler: callbackHandler(codes), ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = srv.Serve(l) }()
+		defer srv.Close()
+	}
+	fmt.Fprintln(e.stdout, tp.AuthorizationInstructions(redirect))
+	fmt.Fprint(e.stdout, "Code: ")
+	go func() {
+		line, err := bufio.NewReader(e.stdin).ReadString('\n')
+		if strings.TrimSpace(line) != "" || err == nil {
+			codes <- strings.TrimSpace(line)
+		}
+	}()
+
+	var code string
+	select {
+	case code = <-codes:
+	case <-ctx.Done():
+		fmt.Fprintf(e.stderr, "\nkasa2mqtt: no code received: %v\n", ctx.Err())
+		return exitError
+	}
+	fmt.Fprintln(e.stdout)
+	if err := tp.ExchangeCode(ctx, code); err != nil {
+		fmt.Fprintf(e.stderr, "kasa2mqtt: account %s: %v\n", cfg.Accounts[idx].Name, err)
+		return exitError
+	}
+	fmt.Fprintf(e.stdout, "Authorised. Tokens stored in %s; `kasa2mqtt run` keeps them fresh from now on.\n", tp.TokenPath())
+	return exitOK
+}
+
+// callbackHandler takes the code from Tuya's redirect (?code=…).
+func callbackHandler(codes chan<- string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		code := r.URL.Query().Get("code")
+		if r.URL.Path != "/callback" || code == "" {
+			http.Error(w, "kasa2mqtt: expected /callback?code=…", http.StatusBadRequest)
+			return
+		}
+		select {
+		case codes <- code:
+		default:
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, "<p>kasa2mqtt received the authorization code (%s…). You can close this window.</p>", html.EscapeString(code[:min(4, len(code))]))
+	})
+}
