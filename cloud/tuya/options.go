@@ -69,6 +69,9 @@ type Options struct {
 	// e.g. {"bf12…": {"cur_power": 1}}. The device id is the physical
 	// device's (not a strip outlet's).
 	ScaleOverrides map[string]map[string]int
+	// Observer is told about every cloud call, token grant and refresh
+	// (for metrics); nil means none.
+	Observer cloud.Observer
 	// Now is the host clock; nil means time.Now. The provider signs with
 	// the cloud's time estimated from it, so tests inject skew here.
 	Now func() time.Time

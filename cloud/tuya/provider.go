@@ -42,6 +42,7 @@ const (
 // device list and each device's specification, which ListDevices
 // refreshes.
 type Provider struct {
+	calls     *cloud.CallCounter
 	account   string
 	accessID  string
 	endpoint  string
@@ -174,9 +175,22 @@ func New(opts Options) (*Provider, error) {
 
 	store := newTokenStore(opts.StateDir, opts.Account)
 	rt := newTransport(opts.HTTPClient, base, opts.AccessID, opts.AccessSecret, opts.Region, now, log)
+	calls := &cloud.CallCounter{}
+	obs := opts.Observer
+	rt.observe = func(op string, err error) {
+		calls.Add(time.Now())
+		if obs != nil {
+			obs.CloudCall(ProviderKind, opts.Account, op, err)
+		}
+	}
 	sess := &session{
 		account: opts.Account, accessID: opts.AccessID, endpoint: base, mode: mode,
 		rt: rt, store: store, log: log,
+		onToken: func(kind string) {
+			if obs != nil {
+				obs.Login(ProviderKind, opts.Account, kind)
+			}
+		},
 	}
 	st, found, err := store.load()
 	if err != nil {
@@ -193,6 +207,7 @@ func New(opts Options) (*Provider, error) {
 		sess.st = tokenState{AccessID: opts.AccessID, Endpoint: base, Auth: mode}
 	}
 	return &Provider{
+		calls:     calls,
 		account:   opts.Account,
 		accessID:  opts.AccessID,
 		endpoint:  base,
@@ -615,3 +630,14 @@ func cmpErr(a, b error) error {
 	}
 	return b
 }
+
+// Stats reports the calls made today and whether the account holds a token
+// that has not been refused.
+func (p *Provider) Stats() cloud.AccountStats {
+	p.sess.mu.Lock()
+	loggedIn := p.sess.st.AccessToken != "" && p.sess.fatal == nil
+	p.sess.mu.Unlock()
+	return cloud.AccountStats{CallsToday: p.calls.Today(time.Now()), LoggedIn: loggedIn}
+}
+
+var _ cloud.StatsReporter = (*Provider)(nil)

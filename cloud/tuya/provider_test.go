@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -690,4 +691,51 @@ func TestProvider_KindAccount(t *testing.T) {
 		t.Errorf("Kind %q Account %q TokenPath %q", p.Kind(), p.Account(), p.TokenPath())
 	}
 	var _ cloud.Provider = p
+}
+
+type countingObserver struct {
+	mu     sync.Mutex
+	calls  map[string]int
+	tokens map[string]int
+}
+
+func (o *countingObserver) CloudCall(provider, account, method string, err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.calls[provider+" "+method]++
+}
+
+func (o *countingObserver) Login(provider, account, kind string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.tokens[provider+" "+kind]++
+}
+
+func TestStatsAndObserver(t *testing.T) {
+	e := newEnv(t)
+	e.srv.AddPlug(testAccessID, "Kettle", true)
+	obs := &countingObserver{calls: map[string]int{}, tokens: map[string]int{}}
+	p := e.provider(func(o *tuya.Options) { o.Observer = obs })
+	if st := p.Stats(); st.LoggedIn || st.CallsToday != 0 {
+		t.Fatalf("fresh stats = %+v", st)
+	}
+	mustList(t, e, p)
+	st := p.Stats()
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	total := 0
+	for _, n := range obs.calls {
+		total += n
+	}
+	if !st.LoggedIn || st.CallsToday == 0 || st.CallsToday != total {
+		t.Fatalf("stats %+v, observer saw %d calls (%v)", st, total, obs.calls)
+	}
+	if obs.calls["tuya GET /v1.0/token?grant_type=1"] != 1 || obs.tokens["tuya login"] != 1 {
+		t.Errorf("observer calls %v tokens %v", obs.calls, obs.tokens)
+	}
+	for m := range obs.calls {
+		if strings.Contains(m, testSecret) || strings.ContainsAny(m, "0123456789") && strings.Contains(m, "devices/bf") {
+			t.Errorf("metric label %q carries an id or a secret", m)
+		}
+	}
 }

@@ -28,6 +28,7 @@ const refreshMargin = 60 * time.Second
 // together cause one refresh. This matters doubly here: a refresh token
 // works once, and a successful refresh kills the old pair.
 type session struct {
+	onToken  func(kind string) // "login" or "refresh"; may be nil
 	account  string
 	accessID string
 	endpoint string
@@ -242,6 +243,7 @@ func (s *session) refresh(ctx context.Context, refresh string) error {
 		return err
 	}
 	s.log.Info("tuya token refreshed")
+	s.tokenEvent("refresh")
 	return nil
 }
 
@@ -259,6 +261,7 @@ func (s *session) grant(ctx context.Context) error {
 		return fmt.Errorf("account %q: %w", s.account, err)
 	}
 	s.log.Info("tuya token obtained (simple mode)")
+	s.tokenEvent("login")
 	return nil
 }
 
@@ -297,6 +300,7 @@ func (s *session) exchange(ctx context.Context, code string) error {
 				return fmt.Errorf("account %q: %w", s.account, err)
 			}
 			s.log.Info("tuya authorization code exchanged for tokens")
+			s.tokenEvent("login")
 			return nil
 		})
 	}
@@ -406,4 +410,11 @@ func safeHeader(s string) bool {
 
 func isContextError(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// tokenEvent reports a grant ("login") or refresh to the observer.
+func (s *session) tokenEvent(kind string) {
+	if s.onToken != nil {
+		s.onToken(kind)
+	}
 }

@@ -79,6 +79,9 @@ type transport struct {
 	log      *zap.Logger
 	gate     *gate
 
+	// observe, when set, is told about every round trip (after it ended).
+	observe func(op string, err error)
+
 	mu        sync.Mutex
 	offset    time.Duration // cloud time minus host time
 	warnedOff time.Duration // offset last logged
@@ -163,6 +166,9 @@ func (t *transport) doT(ctx context.Context, req request, accessToken string) (j
 // whether the response moved the clock estimate by more than offsetNoise,
 // and the error.
 func (t *transport) once(ctx context.Context, req request, accessToken string) (res json.RawMessage, serverMS int64, corrected bool, err error) {
+	if t.observe != nil {
+		defer func() { t.observe(req.op, err) }()
+	}
 	if isTokenPath(req.path) {
 		accessToken = ""
 	}
