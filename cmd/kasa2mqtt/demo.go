@@ -9,14 +9,17 @@ import (
 	"time"
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/kasa/kasatest"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/tuya/tuyatest"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/config"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/daemon"
 )
 
 // Demo account on the simulated cloud.
 const (
-	demoUser     = "demo@example.com"
-	demoPassword = "demo-password"
+	demoUser       = "demo@example.com"
+	demoPassword   = "demo-password"
+	demoTuyaID     = "demo0access0id00tuya"
+	demoTuyaSecret = "demo0access0secret0000000000tuya"
 )
 
 // demoCmd runs the real daemon against the fake Kasa cloud (the same one
@@ -57,9 +60,22 @@ func demoCmd(ctx context.Context, e env) int {
 	}
 	go simulate(ctx, fake, append([]string{fridge}, outlets...))
 
+	// A Tuya cloud project beside it: a metered plug and a 2-gang strip.
+	tfake := tuyatest.NewServer()
+	defer tfake.Close()
+	tfake.AddProject(demoTuyaID, demoTuyaSecret)
+	heater := tfake.AddPlug(demoTuyaID, "Heater", true)
+	tfake.AddStrip(demoTuyaID, "Garage Strip", 2)
+	tfake.SetSwitch(heater, "switch_1", true)
+	tfake.SetPower(heater, 850)
+	go simulateTuya(ctx, tfake, heater)
+
 	cfg := config.Default()
 	cfg.MQTT.Embedded.Listen = *listen
-	cfg.Accounts = []config.Account{{Provider: "kasa", Name: "demo", Username: demoUser, Password: demoPassword, URL: fake.URL()}}
+	cfg.Accounts = []config.Account{
+		{Provider: "kasa", Name: "demo", Username: demoUser, Password: demoPassword, URL: fake.URL()},
+		{Provider: "tuya", Name: "demo-tuya", AccessID: demoTuyaID, AccessSecret: demoTuyaSecret, Endpoint: tfake.URL(), Auth: config.TuyaAuthSimple},
+	}
 	cfg.Poll.Interval = *interval
 	cfg.Poll.DeviceListInterval = time.Minute
 	cfg.StateDir = stateDir
@@ -79,8 +95,9 @@ func demoCmd(ctx context.Context, e env) int {
 		HTTPClient: fake.Client(),
 		OnBrokerStarted: func(addr string) {
 			fmt.Fprintf(e.stdout, `
-kasa2mqtt demo: a simulated Kasa cloud with a plug, two metered plugs and a
-6-outlet HS300 strip, bridged to the embedded MQTT broker on %[1]s.
+kasa2mqtt demo: a simulated Kasa cloud (a plug, two metered plugs and a
+6-outlet HS300 strip) and a simulated Tuya cloud project (a metered plug and
+a 2-gang strip), bridged to the embedded MQTT broker on %[1]s.
 
   Watch everything:   mosquitto_sub -h %[2]s -p %[3]s -t 'kasa2mqtt/#' -v
   Switch the lamp:    mosquitto_pub -h %[2]s -p %[3]s -t kasa2mqtt/living_room_lamp/set -m ON
@@ -97,6 +114,23 @@ Press Ctrl-C to stop.
 		return exitError
 	}
 	return exitOK
+}
+
+// simulateTuya varies the Tuya plug's load and advances its energy.
+func simulateTuya(ctx context.Context, fake *tuyatest.Server, plug string) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if rand.IntN(5) == 0 {
+				fake.SetPower(plug, 400+rand.Float64()*1200)
+			}
+			fake.Tick(time.Second)
+		}
+	}
 }
 
 // simulate moves the metered devices' power around and advances energy.

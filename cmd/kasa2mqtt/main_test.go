@@ -184,7 +184,7 @@ func TestDemoServesTheSimulatedFleet(t *testing.T) {
 	defer c.Disconnect(50)
 	// Exact topics, not "#": mochi v2.7.9 races (under -race) between a
 	// wildcard subscribe and a concurrent retained publish.
-	filters := map[string]byte{"kasa2mqtt/living_room_lamp": 1, "kasa2mqtt/kettle": 1, "kasa2mqtt/plug_6": 1, "kasa2mqtt/bridge/state": 1,
+	filters := map[string]byte{"kasa2mqtt/living_room_lamp": 1, "kasa2mqtt/kettle": 1, "kasa2mqtt/plug_6": 1, "kasa2mqtt/bridge/state": 1, "kasa2mqtt/heater": 1,
 		"homeassistant/device/kasa_73864A805C839A5A83F3CF75FCA6DBA89FB2621D/config": 1}
 	c.SubscribeMultiple(filters, func(_ paho.Client, m paho.Message) {
 		select {
@@ -192,7 +192,8 @@ func TestDemoServesTheSimulatedFleet(t *testing.T) {
 		default:
 		}
 	})
-	want := map[string]bool{"kasa2mqtt/living_room_lamp": false, "kasa2mqtt/kettle": false, "kasa2mqtt/plug_6": false, "kasa2mqtt/bridge/state": false}
+	want := map[string]bool{"kasa2mqtt/living_room_lamp": false, "kasa2mqtt/kettle": false, "kasa2mqtt/plug_6": false, "kasa2mqtt/bridge/state": false,
+		"kasa2mqtt/heater": false}
 	discovery := false
 	timeout := time.After(10 * time.Second)
 	for remaining := len(want); remaining > 0 || !discovery; {
