@@ -172,7 +172,11 @@ func New(opts Options, providers ...cloud.Provider) (*Bridge, error) {
 	switch opts.Output {
 	case "":
 		opts.Output = OutputJSON
-	case OutputJSON, OutputAttribute, OutputAttributeAndJSON:
+	case OutputAttribute:
+		if opts.HomeAssistant {
+			return nil, errors.New("bridge: output \"attribute\" publishes no JSON state, which Home Assistant discovery reads: use \"attribute_and_json\" or disable Home Assistant")
+		}
+	case OutputJSON, OutputAttributeAndJSON:
 	default:
 		return nil, fmt.Errorf("bridge: output %q: want %s, %s or %s", opts.Output, OutputJSON, OutputAttribute, OutputAttributeAndJSON)
 	}

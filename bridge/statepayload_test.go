@@ -33,3 +33,16 @@ func TestEncodeState(t *testing.T) {
 		}
 	}
 }
+
+func TestStateAttributes(t *testing.T) {
+	got := stateAttributes([]byte(`{"state":"ON","led":"OFF","power":12.5,"energy":0.001,"rssi":-61}`))
+	want := []string{"state=ON", "led=OFF", "power=12.5", "energy=0.001", "rssi=-61"}
+	if len(got) != len(want) {
+		t.Fatalf("stateAttributes = %v", got)
+	}
+	for i, a := range got {
+		if a.key+"="+string(a.value) != want[i] {
+			t.Errorf("attribute %d = %s=%s, want %s", i, a.key, a.value, want[i])
+		}
+	}
+}
