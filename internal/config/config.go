@@ -41,6 +41,21 @@ const (
 	DefaultLogLevel = "info"
 	// DefaultLogFormat is the default log.format.
 	DefaultLogFormat = "console"
+	// DefaultKeepAlive is the default mqtt.keepalive.
+	DefaultKeepAlive = 30 * time.Second
+	// MinKeepAlive is the smallest accepted mqtt.keepalive.
+	MinKeepAlive = 5 * time.Second
+	// DefaultMaxReconnectInterval is the default mqtt.max_reconnect_interval.
+	DefaultMaxReconnectInterval = 30 * time.Second
+	// OutputJSON, OutputAttribute and OutputAttributeAndJSON are the
+	// mqtt.output modes.
+	OutputJSON             = "json"
+	OutputAttribute        = "attribute"
+	OutputAttributeAndJSON = "attribute_and_json"
+	// EnvPrefix starts every environment variable that sets a config key,
+	// e.g. KASA2MQTT_MQTT_SERVER. Variables starting with EnvPrefix+"TEST_"
+	// are left to the test suite.
+	EnvPrefix = "KASA2MQTT_"
 	// DefaultKasaURL is the default accounts[].url for provider "kasa".
 	DefaultKasaURL = "https://wap.tplinkcloud.com"
 	// ProviderKasa is the provider kind of TP-Link Kasa cloud accounts.
@@ -60,6 +75,7 @@ type Config struct {
 	// Accounts lists the cloud accounts to bridge; at least one is required.
 	Accounts []Account `yaml:"accounts"`
 	Poll     Poll      `yaml:"poll"`
+	HTTP     HTTP      `yaml:"http"`
 	// StateDir holds tokens and other runtime state. Default: "state" next
 	// to the config file. A relative path is relative to the config file's
 	// directory (resolved by Load/Parse).
@@ -73,6 +89,32 @@ type Config struct {
 	// line it was set on, so Validate can point at the file. Filled by
 	// Parse; nil for configs built in code.
 	lines map[string]int
+	// envs maps a field path to the environment variable that set it.
+	envs map[string]string
+}
+
+// HTTP configures the operations endpoint (/healthz, /readyz, /metrics).
+type HTTP struct {
+	// Listen is host:port. Default "" (off). Use "127.0.0.1:8080" to keep
+	// it local; the endpoint has no authentication.
+	Listen string `yaml:"listen"`
+}
+
+// TLS configures the broker connection for mqtts:// servers.
+type TLS struct {
+	// CA is a PEM file of the certificate authorities to trust. Default ""
+	// (the system roots).
+	CA string `yaml:"ca"`
+	// Cert and Key are PEM files of a client certificate and its key, for
+	// brokers that authenticate clients by certificate. Both or neither.
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+	// ServerName overrides the name checked in the broker's certificate.
+	// Default "" (the host of mqtt.server).
+	ServerName string `yaml:"server_name"`
+	// InsecureSkipVerify accepts any broker certificate. Default false;
+	// only for testing.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 }
 
 // MQTT configures the broker connection.
@@ -91,7 +133,22 @@ type MQTT struct {
 	Username string `yaml:"username"`
 	// Password for the broker. Default "". Secret: masked in errors,
 	// Redacted and YAML.
-	Password string   `yaml:"password"`
+	Password string `yaml:"password"`
+	// PasswordFile is read at load time instead of Password (relative to
+	// the config file's directory, one trailing newline trimmed).
+	PasswordFile string `yaml:"password_file"`
+	// KeepAlive is the MQTT keepalive. Default 30s, minimum 5s.
+	KeepAlive time.Duration `yaml:"keepalive"`
+	// MaxReconnectInterval caps the wait between reconnect attempts.
+	// Default 30s, minimum 1s.
+	MaxReconnectInterval time.Duration `yaml:"max_reconnect_interval"`
+	// Output is how device state is published: "json" (default: one JSON
+	// object on <base>/<dev>), "attribute" (each value on its own
+	// <base>/<dev>/<key> topic; needs homeassistant.enabled false) or
+	// "attribute_and_json" (both).
+	Output string `yaml:"output"`
+	// TLS applies to mqtts:// servers.
+	TLS      TLS      `yaml:"tls"`
 	Embedded Embedded `yaml:"embedded"`
 }
 
@@ -168,7 +225,13 @@ type Log struct {
 	Level string `yaml:"level"`
 	// Format is console or json. Default console.
 	Format string `yaml:"format"`
+	// Levels sets the level of single components (bridge, mqtt, poller,
+	// kasa, tuya, broker), e.g. {kasa: debug}. Default none.
+	Levels map[string]string `yaml:"levels,omitempty"`
 }
+
+// LogComponents are the logger names log.levels accepts.
+var LogComponents = []string{"bridge", "mqtt", "poller", "kasa", "tuya", "broker"}
 
 // DeviceOption overrides one device, keyed by its cloud id.
 type DeviceOption struct {
@@ -190,6 +253,7 @@ type DeviceOption struct {
 
 // Default returns a Config with every default filled in and no accounts:
 // mqtt.base_topic "kasa2mqtt", mqtt.embedded.listen "127.0.0.1:1883",
+// mqtt.keepalive 30s, mqtt.max_reconnect_interval 30s, mqtt.output "json",
 // homeassistant.enabled true, discovery_prefix "homeassistant",
 // status_topic "homeassistant/status", poll.interval 60s,
 // poll.device_list_interval 30m, log.level "info", log.format "console".
@@ -198,8 +262,11 @@ type DeviceOption struct {
 func Default() Config {
 	return Config{
 		MQTT: MQTT{
-			BaseTopic: DefaultBaseTopic,
-			Embedded:  Embedded{Listen: DefaultEmbeddedListen},
+			BaseTopic:            DefaultBaseTopic,
+			KeepAlive:            DefaultKeepAlive,
+			MaxReconnectInterval: DefaultMaxReconnectInterval,
+			Output:               OutputJSON,
+			Embedded:             Embedded{Listen: DefaultEmbeddedListen},
 		},
 		HomeAssistant: HomeAssistant{
 			Enabled:         true,

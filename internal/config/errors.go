@@ -25,6 +25,9 @@ type FieldError struct {
 	// Line is the 1-based line in the config file, 0 when unknown (e.g. the
 	// key is absent, or the Config was built in code).
 	Line int
+	// Env is the environment variable the value came from (see the
+	// package doc), "" when it came from the file.
+	Env string
 	// Err says what is wrong.
 	Err error
 }
@@ -47,6 +50,11 @@ func newFieldError(field, value string, line int, err error) *FieldError {
 func (e *FieldError) Error() string {
 	var b strings.Builder
 	b.WriteString("config: ")
+	if e.Field == "" && e.Env != "" {
+		// A variable that names no key.
+		b.WriteString("environment variable " + e.Env + ": " + e.errText())
+		return b.String()
+	}
 	if e.Field == "" {
 		// A problem with the document rather than a field.
 		if e.Line > 0 {
@@ -64,7 +72,10 @@ func (e *FieldError) Error() string {
 		b.WriteString(": ")
 		b.WriteString(strconv.Quote(v))
 	}
-	if e.Line > 0 {
+	switch {
+	case e.Env != "":
+		fmt.Fprintf(&b, " (from environment variable %s)", e.Env)
+	case e.Line > 0:
 		fmt.Fprintf(&b, " (line %d)", e.Line)
 	}
 	b.WriteString(": ")

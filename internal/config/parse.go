@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -20,9 +21,14 @@ import (
 // maxPasswordFile caps how much of a password_file is read.
 const maxPasswordFile = 64 << 10
 
-// Load reads the file at path and parses it with Parse.
+// Load reads the file at path and parses it with Parse. A missing file is
+// an error unless KASA2MQTT_ environment variables are set, in which case
+// the configuration comes from them alone (containers).
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) && len(envOverrides(os.Environ)) > 0 {
+		data, err = nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
@@ -42,7 +48,7 @@ func Load(path string) (*Config, error) {
 // resolved; finally Validate runs. Every problem found is reported, as
 // *FieldError values joined with errors.Join. On error the Config is nil.
 func Parse(data []byte, path string) (*Config, error) {
-	return parse(data, path, env{lookup: os.LookupEnv, readFile: readCapped})
+	return parse(data, path, env{lookup: os.LookupEnv, readFile: readCapped, environ: os.Environ})
 }
 
 // env is what parse needs from the outside world; tests and the fuzzer
@@ -50,6 +56,9 @@ func Parse(data []byte, path string) (*Config, error) {
 type env struct {
 	lookup   func(string) (string, bool)
 	readFile func(string) ([]byte, error)
+	// environ lists the environment for KASA2MQTT_* overrides; nil means
+	// none.
+	environ func() []string
 }
 
 func parse(data []byte, path string, e env) (*Config, error) {
@@ -61,21 +70,28 @@ func parse(data []byte, path string, e env) (*Config, error) {
 	if err != nil {
 		return nil, errors.New(prefix + err.Error())
 	}
-	if root == nil {
+	vars := envOverrides(e.environ)
+	if root == nil && len(vars) == 0 {
 		return nil, fmt.Errorf("%s%w", prefix, ErrEmpty)
 	}
-	if root.Kind != yaml.MappingNode {
+	if root != nil && root.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("%sline %d: the top level must be a mapping (key: value pairs), got %s",
 			prefix, root.Line, describe(root))
 	}
 
 	c := Default()
-	d := &decoder{lines: map[string]int{}, lookup: e.lookup, budget: maxNodes}
-	d.decode(root, reflect.ValueOf(&c).Elem(), "")
+	d := &decoder{lines: map[string]int{}, envs: map[string]string{}, lookup: e.lookup, budget: maxNodes}
+	if root != nil {
+		d.decode(root, reflect.ValueOf(&c).Elem(), "")
+	}
+	d.applyEnv(reflect.ValueOf(&c).Elem(), vars)
 	if len(d.errs) > 0 {
 		return nil, errors.Join(d.errs...)
 	}
 	c.lines = d.lines
+	if len(d.envs) > 0 {
+		c.envs = d.envs
+	}
 
 	errs := c.resolve(path, e.readFile)
 	errs = append(errs, c.validate()...)
@@ -135,6 +151,12 @@ func (c *Config) resolve(path string, readFile func(string) ([]byte, error)) []e
 	}
 
 	var errs []error
+	errs = append(errs, c.readSecretFile(dir, "mqtt", "password", &c.MQTT.Password, c.MQTT.PasswordFile, readFile)...)
+	for _, f := range []*string{&c.MQTT.TLS.CA, &c.MQTT.TLS.Cert, &c.MQTT.TLS.Key} {
+		if *f != "" && !filepath.IsAbs(*f) {
+			*f = filepath.Join(dir, *f)
+		}
+	}
 	kinds := c.providerCounts()
 	for i := range c.Accounts {
 		a := &c.Accounts[i]
@@ -218,6 +240,9 @@ const maxMergeDepth = 16
 // keys and wrong types, and records the line of every field it sets.
 type decoder struct {
 	lines  map[string]int
+	envs   map[string]string // field path -> environment variable that set it
+	// verbatim turns ${VAR} expansion off (for values from the environment).
+	verbatim bool
 	lookup func(string) (string, bool)
 	errs   []error
 	budget int
@@ -226,7 +251,11 @@ type decoder struct {
 var durationType = reflect.TypeFor[time.Duration]()
 
 func (d *decoder) fail(path, value string, line int, err error) {
-	d.errs = append(d.errs, newFieldError(path, value, line, err))
+	fe := newFieldError(path, value, line, err)
+	if name, ok := d.envs[path]; ok {
+		fe.Env, fe.Line = name, 0
+	}
+	d.errs = append(d.errs, fe)
 }
 
 // at returns the line to report for a problem with the value n of path:
@@ -308,6 +337,9 @@ func (d *decoder) scalar(n *yaml.Node, path, want string) (string, bool) {
 	if n.Kind != yaml.ScalarNode {
 		d.fail(path, "", d.at(path, n), fmt.Errorf("must be %s, got %s", want, describe(n)))
 		return "", false
+	}
+	if d.verbatim {
+		return n.Value, true
 	}
 	s, err := expand(n.Value, d.lookup)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -41,7 +42,11 @@ type validator struct {
 }
 
 func (v *validator) add(field, value string, err error) {
-	v.errs = append(v.errs, newFieldError(field, value, v.c.line(field), err))
+	fe := newFieldError(field, value, v.c.line(field), err)
+	if name, ok := v.c.envs[field]; ok {
+		fe.Env, fe.Line = name, 0
+	}
+	v.errs = append(v.errs, fe)
 }
 
 func (v *validator) addf(field, value, format string, args ...any) {
@@ -56,6 +61,7 @@ func (c *Config) validate() []error {
 	c.validatePoll(v)
 	c.validateLog(v)
 	c.validateDevices(v)
+	c.validateHTTP(v)
 	return v.errs
 }
 
@@ -74,6 +80,38 @@ func (c *Config) validateMQTT(v *validator) {
 	}
 	if err := checkListen(m.Embedded.Listen); err != nil {
 		v.add("mqtt.embedded.listen", m.Embedded.Listen, err)
+	}
+	if m.KeepAlive < MinKeepAlive {
+		v.addf("mqtt.keepalive", m.KeepAlive.String(), "must be at least %s", MinKeepAlive)
+	}
+	if m.MaxReconnectInterval < time.Second {
+		v.add("mqtt.max_reconnect_interval", m.MaxReconnectInterval.String(), errors.New("must be at least 1s"))
+	}
+	switch m.Output {
+	case OutputJSON, OutputAttributeAndJSON:
+	case OutputAttribute:
+		if c.HomeAssistant.Enabled {
+			v.add("mqtt.output", m.Output, errors.New(`Home Assistant discovery reads the JSON state: use "attribute_and_json", or set homeassistant.enabled: false`))
+		}
+	default:
+		v.addf("mqtt.output", m.Output, "must be %q, %q or %q", OutputJSON, OutputAttribute, OutputAttributeAndJSON)
+	}
+	if m.TLS.set() {
+		if !strings.HasPrefix(strings.ToLower(m.Server), "mqtts://") {
+			v.add("mqtt.tls", "", errors.New("applies to mqtts:// servers only: set mqtt.server to mqtts://host[:port]"))
+		} else if _, field, err := buildTLS(m.TLS); err != nil {
+			val := map[string]string{"mqtt.tls.ca": m.TLS.CA, "mqtt.tls.cert": m.TLS.Cert, "mqtt.tls.key": m.TLS.Key}[field]
+			v.add(field, val, err)
+		}
+	}
+}
+
+func (c *Config) validateHTTP(v *validator) {
+	if c.HTTP.Listen == "" {
+		return
+	}
+	if err := checkListen(c.HTTP.Listen); err != nil {
+		v.add("http.listen", c.HTTP.Listen, errors.New(strings.ReplaceAll(err.Error(), "1883", "8080")))
 	}
 }
 
@@ -284,6 +322,19 @@ func (c *Config) validateLog(v *validator) {
 	}
 	if !slices.Contains(logFormats, c.Log.Format) {
 		v.addf("log.format", c.Log.Format, "must be one of %s", strings.Join(logFormats, ", "))
+	}
+	comps := make([]string, 0, len(c.Log.Levels))
+	for k := range c.Log.Levels {
+		comps = append(comps, k)
+	}
+	sort.Strings(comps)
+	for _, k := range comps {
+		p := mapPath("log.levels", k)
+		if !slices.Contains(LogComponents, k) {
+			v.addf(p, "", "unknown component %q; one of %s", k, strings.Join(LogComponents, ", "))
+		} else if lvl := c.Log.Levels[k]; !slices.Contains(logLevels, lvl) {
+			v.addf(p, lvl, "must be one of %s", strings.Join(logLevels, ", "))
+		}
 	}
 }
 
