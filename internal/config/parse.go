@@ -239,13 +239,13 @@ const maxMergeDepth = 16
 // struct tags. It expands ${VAR} in scalars, rejects unknown and duplicate
 // keys and wrong types, and records the line of every field it sets.
 type decoder struct {
-	lines  map[string]int
-	envs   map[string]string // field path -> environment variable that set it
+	lines map[string]int
+	envs  map[string]string // field path -> environment variable that set it
 	// verbatim turns ${VAR} expansion off (for values from the environment).
 	verbatim bool
-	lookup func(string) (string, bool)
-	errs   []error
-	budget int
+	lookup   func(string) (string, bool)
+	errs     []error
+	budget   int
 }
 
 var durationType = reflect.TypeFor[time.Duration]()
