@@ -143,9 +143,12 @@ func NewLogger(levels *Levels, format string, w io.Writer) (*zap.Logger, error) 
 	default:
 		return nil, fmt.Errorf("log format %q: must be console or json", format)
 	}
-	// The inner core lets everything through; levelCore decides.
+	// The inner core lets everything through; levelCore decides. Repeated
+	// identical warnings and errors are rate-limited (logdedup.go) after
+	// the level filtering, so only entries to be written are counted.
 	core := zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), zapcore.DebugLevel)
-	return zap.New(levelCore{Core: core, levels: levels}), nil
+	dedup := newDedupCore(core, dedupWindow, dedupMaxKeys, nil)
+	return zap.New(levelCore{Core: dedup, levels: levels}), nil
 }
 
 // SimpleLogger is NewLogger with one level, for the short-lived commands.
