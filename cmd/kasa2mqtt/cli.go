@@ -42,6 +42,7 @@ func commands() []command {
 		{"tuya-authorize", "authorise a Tuya account that uses auth: code, and store its tokens", tuyaAuthorizeCmd},
 		{"check-config", "validate the configuration and print it with secrets masked", checkConfigCmd},
 		{"demo", "run against a simulated cloud with an embedded broker", demoCmd},
+		{"health", "check a running daemon's /healthz (for Docker HEALTHCHECK)", healthCmd},
 		{"version", "print the version", versionCmd},
 	}
 }
