@@ -32,8 +32,15 @@ VOLUME ["/data"]
 # Only used when the embedded broker is enabled and set to listen on
 # 0.0.0.0:1883 (mqtt.embedded.listen).
 EXPOSE 1883
+# The operations endpoint (/healthz, /readyz, /metrics) inside the
+# container; publish the port (-p 127.0.0.1:9792:9792) only if Prometheus
+# should scrape it from outside. Every config key can be set this way
+# (KASA2MQTT_<SECTION>_<KEY>, see config.example.yaml).
+ENV KASA2MQTT_HTTP_LISTEN=0.0.0.0:9792
+EXPOSE 9792
 USER nonroot:nonroot
-# A HEALTHCHECK will be added together with a `kasa2mqtt health`
-# subcommand; the image has no shell or curl to probe with meanwhile.
+# The image has no shell or curl: the binary checks its own /healthz.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
+  CMD ["/kasa2mqtt", "health"]
 ENTRYPOINT ["/kasa2mqtt"]
 CMD ["run", "-c", "/data/config.yaml"]

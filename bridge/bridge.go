@@ -184,7 +184,7 @@ func New(opts Options, providers ...cloud.Provider) (*Bridge, error) {
 	if err != nil {
 		opts.Logger.Warn("ignoring the stored device options", zap.Error(err))
 	}
-	return &Bridge{
+	b := &Bridge{
 		opts:      opts,
 		ov:        ov,
 		log:       opts.Logger,
@@ -204,7 +204,11 @@ func New(opts Options, providers ...cloud.Provider) (*Bridge, error) {
 		connected: make(chan struct{}, 1),
 		ready:     make(chan struct{}),
 		started:   time.Now(),
-	}, nil
+	}
+	// A bridge that was just built counts as alive until Run's loop takes
+	// over the heartbeat.
+	b.heartbeat.Store(b.started.UnixNano())
+	return b, nil
 }
 
 // Ready returns nil when the bridge is connected to MQTT and every account

@@ -27,6 +27,7 @@ import (
 	"github.com/kasa2mqtt/kasa2mqtt/internal/broker"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/config"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/daemon"
+	"github.com/kasa2mqtt/kasa2mqtt/internal/metrics"
 )
 
 const (
@@ -303,6 +304,11 @@ type harness struct {
 	done     chan error
 	started  time.Time
 	stateDir string
+	// metrics is the daemon's metrics (set by start).
+	metrics *metrics.Metrics
+	// httpAddr receives the operations endpoint's address when
+	// cfg.HTTP.Listen is set.
+	httpAddr chan string
 }
 
 // newHarness starts the fake cloud and a broker; the daemon is configured
@@ -339,8 +345,12 @@ func (h *harness) start() {
 	}
 	log := zap.New(levels.Core(zapcore.NewTee(zaptest.NewLogger(h.t).Core(), obsCore)))
 	cfg := h.cfg
+	h.metrics = metrics.New()
+	h.httpAddr = make(chan string, 1)
 	m := &daemon.Main{Config: &cfg, Logger: log, Levels: levels, HTTPClient: h.fake.Client(),
-		BirthDelay: func() time.Duration { return 200 * time.Millisecond }}
+		BirthDelay:    func() time.Duration { return 200 * time.Millisecond },
+		Metrics:       h.metrics,
+		OnHTTPStarted: func(addr string) { h.httpAddr <- addr }}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	h.done = make(chan error, 1)

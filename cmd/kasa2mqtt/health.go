@@ -17,7 +17,7 @@ import (
 const healthListenEnv = "KASA2MQTT_HTTP_LISTEN"
 
 // defaultHealthListen is the address checked when healthListenEnv is unset.
-const defaultHealthListen = "127.0.0.1:8080"
+const defaultHealthListen = "127.0.0.1:9792"
 
 // healthCmd checks a running daemon's /healthz (or /readyz) and exits 0 on
 // 200, 1 otherwise: a Docker HEALTHCHECK or a monitoring probe.
@@ -73,8 +73,8 @@ func healthCmd(ctx context.Context, e env) int {
 }
 
 // healthURL returns the /healthz URL of a daemon listening on listen. An
-// empty listen means defaultHealthListen; an unspecified host (":8080",
-// "0.0.0.0:8080", "[::]:8080") means the loopback address 127.0.0.1.
+// empty listen means defaultHealthListen; an unspecified host (":9792",
+// "0.0.0.0:9792", "[::]:9792") means the loopback address 127.0.0.1.
 func healthURL(listen string) string {
 	listen = strings.TrimSpace(listen)
 	if listen == "" {

@@ -104,7 +104,7 @@ func TestHealth_ConnectionRefused(t *testing.T) {
 func TestHealth_BadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"health", "-url", "ftp://127.0.0.1/healthz"},
-		{"health", "-url", "127.0.0.1:8080"},
+		{"health", "-url", "127.0.0.1:9792"},
 		{"health", "-timeout", "0s"},
 		{"health", "extra"},
 	} {
@@ -149,14 +149,14 @@ func TestHealth_DefaultURLFromEnvironment(t *testing.T) {
 
 func TestHealthURL(t *testing.T) {
 	tests := map[string]string{
-		"":                  "http://127.0.0.1:8080/healthz",
-		"127.0.0.1:8080":    "http://127.0.0.1:8080/healthz",
-		":8080":             "http://127.0.0.1:8080/healthz",
+		"":                  "http://127.0.0.1:9792/healthz",
+		"127.0.0.1:9792":    "http://127.0.0.1:9792/healthz",
+		":9792":             "http://127.0.0.1:9792/healthz",
 		"0.0.0.0:9100":      "http://127.0.0.1:9100/healthz",
-		"[::]:8080":         "http://127.0.0.1:8080/healthz",
-		"[::1]:8080":        "http://[::1]:8080/healthz",
-		"localhost:8080":    "http://localhost:8080/healthz",
-		"192.168.1.5:8080":  "http://192.168.1.5:8080/healthz",
+		"[::]:9792":         "http://127.0.0.1:9792/healthz",
+		"[::1]:9792":        "http://[::1]:9792/healthz",
+		"localhost:9792":    "http://localhost:9792/healthz",
+		"192.168.1.5:9792":  "http://192.168.1.5:9792/healthz",
 		" 127.0.0.1:8081 ":  "http://127.0.0.1:8081/healthz",
 		"kasa2mqtt.lan:80":  "http://kasa2mqtt.lan:80/healthz",
 		"no-port-localhost": "http://no-port-localhost/healthz",

@@ -32,7 +32,7 @@ func loginCmd(ctx context.Context, e env) int {
 		fmt.Fprintf(e.stderr, "kasa2mqtt: %v\n", err)
 		return exitConfig
 	}
-	provs, err := daemon.Providers(cfg, httpClientOverride, log)
+	provs, err := daemon.Providers(cfg, httpClientOverride, log, nil)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kasa2mqtt: %v\n", err)
 		return exitError

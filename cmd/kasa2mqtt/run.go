@@ -22,7 +22,7 @@ func runCmd(ctx context.Context, e env) int {
 	if !ok {
 		return exitConfig
 	}
-	levels, err := daemon.NewLevels(cfg.Log.Level)
+	levels, err := daemon.LevelsFromConfig(cfg.Log)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kasa2mqtt: %v\n", err)
 		return exitConfig

@@ -53,7 +53,7 @@ func tuyaAuthorizeCmd(ctx context.Context, e env) int {
 		fmt.Fprintf(e.stderr, "kasa2mqtt: %v\n", err)
 		return exitConfig
 	}
-	provs, err := daemon.Providers(cfg, httpClientOverride, log)
+	provs, err := daemon.Providers(cfg, httpClientOverride, log, nil)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kasa2mqtt: %v\n", err)
 		return exitError

@@ -95,7 +95,7 @@ type Config struct {
 
 // HTTP configures the operations endpoint (/healthz, /readyz, /metrics).
 type HTTP struct {
-	// Listen is host:port. Default "" (off). Use "127.0.0.1:8080" to keep
+	// Listen is host:port. Default "" (off). Use "127.0.0.1:9792" to keep
 	// it local; the endpoint has no authentication.
 	Listen string `yaml:"listen"`
 }

@@ -37,7 +37,7 @@ func TestEnv_OverridesFileValues(t *testing.T) {
 		"KASA2MQTT_MQTT_OUTPUT=attribute",
 		"KASA2MQTT_ACCOUNTS_0_PASSWORD=p${NOT_EXPANDED}\"\\",
 		"KASA2MQTT_POLL_DEVICE_LIST_INTERVAL=1h",
-		"KASA2MQTT_HTTP_LISTEN=127.0.0.1:8080",
+		"KASA2MQTT_HTTP_LISTEN=127.0.0.1:9792",
 		"KASA2MQTT_LOG_LEVELS_KASA=debug",
 		"KASA2MQTT_TEST_ANYTHING=ignored",
 	)
@@ -53,7 +53,7 @@ func TestEnv_OverridesFileValues(t *testing.T) {
 		t.Errorf("keepalive %v, ha %v, output %q", c.MQTT.KeepAlive, c.HomeAssistant.Enabled, c.MQTT.Output)
 	case c.Accounts[0].Password != `p${NOT_EXPANDED}"\`:
 		t.Errorf("password = %q: values from the environment are verbatim", c.Accounts[0].Password)
-	case c.Poll.DeviceListInterval != time.Hour || c.HTTP.Listen != "127.0.0.1:8080":
+	case c.Poll.DeviceListInterval != time.Hour || c.HTTP.Listen != "127.0.0.1:9792":
 		t.Errorf("poll %v http %q", c.Poll.DeviceListInterval, c.HTTP.Listen)
 	case c.Log.Levels["kasa"] != "debug":
 		t.Errorf("log.levels = %v", c.Log.Levels)
@@ -150,7 +150,7 @@ func TestNewKeys_Validation(t *testing.T) {
 		{"mqtt:\n  keepalive: 2s\n", `config: mqtt.keepalive: "2s" (line 2): must be at least 5s`},
 		{"mqtt:\n  max_reconnect_interval: 10ms\n", `mqtt.max_reconnect_interval: "10ms" (line 2): must be at least 1s`},
 		{"mqtt:\n  output: xml\n", `mqtt.output: "xml" (line 2): must be "json", "attribute" or "attribute_and_json"`},
-		{"http:\n  listen: localhost\n", `http.listen: "localhost" (line 2): must be host:port, e.g. "127.0.0.1:8080" or ":8080"`},
+		{"http:\n  listen: localhost\n", `http.listen: "localhost" (line 2): must be host:port, e.g. "127.0.0.1:9792" or ":9792"`},
 		{"log:\n  levels:\n    kasa: verbose\n", `log.levels.kasa: "verbose" (line 3): must be one of debug, info, warn, error`},
 	} {
 		_, err := parseEnv(bad.yaml+kasaAccount, dir)

@@ -111,7 +111,7 @@ func (c *Config) validateHTTP(v *validator) {
 		return
 	}
 	if err := checkListen(c.HTTP.Listen); err != nil {
-		v.add("http.listen", c.HTTP.Listen, errors.New(strings.ReplaceAll(err.Error(), "1883", "8080")))
+		v.add("http.listen", c.HTTP.Listen, errors.New(strings.ReplaceAll(err.Error(), "1883", "9792")))
 	}
 }
 

@@ -10,11 +10,13 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/kasa2mqtt/kasa2mqtt/internal/config"
 )
 
 // Components are the logger names whose level can be set on their own
 // (log.levels in the configuration, bridge/request/log_level over MQTT).
-var Components = []string{"bridge", "mqtt", "poller", "kasa", "tuya", "broker"}
+var Components = config.LogComponents
 
 // Levels holds the process log level and per-component overrides. Safe for
 // concurrent use; changes apply at once to every logger built from it.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,6 +23,8 @@ import (
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/tuya"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/broker"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/config"
+	"github.com/kasa2mqtt/kasa2mqtt/internal/metrics"
+	"github.com/kasa2mqtt/kasa2mqtt/internal/ops"
 )
 
 // Version and Commit are set at build time with -ldflags -X.
@@ -48,13 +51,21 @@ type Main struct {
 	// Levels, when set, lets bridge/request/log_level change the log
 	// levels of Logger (built with NewLogger from the same Levels).
 	Levels *Levels
+	// OnHTTPStarted, when set, is called with the operations endpoint's
+	// address once it listens (http.listen; tests listen on port 0).
+	OnHTTPStarted func(addr string)
+	// Metrics collects the Prometheus metrics served on /metrics. Run
+	// creates it when nil; tests set it to read the figures.
+	Metrics *metrics.Metrics
 
 	bridge *bridge.Bridge
 }
 
 // Providers builds one provider per configured account, sharing one energy
 // meter stored in <state_dir>/energy.json.
-func Providers(cfg *config.Config, httpClient *http.Client, log *zap.Logger) ([]cloud.Provider, error) {
+//
+// obs, when not nil, receives every cloud call, login and token refresh.
+func Providers(cfg *config.Config, httpClient *http.Client, log *zap.Logger, obs cloud.Observer) ([]cloud.Provider, error) {
 	energy, err := cloud.OpenEnergyMeter(filepath.Join(cfg.StateDir, "energy.json"))
 	if err != nil {
 		return nil, err
@@ -72,6 +83,7 @@ func Providers(cfg *config.Config, httpClient *http.Client, log *zap.Logger) ([]
 				HTTPClient: httpClient,
 				Energy:     energy,
 				Logger:     log,
+				Observer:   obs,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("accounts[%d] (%s): %w", i, a.Name, err)
@@ -96,6 +108,7 @@ func Providers(cfg *config.Config, httpClient *http.Client, log *zap.Logger) ([]
 				HTTPClient:     httpClient,
 				Energy:         energy,
 				Logger:         log,
+				Observer:       obs,
 				ScaleOverrides: scale,
 			})
 			if err != nil {
@@ -118,6 +131,10 @@ func Overrides(cfg *config.Config) map[string]bridge.DeviceOverride {
 	return m
 }
 
+// aliveWindow is how recently the bridge's loop must have gone round for
+// /healthz and the systemd watchdog (the loop wakes at least every 15s).
+const aliveWindow = 45 * time.Second
+
 // ErrRestart is returned by Main.Run after a restart was requested over
 // MQTT (bridge/request/restart or the restart button in Home Assistant);
 // the caller should start the daemon afresh.
@@ -134,7 +151,15 @@ func (m *Main) Run(ctx context.Context) error {
 	if cfg == nil || log == nil {
 		return errors.New("daemon: Config and Logger are required")
 	}
-	provs, err := Providers(cfg, m.HTTPClient, log)
+	if m.Metrics == nil {
+		m.Metrics = metrics.New()
+	}
+	m.Metrics.SetBuildInfo(Version, Commit)
+	provs, err := Providers(cfg, m.HTTPClient, log, m.Metrics)
+	if err != nil {
+		return err
+	}
+	tlsConfig, err := cfg.MQTTTLSConfig()
 	if err != nil {
 		return err
 	}
@@ -163,7 +188,13 @@ func (m *Main) Run(ctx context.Context) error {
 			ClientID: cfg.ClientID(),
 			Username: cfg.MQTT.Username,
 			Password: cfg.MQTT.Password,
+
+			KeepAlive:            cfg.MQTT.KeepAlive,
+			MaxReconnectInterval: cfg.MQTT.MaxReconnectInterval,
+			TLSConfig:            tlsConfig,
 		},
+		Output:          cfg.MQTT.Output,
+		Metrics:         m.Metrics,
 		BaseTopic:       cfg.MQTT.BaseTopic,
 		HomeAssistant:   cfg.HomeAssistant.Enabled,
 		DiscoveryPrefix: cfg.HomeAssistant.DiscoveryPrefix,
@@ -190,7 +221,53 @@ func (m *Main) Run(ctx context.Context) error {
 	m.bridge = b
 	log.Info("kasa2mqtt starting", zap.String("version", Version), zap.Int("accounts", len(provs)),
 		zap.Duration("poll_interval", cfg.Poll.Interval), zap.String("state_dir", cfg.StateDir))
-	if err := b.Run(ctx); err != nil {
+
+	alive := func() bool { return b.Alive(aliveWindow) }
+	if cfg.HTTP.Listen != "" {
+		srv := ops.NewServer(ops.ServerOptions{
+			Listen:  cfg.HTTP.Listen,
+			Ready:   b.Ready,
+			Alive:   alive,
+			Metrics: m.Metrics.Handler(),
+			Logger:  log.Named("http"),
+		})
+		if err := srv.Start(ctx); err != nil {
+			return fmt.Errorf("http.listen: %w", err)
+		}
+		defer func() {
+			sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer scancel()
+			_ = srv.Close(sctx)
+		}()
+		log.Info("operations endpoint listening", zap.String("address", srv.Addr()))
+		if m.OnHTTPStarted != nil {
+			m.OnHTTPStarted(srv.Addr())
+		}
+	}
+
+	// systemd: READY=1 once MQTT is connected, watchdog pings while the
+	// bridge's loop goes round, STOPPING=1 on the way out. All no-ops when
+	// not started by systemd with Type=notify.
+	notifier := ops.NewNotifier(log.Named("systemd"))
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		select {
+		case <-b.FirstConnect():
+			notifier.Ready()
+		case <-ctx.Done():
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		notifier.RunWatchdog(ctx, alive)
+	}()
+	err = b.Run(ctx)
+	notifier.Stopping()
+	cancel()
+	wg.Wait()
+	if err != nil {
 		return err
 	}
 	if restart.Load() {

@@ -24,7 +24,7 @@ import (
 // DefaultListen is the address a Server listens on when
 // ServerOptions.Listen is empty: local only, since the endpoint has no
 // authentication.
-const DefaultListen = "127.0.0.1:8080"
+const DefaultListen = "127.0.0.1:9792"
 
 // Timeouts of the HTTP server. The endpoint serves small bodies to probes
 // and scrapers, so they are short.
