@@ -317,6 +317,7 @@ func newHarness(t *testing.T, kind string) *harness {
 	t.Helper()
 	checkGoroutines(t)
 	h := &harness{t: t, stateDir: t.TempDir()}
+	checkSecrets(h) // test/secrets_test.go: no secret in logs, MQTT or state files
 	h.fake = kasatest.NewServer()
 	t.Cleanup(h.fake.Close)
 	h.fake.AddAccount(user, password)
@@ -339,6 +340,7 @@ func (h *harness) start() {
 	h.t.Helper()
 	obsCore, logs := observer.New(zapcore.DebugLevel)
 	h.logs = logs
+	noteLogs(h, logs)
 	levels, err := daemon.NewLevels("debug")
 	if err != nil {
 		h.t.Fatal(err)

@@ -26,6 +26,7 @@ func (h *harness) addTuya() tuyaFleet {
 	h.t.Helper()
 	srv := tuyatest.NewServer()
 	h.t.Cleanup(srv.Close)
+	addSecretSource(h, srv.Secrets) // test/secrets_test.go
 	srv.AddProject(tuyaID, tuyaSecret)
 	f := tuyaFleet{srv: srv}
 	f.plug = srv.AddPlug(tuyaID, "Heater", true)

@@ -5,8 +5,12 @@
 // same directory, which is fsynced, renamed over the target and followed by
 // an fsync of the directory. A crash at any point leaves either the old or
 // the new file, never a torn one. Files are created with mode 0600 because
-// several of them hold secrets. The functions are safe for concurrent use on
-// different paths; callers serialise writes to the same path.
+// several of them hold secrets. A crash between creating the temporary file
+// and the rename leaves the temporary file behind (".<name>.tmp-<n>", mode
+// 0600, never read); the next successful Write of the same path removes
+// such leftovers once they are older than StaleTemp. The functions are safe
+// for concurrent use on different paths; callers serialise writes to the
+// same path.
 package statefile
 
 import (
@@ -16,10 +20,18 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 )
 
 // Mode is the permission of every state file.
 const Mode fs.FileMode = 0o600
+
+// StaleTemp is the age after which a temporary file of an interrupted
+// write is removed by the next Write of the same path. It is far longer
+// than any write takes, so that a write in progress in another process
+// (such as `kasa2mqtt login` next to the daemon) is never disturbed.
+const StaleTemp = time.Minute
 
 // WriteJSON marshals v (indented) and writes it atomically to path, creating
 // the parent directory (mode 0700) when missing.
@@ -37,7 +49,8 @@ func Write(path string, data []byte) (err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("statefile: create dir: %w", err)
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	prefix := "." + filepath.Base(path) + ".tmp-"
+	f, err := os.CreateTemp(dir, prefix+"*")
 	if err != nil {
 		return fmt.Errorf("statefile: create temp for %s: %w", path, err)
 	}
@@ -67,7 +80,26 @@ func Write(path string, data []byte) (err error) {
 		_ = d.Sync()
 		_ = d.Close()
 	}
+	removeStaleTemps(dir, prefix, time.Now().Add(-StaleTemp))
 	return nil
+}
+
+// removeStaleTemps removes the temporary files named prefix* in dir that
+// were last modified before cutoff: leftovers of writes interrupted by a
+// crash. Errors are ignored; the next write tries again.
+func removeStaleTemps(dir, prefix string, cutoff time.Time) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), prefix) {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && fi.ModTime().Before(cutoff) {
+			_ = os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // ReadJSON decodes the file at path into v. It returns (false, nil) when the

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestWriteJSONIsPrivateAndReadable(t *testing.T) {
@@ -42,5 +43,37 @@ func TestReadJSONMissingAndCorrupt(t *testing.T) {
 	os.WriteFile(bad, []byte(`{"trunc`), 0o600)
 	if _, err := ReadJSON(bad, &v); err == nil || !strings.Contains(err.Error(), bad) {
 		t.Fatalf("corrupt file error %v does not name the file", err)
+	}
+}
+
+func TestWriteRemovesStaleTempsOfInterruptedWrites(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "energy.json")
+	stale := filepath.Join(dir, ".energy.json.tmp-111")
+	fresh := filepath.Join(dir, ".energy.json.tmp-222")
+	other := filepath.Join(dir, ".tokens.json.tmp-333")
+	for _, p := range []string{stale, fresh, other} {
+		if err := os.WriteFile(p, []byte(`{"torn`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-2 * StaleTemp)
+	for _, p := range []string{stale, other} {
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := WriteJSON(path, map[string]int{"n": 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale temp of the written file still there (%v)", err)
+	}
+	// A recent temp may belong to a write in progress in another process,
+	// and another file's temp is that file's business.
+	for _, p := range []string{fresh, other} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s was removed: %v", filepath.Base(p), err)
+		}
 	}
 }
