@@ -74,7 +74,15 @@ func (st *runState) respond(r *pendingReply, data any, err error) {
 	if mErr != nil {
 		payload, _ = json.Marshal(apiResponse{Status: "error", Error: "internal error: " + mErr.Error(), Data: struct{}{}, Transaction: r.transaction})
 	}
-	st.out.put(message{topic: st.base + "/bridge/response/" + r.path, payload: payload})
+	topic := st.base + "/bridge/response/" + r.path
+	if len(topic) > maxTopicLen {
+		// "response" is one byte longer than "request": the longest
+		// request topics have no response topic.
+		st.log.Warn("cannot answer the request: response topic too long",
+			zap.String(keyTopic, st.base+"/bridge/request/"+r.path), zap.Int("length", len(topic)), zap.Int("max", maxTopicLen))
+		return
+	}
+	st.out.put(message{topic: topic, payload: payload})
 }
 
 // event publishes one bridge event (not retained).
@@ -108,6 +116,9 @@ func (st *runState) handleRequest(path string, m mqttMessage) {
 	}
 	reply := &pendingReply{path: path}
 	req, err := decodeRequest(m.payload)
+	if m.size > maxPayload {
+		err = fmt.Errorf("payload of %d bytes is larger than %d", m.size, maxPayload)
+	}
 	reply.transaction = req.Transaction
 	if err != nil {
 		st.respond(reply, nil, fmt.Errorf("bad request on %s: %w", m.topic, err))

@@ -127,10 +127,12 @@ type Bridge struct {
 type event any
 
 // mqttMessage is a command or Home Assistant status message, copied out of
-// paho's handler.
+// paho's handler. A payload larger than maxPayload is refused unread, so
+// only its first maxPayload+1 bytes are copied; size is the full length.
 type mqttMessage struct {
 	topic    string
 	payload  []byte
+	size     int
 	retained bool
 }
 
@@ -401,7 +403,14 @@ func (b *Bridge) onMessage(_ paho.Client, m paho.Message) {
 	if b.opts.Metrics != nil {
 		b.opts.Metrics.MQTTMessage("in")
 	}
-	msg := mqttMessage{topic: topic, payload: append([]byte(nil), m.Payload()...), retained: m.Retained()}
+	payload := m.Payload()
+	size := len(payload)
+	if size > maxPayload {
+		// Queued messages must not hold megabytes each (the queue has
+		// room for 1024): the message is refused for its size anyway.
+		payload = payload[:maxPayload+1]
+	}
+	msg := mqttMessage{topic: topic, payload: append([]byte(nil), payload...), size: size, retained: m.Retained()}
 	select {
 	case b.msgs <- msg:
 	default:

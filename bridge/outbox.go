@@ -43,6 +43,9 @@ type outbox struct {
 const (
 	maxQueue       = 100_000
 	publishTimeout = 5 * time.Second
+	// maxTopicLen is the longest topic MQTT can carry (a 16-bit length);
+	// paho would cut a longer one, publishing elsewhere or invalid UTF-8.
+	maxTopicLen = 65535
 )
 
 func newOutbox(client paho.Client, ready func() bool, log *zap.Logger) *outbox {
@@ -52,6 +55,10 @@ func newOutbox(client paho.Client, ready func() bool, log *zap.Logger) *outbox {
 // put queues m. When the queue is full the message is dropped with a warning
 // (the next replay republishes every retained topic).
 func (o *outbox) put(m message) {
+	if len(m.topic) > maxTopicLen {
+		o.log.Warn("topic longer than MQTT allows, dropping message", zap.Int("length", len(m.topic)), zap.String(keyTopic, m.topic[:200]+"…"))
+		return
+	}
 	o.mu.Lock()
 	key := m.topic
 	if !m.retained {

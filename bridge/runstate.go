@@ -693,6 +693,9 @@ func (st *runState) handleMessage(m mqttMessage) {
 		return
 	}
 	req, err := parseSet(ct.prop, m.payload)
+	if m.size > maxPayload {
+		err = badPayload("payload of %d bytes is larger than %d", m.size, maxPayload)
+	}
 	if err != nil {
 		st.log.Warn("ignoring bad command", zap.String(keyTopic, m.topic), zap.String(keyPayload, quotePayload(m.payload)), zap.Error(err))
 		return
