@@ -85,13 +85,27 @@ func (st *runState) respond(r *pendingReply, data any, err error) {
 	st.out.put(message{topic: topic, payload: payload})
 }
 
-// event publishes one bridge event (not retained).
+// maxHeldEvents bounds the events kept while the broker is away.
+const maxHeldEvents = 1000
+
+// event publishes one bridge event (not retained). An event raised while
+// the bridge is not connected (at start, before the broker answered, or
+// during an outage) would be lost: it is held, up to maxHeldEvents (the
+// oldest go first), and sent by the replay after the next connect.
 func (st *runState) event(typ string, data any) {
 	payload, _ := json.Marshal(struct {
 		Type string `json:"type"`
 		Data any    `json:"data"`
 	}{typ, data})
-	st.out.put(message{topic: st.base + "/bridge/event", payload: payload})
+	m := message{topic: st.base + "/bridge/event", payload: payload}
+	if !st.b.online.Load() {
+		if len(st.heldEvents) >= maxHeldEvents {
+			st.heldEvents = st.heldEvents[1:]
+		}
+		st.heldEvents = append(st.heldEvents, m)
+		return
+	}
+	st.out.put(m)
 }
 
 // deviceEvent is the data of device_* events.

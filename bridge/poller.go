@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -14,7 +15,12 @@ import (
 // listInterval and on demand, and reads the states of the listed devices
 // right after each successful list and every pollInterval. Results go to the
 // run loop as events. Each run gets a deadline of 80% of its interval (at
-// least 10s) so runs never overlap.
+// least 10s) so runs never overlap; runs of one account never run
+// concurrently, so a hung cloud holds at most one run's requests.
+//
+// While the account keeps failing (an account-level error, or every device
+// failing with cloud.ErrUnavailable), state reads back off: see
+// pollBackoff. The first successful read restores pollInterval.
 type poller struct {
 	prov         cloud.Provider
 	pollInterval time.Duration
@@ -46,15 +52,48 @@ func runDeadline(interval time.Duration) time.Duration {
 	return max(interval*8/10, 10*time.Second)
 }
 
-// backoffDelay is the wait after n consecutive failures: 5s·2ⁿ⁻¹ capped at
-// limit, jittered ×0.5–1.5.
-func backoffDelay(n int, limit time.Duration) time.Duration {
-	d := 5 * time.Second
+// backoffDelay is the wait after n ≥ 1 consecutive failures: with d =
+// min(base·2ⁿ⁻¹, limit), a uniform pick from [d/2, d], so that clients that
+// failed together do not retry together, even once at the limit.
+func backoffDelay(n int, base, limit time.Duration) time.Duration {
+	d := base
 	for i := 1; i < n && d < limit; i++ {
 		d *= 2
 	}
 	d = min(d, limit)
-	return time.Duration(float64(d) * (0.5 + rand.Float64()))
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// Poll back-off cap: at most pollBackoffFactor intervals, and at most
+// pollBackoffMax unless the interval itself is longer.
+const (
+	pollBackoffFactor = 5
+	pollBackoffMax    = 5 * time.Minute
+)
+
+// pollBackoff is the wait before the next state read after n ≥ 1
+// consecutive failed reads of a failing account: backoffDelay from the
+// interval, never less than the interval and never more than
+// max(interval, min(5·interval, 5 min)). With the default 60s interval:
+// 1 min, 1–2 min, 2–4 min, then 2.5–5 min.
+func pollBackoff(n int, interval time.Duration) time.Duration {
+	limit := max(interval, min(pollBackoffFactor*interval, pollBackoffMax))
+	return max(interval, backoffDelay(n, interval, limit))
+}
+
+// outage turns a read in which every device failed with
+// cloud.ErrUnavailable into an account-level error: then the cloud is
+// failing, not the devices. Otherwise it returns nil.
+func outage(states []cloud.State) error {
+	if len(states) == 0 {
+		return nil
+	}
+	for _, s := range states {
+		if !errors.Is(s.Err, cloud.ErrUnavailable) {
+			return nil
+		}
+	}
+	return fmt.Errorf("no device could be read: %w", states[0].Err)
 }
 
 func (p *poller) send(ctx context.Context, ev event) bool {
@@ -93,7 +132,7 @@ func (p *poller) run(ctx context.Context) {
 			failures++
 			wait := p.listInterval
 			if !errors.Is(err, cloud.ErrAuth) {
-				wait = backoffDelay(failures, p.listInterval)
+				wait = backoffDelay(failures, 5*time.Second, p.listInterval)
 			}
 			listTimer.Reset(wait)
 			return
@@ -108,7 +147,7 @@ func (p *poller) run(ctx context.Context) {
 		listTimer.Reset(p.listInterval)
 		pollTimer.Reset(0)
 	}
-	rateLimited := 0
+	rateLimited, failing := 0, 0
 	poll := func() {
 		next := p.pollInterval
 		defer func() { pollTimer.Reset(next) }()
@@ -131,14 +170,31 @@ func (p *poller) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		// A cloud that asks us to slow down gets growing pauses (5 s·2ⁿ,
-		// jittered, at most an hour) instead of the normal interval.
-		if errors.Is(err, cloud.ErrRateLimited) {
+		if err == nil {
+			if oerr := outage(states); oerr != nil {
+				err, states = oerr, nil
+			}
+		}
+		switch {
+		case errors.Is(err, cloud.ErrRateLimited):
+			// A cloud that asks us to slow down gets growing pauses (up to
+			// 5 s·2ⁿ⁻¹, jittered, at most an hour) instead of the normal
+			// interval.
+			failing = 0
 			rateLimited++
-			next = max(next, backoffDelay(rateLimited, time.Hour))
+			next = max(next, backoffDelay(rateLimited, 5*time.Second, time.Hour))
 			p.log.Warn("cloud rate limit: polling paused", zap.Duration("for", next.Round(time.Second)), zap.Error(err))
-		} else {
+		case err != nil:
+			// A failing account (outage, timeouts, refused credentials)
+			// is read less often until it answers; the run loop logs the
+			// error itself once.
 			rateLimited = 0
+			failing++
+			next = pollBackoff(failing, p.pollInterval)
+			p.log.Debug("cloud account failing: next state read delayed", zap.Int("consecutive_failures", failing),
+				zap.Duration("wait", next.Round(time.Millisecond)))
+		default:
+			rateLimited, failing = 0, 0
 		}
 		p.send(ctx, statesEvent{prov: p.prov, ids: append([]string(nil), ids...), states: states, err: err, started: started})
 	}

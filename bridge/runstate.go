@@ -79,6 +79,9 @@ type runState struct {
 	cleared map[string]bool
 	// relisted is when each account was last asked to re-list early.
 	relisted map[cloud.Provider]time.Time
+	// heldEvents are bridge events raised while not connected; the next
+	// replay sends them.
+	heldEvents []message
 }
 
 func newRunState(b *Bridge, out *outbox, ctx context.Context) *runState {
@@ -604,6 +607,10 @@ func (st *runState) replay(why string) {
 	st.publishDeviceList()
 	st.publishBridgeDiscovery()
 	st.publishInfo()
+	for _, m := range st.heldEvents {
+		st.out.put(m)
+	}
+	st.heldEvents = nil
 }
 
 // ---- states -------------------------------------------------------------------
@@ -617,7 +624,7 @@ func (st *runState) handleStates(ev statesEvent) {
 		st.accountFailed(p, "read states", ev.err)
 		for _, id := range ev.ids {
 			if dv := st.devices[deviceKey(p.Kind(), id)]; dv != nil && dv.prov == p {
-				st.readFailed(dv, ev.err)
+				st.readFailed(dv, ev.err, true)
 			}
 		}
 		return
@@ -633,7 +640,7 @@ func (st *runState) handleStates(ev statesEvent) {
 			continue // a command re-read is newer than this poll
 		}
 		if s.Err != nil {
-			st.readFailed(dv, s.Err)
+			st.readFailed(dv, s.Err, false)
 			continue
 		}
 		st.readOK(dv, &s, false)
@@ -654,9 +661,14 @@ func (st *runState) readOK(dv *device, s *cloud.State, force bool) {
 	st.publishState(dv, force)
 }
 
-func (st *runState) readFailed(dv *device, err error) {
+// readFailed counts a failed read of dv and makes it unavailable at once
+// for errors that say so, else after MissedPolls failures in a row. The
+// device's error is logged once per distinct error, unless accountWide:
+// then the account's error was logged once for all its devices, and the
+// device does not log its recovery either.
+func (st *runState) readFailed(dv *device, err error, accountWide bool) {
 	dv.misses++
-	if msg := err.Error(); msg != dv.lastErr {
+	if msg := err.Error(); !accountWide && msg != dv.lastErr {
 		dv.lastErr = msg
 		lvl := zap.WarnLevel
 		if errors.Is(err, cloud.ErrDeviceOffline) {
@@ -812,7 +824,7 @@ func (st *runState) handleResult(ev resultEvent) {
 		dv.state = &s
 		st.publishState(dv, true)
 	case ev.readErr != nil:
-		st.readFailed(dv, ev.readErr)
+		st.readFailed(dv, ev.readErr, false)
 	}
 }
 

@@ -18,6 +18,10 @@ var (
 	ErrUnsupported = errors.New("not supported by device")
 	// ErrRateLimited: the cloud asked us to slow down.
 	ErrRateLimited = errors.New("cloud rate limit")
+	// ErrUnavailable: the cloud did not answer usefully: a network error,
+	// an HTTP 5xx status, or no answer within the request timeout. It says
+	// nothing about the device or the credentials; retry later.
+	ErrUnavailable = errors.New("cloud unavailable")
 	// ErrRefused: a request was refused for safety (e.g. an appServerUrl
 	// outside the vendor's domain).
 	ErrRefused = errors.New("refused")

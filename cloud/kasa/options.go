@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -16,6 +17,9 @@ const (
 	// DefaultConcurrency is the default number of parallel passthrough
 	// requests per ListDevices or ReadStates call.
 	DefaultConcurrency = 4
+	// DefaultRequestTimeout bounds each cloud request when
+	// Options.RequestTimeout is not set.
+	DefaultRequestTimeout = 20 * time.Second
 	// ProviderKind is the kind reported by Provider.Kind and Device.Provider.
 	ProviderKind = "kasa"
 	// Manufacturer is the brand reported in Device.Manufacturer.
@@ -60,6 +64,11 @@ type Options struct {
 	// Observer is told about every cloud call, login and refresh (for
 	// metrics); nil means none.
 	Observer cloud.Observer
+	// RequestTimeout bounds each single cloud request, whatever the
+	// caller's context allows (and whatever HTTPClient's own Timeout is);
+	// zero or negative means DefaultRequestTimeout. A request without an
+	// answer by then fails with an error wrapping cloud.ErrUnavailable.
+	RequestTimeout time.Duration
 }
 
 // String renders the options for diagnostics without the password.

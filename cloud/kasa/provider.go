@@ -119,7 +119,7 @@ func New(opts Options) (*Provider, error) {
 	}
 	st.Username = opts.Username
 
-	rt := newTransport(opts.HTTPClient)
+	rt := newTransport(opts.HTTPClient, opts.RequestTimeout)
 	calls := &cloud.CallCounter{}
 	obs := opts.Observer
 	rt.observe = func(method string, err error) {

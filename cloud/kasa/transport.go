@@ -50,17 +50,24 @@ func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastR
 // safe for concurrent use.
 type transport struct {
 	hc *http.Client
+	// timeout bounds each call, whatever the caller's context allows.
+	timeout time.Duration
 	// observe, when set, is told about every call (after it ended).
 	observe func(method string, err error)
 }
 
-func newTransport(hc *http.Client) *transport {
+// newTransport builds a transport on hc (nil: the shared pooled client)
+// whose calls each end after timeout (<= 0: DefaultRequestTimeout).
+func newTransport(hc *http.Client, timeout time.Duration) *transport {
+	if timeout <= 0 {
+		timeout = DefaultRequestTimeout
+	}
 	if hc == nil {
-		return &transport{hc: defaultHTTPClient()}
+		return &transport{hc: defaultHTTPClient(), timeout: timeout}
 	}
 	c := *hc // shallow copy shares the pooled Transport
 	c.CheckRedirect = noRedirects
-	return &transport{hc: &c}
+	return &transport{hc: &c, timeout: timeout}
 }
 
 type envelopeRequest struct {
@@ -72,6 +79,10 @@ type envelopeRequest struct {
 // result of a successful envelope. Errors never contain the request body
 // (which holds the token or the password) and name the endpoint without
 // query or user info.
+//
+// The call ends after t.timeout at the latest. A network error, an HTTP
+// 5xx status and that timeout wrap cloud.ErrUnavailable; the timeout is not
+// a context error, so that callers tell it from their own cancellation.
 func (t *transport) call(ctx context.Context, endpoint, method string, params any) (res json.RawMessage, err error) {
 	if t.observe != nil {
 		defer func() { t.observe(method, err) }()
@@ -80,7 +91,9 @@ func (t *transport) call(ctx context.Context, endpoint, method string, params an
 	if err != nil {
 		return nil, fmt.Errorf("%s: encode request: %w", method, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+	cctx, cancel := context.WithTimeout(ctx, t.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(cctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: build request: %w", method, redactURL(endpoint), unwrapURLError(err))
 	}
@@ -91,19 +104,22 @@ func (t *transport) call(ctx context.Context, endpoint, method string, params an
 
 	resp, err := t.hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", method, redactURL(endpoint), unwrapURLError(err))
+		return nil, fmt.Errorf("%s %s: %w", method, redactURL(endpoint), unavailable(ctx, cctx, t.timeout, unwrapURLError(err)))
 	}
 	defer resp.Body.Close()
 	data, readErr := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if resp.StatusCode != http.StatusOK {
 		err := fmt.Errorf("%s %s: http status %q", method, redactURL(endpoint), resp.Status)
-		if resp.StatusCode == http.StatusTooManyRequests {
+		switch {
+		case resp.StatusCode == http.StatusTooManyRequests:
 			err = fmt.Errorf("%w: %w", err, cloud.ErrRateLimited)
+		case resp.StatusCode >= 500:
+			err = fmt.Errorf("%w: %w", err, cloud.ErrUnavailable)
 		}
 		return nil, err
 	}
 	if readErr != nil {
-		return nil, fmt.Errorf("%s %s: read response: %w", method, redactURL(endpoint), readErr)
+		return nil, fmt.Errorf("%s %s: read response: %w", method, redactURL(endpoint), unavailable(ctx, cctx, t.timeout, readErr))
 	}
 	if len(data) > maxBody {
 		return nil, fmt.Errorf("%s %s: response larger than %d bytes", method, redactURL(endpoint), maxBody)
@@ -134,6 +150,19 @@ func decodeEnvelope(method string, data []byte) (json.RawMessage, error) {
 		return json.RawMessage("null"), nil
 	}
 	return env.Result, nil
+}
+
+// unavailable classifies a failed round trip: the caller's own
+// cancellation stays a context error; the call's timeout becomes "no answer
+// within"; both it and network errors wrap cloud.ErrUnavailable.
+func unavailable(ctx, cctx context.Context, timeout time.Duration, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return err
+	case cctx.Err() != nil:
+		return fmt.Errorf("no answer within %s: %w", timeout, cloud.ErrUnavailable)
+	}
+	return fmt.Errorf("%w: %w", err, cloud.ErrUnavailable)
 }
 
 // unwrapURLError drops *url.Error's wrapper, whose text repeats the full

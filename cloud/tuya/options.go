@@ -21,6 +21,9 @@ const (
 	// AuthSimple and AuthCode are the values of Options.Auth.
 	AuthSimple = "simple"
 	AuthCode   = "code"
+	// DefaultRequestTimeout bounds each cloud request when
+	// Options.RequestTimeout is not set.
+	DefaultRequestTimeout = 20 * time.Second
 )
 
 // Options configures a Provider. Account, AccessID, AccessSecret and one of
@@ -75,6 +78,11 @@ type Options struct {
 	// Now is the host clock; nil means time.Now. The provider signs with
 	// the cloud's time estimated from it, so tests inject skew here.
 	Now func() time.Time
+	// RequestTimeout bounds each single cloud request, whatever the
+	// caller's context allows (and whatever HTTPClient's own Timeout is);
+	// zero or negative means DefaultRequestTimeout. A request without an
+	// answer by then fails with an error wrapping cloud.ErrUnavailable.
+	RequestTimeout time.Duration
 }
 
 // String renders the options for diagnostics without the access secret.

@@ -174,7 +174,7 @@ func New(opts Options) (*Provider, error) {
 	}
 
 	store := newTokenStore(opts.StateDir, opts.Account)
-	rt := newTransport(opts.HTTPClient, base, opts.AccessID, opts.AccessSecret, opts.Region, now, log)
+	rt := newTransport(opts.HTTPClient, base, opts.AccessID, opts.AccessSecret, opts.Region, now, log, opts.RequestTimeout)
 	calls := &cloud.CallCounter{}
 	obs := opts.Observer
 	rt.observe = func(op string, err error) {

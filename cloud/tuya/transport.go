@@ -78,6 +78,8 @@ type transport struct {
 	now      func() time.Time
 	log      *zap.Logger
 	gate     *gate
+	// timeout bounds each round trip, whatever the caller's context allows.
+	timeout time.Duration
 
 	// observe, when set, is told about every round trip (after it ended).
 	observe func(op string, err error)
@@ -87,7 +89,12 @@ type transport struct {
 	warnedOff time.Duration // offset last logged
 }
 
-func newTransport(hc *http.Client, base, clientID, secret, region string, now func() time.Time, log *zap.Logger) *transport {
+// newTransport builds a transport on hc (nil: the shared pooled client);
+// each round trip ends after timeout (<= 0: DefaultRequestTimeout).
+func newTransport(hc *http.Client, base, clientID, secret, region string, now func() time.Time, log *zap.Logger, timeout time.Duration) *transport {
+	if timeout <= 0 {
+		timeout = DefaultRequestTimeout
+	}
 	if hc == nil {
 		hc = defaultHTTPClient()
 	} else {
@@ -97,7 +104,7 @@ func newTransport(hc *http.Client, base, clientID, secret, region string, now fu
 	}
 	return &transport{
 		hc: hc, base: base, clientID: clientID, secret: secret, region: region, now: now, log: log,
-		gate: &gate{now: now, log: log},
+		gate: &gate{now: now, log: log}, timeout: timeout,
 	}
 }
 
@@ -165,6 +172,11 @@ func (t *transport) doT(ctx context.Context, req request, accessToken string) (j
 // once is one signed round trip. It returns the result, the envelope's t,
 // whether the response moved the clock estimate by more than offsetNoise,
 // and the error.
+//
+// The round trip ends after t.timeout at the latest. A network error, an
+// HTTP 5xx status and that timeout wrap cloud.ErrUnavailable; the timeout
+// is not a context error, so that callers tell it from their own
+// cancellation.
 func (t *transport) once(ctx context.Context, req request, accessToken string) (res json.RawMessage, serverMS int64, corrected bool, err error) {
 	if t.observe != nil {
 		defer func() { t.observe(req.op, err) }()
@@ -185,7 +197,9 @@ func (t *transport) once(ctx context.Context, req request, accessToken string) (
 	if req.body != nil {
 		body = bytes.NewReader(req.body)
 	}
-	hreq, err := http.NewRequestWithContext(ctx, req.method, target, body)
+	cctx, cancel := context.WithTimeout(ctx, t.timeout)
+	defer cancel()
+	hreq, err := http.NewRequestWithContext(cctx, req.method, target, body)
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("%s: build request: %w", req.op, unwrapURLError(err))
 	}
@@ -214,20 +228,23 @@ func (t *transport) once(ctx context.Context, req request, accessToken string) (
 	t0 := t.now()
 	resp, err := t.hc.Do(hreq)
 	if err != nil {
-		return nil, 0, false, fmt.Errorf("%s: %w", req.op, unwrapURLError(err))
+		return nil, 0, false, fmt.Errorf("%s: %w", req.op, unavailable(ctx, cctx, t.timeout, unwrapURLError(err)))
 	}
 	defer resp.Body.Close()
 	data, readErr := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	t1 := t.now()
 	if resp.StatusCode != http.StatusOK {
 		err := fmt.Errorf("%s: http status %q", req.op, resp.Status)
-		if resp.StatusCode == http.StatusTooManyRequests {
+		switch {
+		case resp.StatusCode == http.StatusTooManyRequests:
 			err = fmt.Errorf("%w: %w", err, cloud.ErrRateLimited)
+		case resp.StatusCode >= 500:
+			err = fmt.Errorf("%w: %w", err, cloud.ErrUnavailable)
 		}
 		return nil, 0, false, err
 	}
 	if readErr != nil {
-		return nil, 0, false, fmt.Errorf("%s: read response: %w", req.op, readErr)
+		return nil, 0, false, fmt.Errorf("%s: read response: %w", req.op, unavailable(ctx, cctx, t.timeout, readErr))
 	}
 	if len(data) > maxBody {
 		return nil, 0, false, fmt.Errorf("%s: response larger than %d bytes", req.op, maxBody)
@@ -279,6 +296,19 @@ func decodeEnvelope(op string, data []byte) (json.RawMessage, int64, error) {
 	}
 	msg, _ := jsonString(env["msg"])
 	return nil, serverMS, &APIError{Op: op, Code: code, Msg: msg}
+}
+
+// unavailable classifies a failed round trip: the caller's own
+// cancellation stays a context error; the call's timeout becomes "no answer
+// within"; both it and network errors wrap cloud.ErrUnavailable.
+func unavailable(ctx, cctx context.Context, timeout time.Duration, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return err
+	case cctx.Err() != nil:
+		return fmt.Errorf("no answer within %s: %w", timeout, cloud.ErrUnavailable)
+	}
+	return fmt.Errorf("%w: %w", err, cloud.ErrUnavailable)
 }
 
 // unwrapURLError drops *url.Error's wrapper, whose text repeats the full

@@ -37,6 +37,12 @@ const (
 	MinPollInterval = 5 * time.Second
 	// MinDeviceListInterval is the smallest accepted poll.device_list_interval.
 	MinDeviceListInterval = 10 * time.Second
+	// DefaultRequestTimeout is the default poll.request_timeout.
+	DefaultRequestTimeout = 20 * time.Second
+	// MinRequestTimeout is the smallest accepted poll.request_timeout.
+	MinRequestTimeout = time.Second
+	// DefaultUnavailableAfter is the default poll.unavailable_after.
+	DefaultUnavailableAfter = 2
 	// DefaultLogLevel is the default log.level.
 	DefaultLogLevel = "info"
 	// DefaultLogFormat is the default log.format.
@@ -217,6 +223,14 @@ type Poll struct {
 	Interval time.Duration `yaml:"interval"`
 	// DeviceListInterval between device-list reads. Default 30m, minimum 10s.
 	DeviceListInterval time.Duration `yaml:"device_list_interval"`
+	// RequestTimeout bounds every single cloud HTTP request (login, list,
+	// state read, command): without an answer by then it counts as failed.
+	// Default 20s, minimum 1s.
+	RequestTimeout time.Duration `yaml:"request_timeout"`
+	// UnavailableAfter is how many consecutive failed state reads make a
+	// device unavailable (a device the cloud reports offline is unavailable
+	// at once). Default 2, minimum 1.
+	UnavailableAfter int `yaml:"unavailable_after"`
 }
 
 // Log configures logging.
@@ -256,7 +270,8 @@ type DeviceOption struct {
 // mqtt.keepalive 30s, mqtt.max_reconnect_interval 30s, mqtt.output "json",
 // homeassistant.enabled true, discovery_prefix "homeassistant",
 // status_topic "homeassistant/status", poll.interval 60s,
-// poll.device_list_interval 30m, log.level "info", log.format "console".
+// poll.device_list_interval 30m, poll.request_timeout 20s,
+// poll.unavailable_after 2, log.level "info", log.format "console".
 // mqtt.client_id stays "" (see Config.ClientID) and state_dir stays ""
 // (Load/Parse resolve it to "<dir of config file>/state").
 func Default() Config {
@@ -276,6 +291,8 @@ func Default() Config {
 		Poll: Poll{
 			Interval:           DefaultPollInterval,
 			DeviceListInterval: DefaultDeviceListInterval,
+			RequestTimeout:     DefaultRequestTimeout,
+			UnavailableAfter:   DefaultUnavailableAfter,
 		},
 		Log: Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
 	}

@@ -56,6 +56,10 @@ func TestLoad_BadConfigs(t *testing.T) {
 		{"duration_garbage.yaml", []string{`config: poll.device_list_interval: "half an hour" (line 5): must be a duration such as "60s", "30m" or "1h30m"`}, ""},
 		{"interval_too_short.yaml", []string{`config: poll.interval: "1s" (line 5): must be at least 5s`}, ""},
 		{"device_list_interval_too_short.yaml", []string{`config: poll.device_list_interval: "5s" (line 5): must be at least 10s`}, ""},
+		{"poll_timeout_and_threshold.yaml", []string{
+			`config: poll.request_timeout: "500ms" (line 5): must be at least 1s`,
+			`config: poll.unavailable_after: "0" (line 6): must be at least 1`,
+		}, ""},
 		{"server_tcp_scheme.yaml", []string{`config: mqtt.server: "tcp://broker.example.com:1883" (line 2): scheme "tcp://" is not supported: use mqtt://host[:port]`}, ""},
 		{"server_ssl_scheme.yaml", []string{`config: mqtt.server: "ssl://broker.example.com:8883" (line 2): scheme "ssl://" is not supported: use mqtts://host[:port] for TLS`}, ""},
 		{"server_no_scheme.yaml", []string{`config: mqtt.server: "broker.example.com:1883" (line 2): must be mqtt://host[:port] or mqtts://host[:port]`}, ""},
@@ -449,13 +453,15 @@ func TestValidate_Accepts(t *testing.T) {
 		return c
 	}
 	tests := map[string]func(*Config){
-		"mqtt server":         func(c *Config) { c.MQTT.Server = "mqtt://localhost" },
-		"mqtts with port":     func(c *Config) { c.MQTT.Server = "mqtts://broker.example.com:8883" },
-		"ipv6 server":         func(c *Config) { c.MQTT.Server = "mqtt://[::1]:1883" },
-		"listen any":          func(c *Config) { c.MQTT.Embedded.Listen = ":1883" },
-		"listen port 0":       func(c *Config) { c.MQTT.Embedded.Listen = "127.0.0.1:0" },
-		"nested base topic":   func(c *Config) { c.MQTT.BaseTopic = "home/kasa" },
-		"minimum intervals":   func(c *Config) { c.Poll = Poll{Interval: MinPollInterval, DeviceListInterval: MinDeviceListInterval} },
+		"mqtt server":       func(c *Config) { c.MQTT.Server = "mqtt://localhost" },
+		"mqtts with port":   func(c *Config) { c.MQTT.Server = "mqtts://broker.example.com:8883" },
+		"ipv6 server":       func(c *Config) { c.MQTT.Server = "mqtt://[::1]:1883" },
+		"listen any":        func(c *Config) { c.MQTT.Embedded.Listen = ":1883" },
+		"listen port 0":     func(c *Config) { c.MQTT.Embedded.Listen = "127.0.0.1:0" },
+		"nested base topic": func(c *Config) { c.MQTT.BaseTopic = "home/kasa" },
+		"minimum intervals": func(c *Config) {
+			c.Poll = Poll{Interval: MinPollInterval, DeviceListInterval: MinDeviceListInterval, RequestTimeout: MinRequestTimeout, UnavailableAfter: 1}
+		},
 		"empty password":      func(c *Config) { c.Accounts[0].Password = "" },
 		"nested device topic": func(c *Config) { c.Devices = map[string]DeviceOption{"X": {Topic: "kitchen/coffee_1"}} },
 		"bridged prefix ok":   func(c *Config) { c.Devices = map[string]DeviceOption{"X": {Topic: "bridges"}} },

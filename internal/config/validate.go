@@ -314,6 +314,12 @@ func (c *Config) validatePoll(v *validator) {
 	if c.Poll.DeviceListInterval < MinDeviceListInterval {
 		v.addf("poll.device_list_interval", c.Poll.DeviceListInterval.String(), "must be at least %s", MinDeviceListInterval)
 	}
+	if c.Poll.RequestTimeout < MinRequestTimeout {
+		v.addf("poll.request_timeout", c.Poll.RequestTimeout.String(), "must be at least %s", MinRequestTimeout)
+	}
+	if c.Poll.UnavailableAfter < 1 {
+		v.addf("poll.unavailable_after", strconv.Itoa(c.Poll.UnavailableAfter), "must be at least 1")
+	}
 }
 
 func (c *Config) validateLog(v *validator) {

@@ -84,6 +84,8 @@ func Providers(cfg *config.Config, httpClient *http.Client, log *zap.Logger, obs
 				Energy:     energy,
 				Logger:     log,
 				Observer:   obs,
+
+				RequestTimeout: cfg.Poll.RequestTimeout,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("accounts[%d] (%s): %w", i, a.Name, err)
@@ -110,6 +112,7 @@ func Providers(cfg *config.Config, httpClient *http.Client, log *zap.Logger, obs
 				Logger:         log,
 				Observer:       obs,
 				ScaleOverrides: scale,
+				RequestTimeout: cfg.Poll.RequestTimeout,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("accounts[%d] (%s): %w", i, a.Name, err)
@@ -202,6 +205,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Version:         Version,
 		PollInterval:    cfg.Poll.Interval,
 		ListInterval:    cfg.Poll.DeviceListInterval,
+		MissedPolls:     cfg.Poll.UnavailableAfter,
 		Devices:         Overrides(cfg),
 		StateDir:        cfg.StateDir,
 		BirthDelay:      m.BirthDelay,

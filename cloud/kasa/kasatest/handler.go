@@ -64,7 +64,14 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
 		return
 	}
+	if !s.delay(r) {
+		return
+	}
 	resp, status := s.handle(r, body)
+	if status == statusHang {
+		s.hold(r)
+		return
+	}
 	if status != http.StatusOK {
 		http.Error(w, http.StatusText(status), status)
 		return
@@ -111,6 +118,9 @@ func (s *Server) handle(r *http.Request, body []byte) ([]byte, int) {
 	}
 	s.requests = append(s.requests, rec)
 
+	if s.takeHang() {
+		return nil, statusHang
+	}
 	if s.failHTTP.n > 0 {
 		s.failHTTP.n--
 		return nil, s.failHTTP.code

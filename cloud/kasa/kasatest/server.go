@@ -8,7 +8,7 @@
 // (plugs, metering plugs of both emeter generations, power strips) answer
 // system and emeter requests the way real firmware does.
 //
-// Knobs (ExpireTokens, FailNext, FailHTTP, SetOnline, …) script failures.
+// Knobs (ExpireTokens, FailNext, FailHTTP, Hang, SetOnline, …) script failures.
 // Knob methods that name a device panic when the id is unknown: that is a
 // bug in the calling test or demo, not a runtime condition.
 //
@@ -72,6 +72,7 @@ type Server struct {
 	requests  []Request
 	foreign   []string
 	lastLogin *LoginRecord
+	faults    faults
 }
 
 type account struct {
@@ -148,8 +149,14 @@ func (s *Server) URL() string { return s.ts.URL }
 // under test can never reach the network through it.
 func (s *Server) Client() *http.Client { return s.client }
 
-// Close shuts the server down. It is idempotent.
-func (s *Server) Close() { s.closeOnce.Do(s.ts.Close) }
+// Close releases hung requests (see Hang) and shuts the server down. It
+// is idempotent.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		s.faults.release() // hung requests first: ts.Close waits for them
+		s.ts.Close()
+	})
+}
 
 // AddAccount creates an account, or sets the password of an existing one.
 // User names are compared case-insensitively, passwords exactly.

@@ -114,6 +114,7 @@ type Server struct {
 	failNext []*failRule
 	failHTTP failure
 	hang     int
+	latency  time.Duration
 	calls    []Request
 	foreign  []string
 }

@@ -1,0 +1,89 @@
+package kasatest
+
+import (
+	"net/http"
+	"sync"
+	"time"
+)
+
+// statusHang is the pseudo status handle returns for a request that must
+// hang (see Hang); serveHTTP then holds the request instead of answering.
+const statusHang = -1
+
+// faults holds the fault knobs that are not envelope answers. Its fields
+// are guarded by Server.mu, except closing, which is closed once by Close.
+type faults struct {
+	hang        int // requests still to hang
+	latency     time.Duration
+	closing     chan struct{}
+	closingOnce sync.Once
+}
+
+// Hang makes the next n requests (of any method, counted by Calls and
+// Requests like answered ones) hang without an answer until the client
+// gives up (its context ends or its connection closes) or the server is
+// closed. Hang(0) ends the knob; requests already hanging stay hung.
+// Hang is checked before FailHTTP and FailNext.
+func (s *Server) Hang(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults.hang = max(n, 0)
+}
+
+// SetLatency makes every request wait d before it is handled (0: no
+// wait), like a distant cloud. Requests that arrive together are then in
+// flight together, which is what concurrency tests need. A client that
+// gives up while waiting gets no answer.
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults.latency = max(d, 0)
+}
+
+// delay waits out the latency; false when the client gave up or the server
+// is closing meanwhile (then there is nothing to answer).
+func (s *Server) delay(r *http.Request) bool {
+	s.mu.Lock()
+	d := s.faults.latency
+	s.mu.Unlock()
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+	case <-s.faults.closingCh():
+	}
+	return false
+}
+
+// takeHang reports whether the current request must hang, counting it
+// down. s.mu is held.
+func (s *Server) takeHang() bool {
+	if s.faults.hang <= 0 {
+		return false
+	}
+	s.faults.hang--
+	return true
+}
+
+// closingCh returns the channel closed when the server closes.
+func (f *faults) closingCh() chan struct{} {
+	f.closingOnce.Do(func() { f.closing = make(chan struct{}) })
+	return f.closing
+}
+
+// release ends every hung request (for Close).
+func (f *faults) release() { close(f.closingCh()) }
+
+// hold blocks a hung request until its client gives up or the server
+// closes.
+func (s *Server) hold(r *http.Request) {
+	select {
+	case <-r.Context().Done():
+	case <-s.faults.closingCh():
+	}
+}
