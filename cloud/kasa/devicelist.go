@@ -3,6 +3,7 @@ package kasa
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 )
 
@@ -36,7 +37,9 @@ type ListedDevice struct {
 }
 
 // parseDeviceList decodes result.deviceList. Rows without a usable deviceId
-// (and repeated ids) are skipped and counted.
+// (and repeated ids) are skipped and counted. A list whose rows are all
+// unusable is an error, not an empty account: taken as empty, it would
+// make the bridge remove every device.
 func parseDeviceList(result json.RawMessage) (rows []ListedDevice, skipped int, err error) {
 	obj, ok := jsonObject(result)
 	if !ok {
@@ -59,6 +62,9 @@ func parseDeviceList(result json.RawMessage) (rows []ListedDevice, skipped int, 
 		}
 		seen[d.ID] = true
 		rows = append(rows, d)
+	}
+	if len(rows) == 0 && skipped > 0 {
+		return nil, skipped, fmt.Errorf("getDeviceList: none of the %d rows of deviceList has a usable deviceId", skipped)
 	}
 	return rows, skipped, nil
 }

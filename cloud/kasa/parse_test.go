@@ -318,6 +318,13 @@ func TestParseDeviceList(t *testing.T) {
 	if _, _, err := parseDeviceList(json.RawMessage(`{"deviceList":{}}`)); err == nil {
 		t.Error("object deviceList accepted")
 	}
+	// Only garbage rows: an error, not an account without devices.
+	if rows, skipped, err := parseDeviceList(json.RawMessage(`{"deviceList":[1,"x",null,{"deviceId":5}]}`)); err == nil || skipped != 4 {
+		t.Errorf("garbage-only list: rows %v, skipped %d, err %v", rows, skipped, err)
+	}
+	if rows, _, err := parseDeviceList(json.RawMessage(`{"deviceList":[]}`)); err != nil || len(rows) != 0 {
+		t.Errorf("empty list: %v %v", rows, err)
+	}
 }
 
 func TestRedactURL(t *testing.T) {

@@ -3,6 +3,7 @@ package tuya
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"unicode"
@@ -53,7 +54,8 @@ type devicePage struct {
 // parseDevicePage decodes a device-list result: either an object with
 // devices (or list), has_more and last_row_key (the paged lists), or a bare
 // array (GET /v1.0/users/{uid}/devices). Rows without a usable id are
-// skipped and counted.
+// skipped and counted. A page whose rows are all unusable is an error, not
+// an empty page: taken as empty, it would make the bridge remove devices.
 func parseDevicePage(result json.RawMessage) (devicePage, error) {
 	var pg devicePage
 	var items []json.RawMessage
@@ -81,6 +83,9 @@ func parseDevicePage(result json.RawMessage) (devicePage, error) {
 			continue
 		}
 		pg.rows = append(pg.rows, r)
+	}
+	if len(pg.rows) == 0 && pg.skipped > 0 {
+		return devicePage{}, fmt.Errorf("device list: none of the %d rows has a usable id", pg.skipped)
 	}
 	return pg, nil
 }

@@ -61,7 +61,7 @@ func FuzzParseBatchStatus(f *testing.F) {
 				for _, c := range []string{dpCurPower, dpCurVoltage, dpCurCurrent, dpAddEle, code} {
 					for _, unit := range []string{"", "mA", "kW", "Wh"} {
 						v, ok := scaled(raw, c, 3, unit)
-						if ok && (v < 0 || math.IsNaN(v) || math.IsInf(v, 0)) {
+						if ok && (v < 0 || math.IsNaN(v) || math.IsInf(v, 0) || v > maxReading[c] && maxReading[c] > 0) {
 							t.Fatalf("scaled(%s) = %v", raw, v)
 						}
 					}

@@ -179,6 +179,13 @@ func TestScaled(t *testing.T) {
 		{`2`, dpCurPower, 0, "kW", 2000, true},
 		{`-1`, dpCurPower, 0, "W", 0, false},
 		{`true`, dpCurPower, 0, "W", 0, false},
+		{`1e15`, dpCurPower, 1, "W", 0, false},
+		{`1000001`, dpCurPower, 1, "W", 100000.1, false},
+		{`1000000`, dpCurPower, 1, "W", 100000, true},
+		{`1e12`, dpCurVoltage, 1, "V", 0, false},
+		{`"1e9"`, dpCurCurrent, 0, "mA", 0, false},
+		{`1e15`, dpAddEle, 3, "kwh", 0, false},
+		{`1000001`, dpAddEle, 3, "kwh", 0, false},
 	}
 	for _, tc := range tests {
 		got, ok := scaled(json.RawMessage(tc.raw), tc.code, tc.scale, tc.unit)

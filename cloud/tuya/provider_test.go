@@ -288,9 +288,9 @@ func TestReadStates_ScaleOverrideBeatsWrongSpec(t *testing.T) {
 	e.srv.SetPower(plug, 123.4)
 	e.srv.SetSwitch(plug, "switch_1", true)
 	e.srv.SetSpecScale(plug, "cur_power", 2)   // the spec lies: the device sends tenths
-	e.srv.SetSpecScale(plug, "cur_voltage", 0) // 2300 read as volts
+	e.srv.SetSpecScale(plug, "cur_voltage", 2) // 2300 read as 23.00 volts (2300 V would be refused as implausible)
 	wrong := mustRead(t, e, e.provider(), plug)[plug]
-	if wrong.PowerW == nil || !near(*wrong.PowerW, 12.34) || wrong.VoltageV == nil || !near(*wrong.VoltageV, 2300) {
+	if wrong.PowerW == nil || !near(*wrong.PowerW, 12.34) || wrong.VoltageV == nil || !near(*wrong.VoltageV, 23) {
 		t.Fatalf("with the wrong spec: power %s voltage %s", fval(wrong.PowerW), fval(wrong.VoltageV))
 	}
 	p := e.provider(func(o *tuya.Options) {

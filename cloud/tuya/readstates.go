@@ -367,7 +367,7 @@ func (p *Provider) fillMetering(st *cloud.State, id string, v deviceView, e stat
 		scale, unit := p.scaleFor(id, code, v.spec)
 		f, ok := scaled(raw, code, scale, unit)
 		if !ok {
-			p.noteOnce("badvalue/"+id+"/"+code, "tuya data point value dropped (not a non-negative number)",
+			p.noteOnce("badvalue/"+id+"/"+code, "tuya data point value dropped (not a plausible non-negative number)",
 				zap.String(keyDeviceID, id), zap.String(keyDP, code), zap.String("value", truncate(string(raw), 40)))
 			return nil
 		}

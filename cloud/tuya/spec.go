@@ -21,6 +21,18 @@ const (
 // maxScale bounds accepted scales; Tuya's are 0..3 in practice.
 const maxScale = 9
 
+// maxReading are the plausibility limits of the metering data points, in
+// the base units scaled returns (the Kasa provider uses the same): a plug
+// reporting more sends garbage. add_ele is the energy of one report, and
+// 1 MWh is 100 kW for ten hours; one such value would stay in the lifetime
+// total for good.
+var maxReading = map[string]float64{
+	dpCurPower:   100_000, // W
+	dpCurVoltage: 1_000,   // V
+	dpCurCurrent: 1_000,   // A
+	dpAddEle:     1_000,   // kWh
+}
+
 // dp is one data point of a device's specification.
 type dp struct {
 	Code string
@@ -218,7 +230,8 @@ func unitFactor(code, unit string) float64 {
 }
 
 // scaled converts a raw reported integer: raw / 10^scale × unit factor.
-// Negative and non-finite readings are refused.
+// Negative, non-finite and implausible (see maxReading) readings are
+// refused.
 func scaled(raw json.RawMessage, code string, scale int, unit string) (float64, bool) {
 	v, ok := jsonFloat(raw)
 	if !ok || v < 0 {
@@ -226,6 +239,9 @@ func scaled(raw json.RawMessage, code string, scale int, unit string) (float64, 
 	}
 	f := v / math.Pow10(scale) * unitFactor(code, unit)
 	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, false
+	}
+	if limit, ok := maxReading[code]; ok && f > limit {
 		return 0, false
 	}
 	return f, true

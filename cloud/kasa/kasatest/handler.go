@@ -77,7 +77,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
-	_, _ = w.Write(resp)
+	s.writeBody(w, body, resp) // RewriteNext (hostile.go)
 }
 
 // handle answers one envelope; a status other than 200 means an HTTP error.

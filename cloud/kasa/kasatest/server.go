@@ -73,6 +73,9 @@ type Server struct {
 	foreign   []string
 	lastLogin *LoginRecord
 	faults    faults
+
+	// hostile holds the RewriteNext rules (hostile.go).
+	hostile bodyFaults
 }
 
 type account struct {

@@ -96,7 +96,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
-	_, _ = w.Write(resp)
+	s.writeBody(w, r, resp) // RewriteNext (hostile.go)
 }
 
 // record notes a request (s.mu held) and returns its index.

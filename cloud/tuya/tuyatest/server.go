@@ -117,6 +117,9 @@ type Server struct {
 	latency  time.Duration
 	calls    []Request
 	foreign  []string
+
+	// hostile holds the RewriteNext rules (hostile.go).
+	hostile bodyFaults
 }
 
 type project struct {
