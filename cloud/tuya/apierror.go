@@ -184,6 +184,18 @@ func isHoldCode(code int) bool {
 	return false
 }
 
+// isCredentialCode reports the codes that say the configured access id or
+// secret is wrong. Only a configuration change cures them, and that needs
+// a restart, so the provider stops calling the cloud until then: at most one
+// attempt per start, like a refused Kasa password.
+func isCredentialCode(code int) bool {
+	switch code {
+	case codeSecretInvalid, codeSignInvalid, codeClientIDInvalid:
+		return true
+	}
+	return false
+}
+
 // isTransientCode reports codes that say nothing about the request itself
 // (the cloud was busy or failed), so a refresh token is not presumed dead.
 func isTransientCode(code int) bool {

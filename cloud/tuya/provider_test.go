@@ -485,13 +485,14 @@ func TestErrors_MappingTable(t *testing.T) {
 		sentinel error
 		hold     bool // the account pauses for an hour
 		text     string
+		stop     bool // the account stops until restart
 	}{
-		{1004, cloud.ErrAuth, true, "check access_id and access_secret"},
-		{1106, cloud.ErrAuth, false, `region "eu"`},
-		{2406, cloud.ErrAuth, true, `region "eu"`},
-		{28841002, cloud.ErrAuth, true, "subscription has expired"},
-		{28841101, cloud.ErrAuth, true, "not authorized to call this API"},
-		{1110, cloud.ErrRateLimited, false, "concurrent request"},
+		{1004, cloud.ErrAuth, true, "check access_id and access_secret", true},
+		{1106, cloud.ErrAuth, false, `region "eu"`, false},
+		{2406, cloud.ErrAuth, true, `region "eu"`, false},
+		{28841002, cloud.ErrAuth, true, "subscription has expired", false},
+		{28841101, cloud.ErrAuth, true, "not authorized to call this API", false},
+		{1110, cloud.ErrRateLimited, false, "concurrent request", false},
 	}
 	for _, tc := range tests {
 		t.Run(fmt.Sprint(tc.code), func(t *testing.T) {
@@ -515,6 +516,18 @@ func TestErrors_MappingTable(t *testing.T) {
 				}
 				e.clock.Set(61 * time.Minute)
 				e.srv.SetClockOffset(61 * time.Minute)
+				if tc.stop {
+					// Wrong credentials: no further attempt in this run,
+					// however long it lasts.
+					e.clock.Set(90 * 24 * time.Hour)
+					_, err = p.ListDevices(ctxT(t))
+					e.track(err)
+					wantErrIs(t, err, tc.sentinel)
+					if n := e.srv.Calls(""); n != calls || !strings.Contains(err.Error(), "until kasa2mqtt is restarted") {
+						t.Errorf("after 90 days: %d more calls, err %v", n-calls, err)
+					}
+					return
+				}
 				mustList(t, e, p)
 			} else if err != nil {
 				t.Errorf("second call: %v", err)

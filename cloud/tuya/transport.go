@@ -323,11 +323,14 @@ func unwrapURLError(err error) error {
 
 // Back-off of the whole account after 28841004 (trial quota used up): 6h,
 // doubling with each consecutive occurrence, at most 24h. After a
-// configuration-type refusal (isHoldCode) the account waits authHold.
+// console-side refusal (isHoldCode: subscription, API authorization) the
+// account waits authHold; after a credential refusal (isCredentialCode) it
+// waits credentialHold, in effect until the process restarts.
 const (
 	quotaBackoffMin = 6 * time.Hour
 	quotaBackoffMax = 24 * time.Hour
 	authHold        = time.Hour
+	credentialHold  = 100 * 365 * 24 * time.Hour
 )
 
 func quotaBackoff(strikes int) time.Duration {
@@ -390,9 +393,20 @@ func (g *gate) observe(err error) error {
 		d = quotaBackoff(g.strikes)
 		g.mu.Unlock()
 		why = "the Tuya Trial Edition API quota is used up (renew or upgrade the IoT Core plan in the Tuya developer console)"
+	case isCredentialCode(code):
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if g.err != nil && g.now().Before(g.until) {
+			return g.err
+		}
+		g.until = g.now().Add(credentialHold)
+		g.err = fmt.Errorf("%w; not calling the Tuya cloud for this account until kasa2mqtt is restarted", err)
+		g.log.Error("tuya account stopped: the cloud refused the access id or secret; fix the configuration and restart",
+			zap.Int(keyCode, code), zap.Error(err))
+		return g.err
 	case isHoldCode(code):
 		d = authHold
-		why = "the cloud refused the project's credentials or subscription"
+		why = "the cloud refused the project's subscription or API authorization (fix it in the Tuya console)"
 	default:
 		return err
 	}
