@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -84,8 +85,10 @@ func TestE2E_MQTTOverTLSWithClientCertificate(t *testing.T) {
 	_, plainPort, _ := net.SplitHostPort(plainAddr)
 	conf := filepath.Join(dir, "mosquitto.conf")
 	// The TLS listener requires a client certificate; the plain one is for
-	// the test's own observer.
-	err := os.WriteFile(conf, []byte("per_listener_settings true\n"+
+	// the test's own observer. "user root": started as root (as in CI),
+	// Mosquitto would switch to its own user, which cannot read the 0600
+	// key files; as anyone else the line does nothing.
+	err := os.WriteFile(conf, []byte("user root\nper_listener_settings true\n"+
 		"listener "+tlsPort+" 127.0.0.1\nallow_anonymous true\ncafile "+pki.ca+"\ncertfile "+pki.serverCert+
 		"\nkeyfile "+pki.serverKey+"\nrequire_certificate true\n"+
 		"listener "+plainPort+" 127.0.0.1\nallow_anonymous true\npersistence false\n"), 0o600)
@@ -93,10 +96,18 @@ func TestE2E_MQTTOverTLSWithClientCertificate(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(mosquittoBin(), "-c", conf)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("mosquitto output:\n%s", out.String())
+		}
+	})
 	for _, a := range []string{tlsAddr, plainAddr} {
 		b := &testBroker{t: t, kind: "mosquitto", addr: a}
 		b.waitListening()
