@@ -218,8 +218,9 @@ type stateChild struct {
 	lines  chan string
 	eof    chan struct{}
 
-	mu   sync.Mutex
-	done childProgress
+	mu    sync.Mutex
+	done  childProgress
+	ready childProgress // what the child loaded, from its "ready" line
 }
 
 // childProgress is what the child reported finished (durably written).
@@ -271,6 +272,7 @@ func (c *stateChild) read(r io.Reader) {
 			c.done.uuid = f[1]
 			c.done.energy, _ = strconv.ParseFloat(f[2], 64)
 			c.done.gen, _ = strconv.Atoi(f[3])
+			c.ready = c.done
 			select {
 			case c.lines <- "ready":
 			default:
@@ -298,7 +300,7 @@ func (c *stateChild) waitReady(t *testing.T) childProgress {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.done
+	return c.ready
 }
 
 // kill sends SIGKILL and returns what the child reported finished.
