@@ -112,6 +112,8 @@ type Bridge struct {
 	events    chan event
 	msgs      chan mqttMessage
 	connected chan struct{}
+	// lost is signalled (never blocking) when the MQTT connection drops.
+	lost      chan struct{}
 	ready     chan struct{}
 	readyOnce sync.Once
 	online    atomic.Bool
@@ -204,6 +206,7 @@ func New(opts Options, providers ...cloud.Provider) (*Bridge, error) {
 		events:    make(chan event, 64),
 		msgs:      make(chan mqttMessage, 1024),
 		connected: make(chan struct{}, 1),
+		lost:      make(chan struct{}, 1),
 		ready:     make(chan struct{}),
 		started:   time.Now(),
 	}
@@ -246,7 +249,7 @@ func (b *Bridge) Connected() bool { return b.online.Load() }
 // goroutine it started has stopped. A configuration error is returned at once.
 func (b *Bridge) Run(ctx context.Context) error {
 	base := b.opts.BaseTopic
-	client, err := newPahoClient(b.opts.MQTT, discovery.BridgeStateTopic(base), availabilityPayload(false), b.log.Named("mqtt"),
+	client, err := newPahoClient(b.opts.MQTT, discovery.BridgeStateTopic(base), availabilityPayload(false),
 		b.onConnect, b.onConnectionLost, b.onMessage)
 	if err != nil {
 		return fmt.Errorf("bridge: %w", err)
@@ -262,7 +265,8 @@ func (b *Bridge) Run(ctx context.Context) error {
 	wg.Go(func() { ob.run(loopCtx) })
 
 	b.log.Info("connecting to the MQTT broker", zap.String("server", b.opts.MQTT.Server), zap.String("client_id", b.opts.MQTT.ClientID))
-	client.Connect() // ConnectRetry: completes once connected; onConnect does the rest
+	// keepConnected connects and reconnects; onConnect does the rest.
+	wg.Go(func() { keepConnected(loopCtx, client, b.lost, b.opts.MQTT.MaxReconnectInterval, b.log.Named("mqtt")) })
 
 	st := newRunState(b, ob, loopCtx)
 	for _, p := range b.providers {
@@ -387,6 +391,10 @@ func (b *Bridge) onConnectionLost(err error) {
 		b.opts.Metrics.SetMQTTConnected(false)
 	}
 	b.log.Warn("lost the MQTT connection; reconnecting", zap.Error(err))
+	select {
+	case b.lost <- struct{}{}:
+	default:
+	}
 }
 
 // onMessage runs in paho's goroutines: it keeps only command and status

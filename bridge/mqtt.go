@@ -29,7 +29,8 @@ type MQTTOptions struct {
 	// KeepAlive, default 30s; values under 5s are raised to 5s (paho
 	// truncates to whole seconds and mochi drops clients below that).
 	KeepAlive time.Duration
-	// MaxReconnectInterval caps paho's reconnect backoff. Default 30s.
+	// MaxReconnectInterval caps the wait between reconnect attempts (see
+	// reconnectDelay). Default 30s.
 	MaxReconnectInterval time.Duration
 	// TLSConfig for mqtts://; nil uses the system roots.
 	TLSConfig *tls.Config
@@ -61,9 +62,12 @@ func brokerURL(server string) (string, error) {
 }
 
 // newPahoClient builds the paho client with every option set explicitly.
-// onConnect runs (in its own goroutine) on the first connect and on every
-// reconnect; onMessage receives every message and must not block.
-func newPahoClient(o MQTTOptions, will string, willPayload []byte, log *zap.Logger,
+// paho's own reconnecting is off: keepConnected calls Connect, once at
+// start and again after every lost connection. onConnect runs (in its own
+// goroutine) after every successful Connect; onLost after the connection
+// dropped (paho is disconnected by then); onMessage receives every message
+// and must not block.
+func newPahoClient(o MQTTOptions, will string, willPayload []byte,
 	onConnect func(paho.Client), onLost func(error), onMessage paho.MessageHandler) (paho.Client, error) {
 	server, err := brokerURL(o.Server)
 	if err != nil {
@@ -74,10 +78,6 @@ func newPahoClient(o MQTTOptions, will string, willPayload []byte, log *zap.Logg
 		keepAlive = 30 * time.Second
 	}
 	keepAlive = max(keepAlive, 5*time.Second)
-	maxReconnect := o.MaxReconnectInterval
-	if maxReconnect == 0 {
-		maxReconnect = 30 * time.Second
-	}
 	opts := paho.NewClientOptions().
 		AddBroker(server).
 		SetClientID(o.ClientID).
@@ -90,22 +90,116 @@ func newPahoClient(o MQTTOptions, will string, willPayload []byte, log *zap.Logg
 		SetPingTimeout(10*time.Second).
 		SetConnectTimeout(10*time.Second).
 		SetWriteTimeout(10*time.Second).
-		SetAutoReconnect(true).
-		SetConnectRetry(true).
-		SetConnectRetryInterval(2*time.Second).
-		SetMaxReconnectInterval(maxReconnect).
+		// paho's reconnect backoff never resets after a successful
+		// connection: after a few broker restarts in a row it waited up to
+		// MaxReconnectInterval although the broker was back. keepConnected
+		// reconnects instead.
+		SetAutoReconnect(false).
+		SetConnectRetry(false).
 		SetResumeSubs(false).
 		SetBinaryWill(will, willPayload, 1, true).
 		SetDefaultPublishHandler(onMessage).
 		SetOnConnectHandler(onConnect).
-		SetConnectionLostHandler(func(_ paho.Client, err error) { onLost(err) }).
-		SetReconnectingHandler(func(paho.Client, *paho.ClientOptions) {
-			log.Debug("reconnecting to the MQTT broker")
-		})
+		SetConnectionLostHandler(func(_ paho.Client, err error) { onLost(err) })
 	if o.TLSConfig != nil {
 		opts.SetTLSConfig(o.TLSConfig)
 	}
 	return paho.NewClient(opts), nil
+}
+
+const (
+	// reconnectInitial is the wait after the first failure of a streak;
+	// each further failure doubles it, up to the maximum.
+	reconnectInitial = 500 * time.Millisecond
+	// stableConnection: a connection that the broker accepted at the first
+	// attempt and that dropped sooner than this counts as a failure (two
+	// instances sharing a client id kick each other off; a broker may drop
+	// a client it dislikes right after accepting it).
+	stableConnection = 10 * time.Second
+)
+
+// reconnectDelay is the wait before the next connection attempt after n
+// failures in a row: none after no failure, then 500ms doubling up to
+// maxWait (default 30s).
+func reconnectDelay(n int, maxWait time.Duration) time.Duration {
+	if maxWait <= 0 {
+		maxWait = 30 * time.Second
+	}
+	if n <= 0 {
+		return 0
+	}
+	d := reconnectInitial
+	for range n - 1 {
+		if d >= maxWait {
+			break
+		}
+		d *= 2
+	}
+	return min(d, maxWait)
+}
+
+// keepConnected connects client and reconnects it each time lost
+// signals that the connection dropped, until ctx ends. The first attempt
+// after a drop is immediate; attempts that fail back off as reconnectDelay
+// says. A drop does not carry earlier failures over, so a broker that
+// restarts many times in a row is reconnected to as soon as it is back
+// each time (paho's own backoff never reset and waited up to maxWait).
+// Only connections that the broker accepted at once and dropped within
+// stableConnection add up, so that a broker kicking the bridge off right
+// away is not hammered. Attempts are single (paho's ConnectRetry is off)
+// and bounded by the connect timeout. It returns when ctx ends, without
+// waiting for an attempt in flight (the caller's Disconnect aborts it).
+func keepConnected(ctx context.Context, client paho.Client, lost <-chan struct{}, maxWait time.Duration, log *zap.Logger) {
+	fails, flaps := 0, 0 // failed attempts now; quick drops before
+	first := true
+	for {
+		if d := reconnectDelay(flaps+fails, maxWait); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		select {
+		case <-lost: // stale: there is no connection now
+		default:
+		}
+		tok := client.Connect()
+		select {
+		case <-ctx.Done():
+			return
+		case <-tok.Done():
+		}
+		if err := tok.Error(); err != nil {
+			fails++
+			lvl := zap.DebugLevel
+			if fails == 1 {
+				lvl = zap.WarnLevel
+			}
+			log.Log(lvl, "cannot connect to the MQTT broker; retrying", zap.Int("attempt", fails),
+				zap.Duration("retry_in", reconnectDelay(flaps+fails, maxWait)), zap.Error(err))
+			continue
+		}
+		wasDown := first || fails > 0 // the broker was away, or this is the start
+		first, fails = false, 0
+		up := time.Now()
+		select {
+		case <-ctx.Done():
+			return
+		case <-lost:
+		}
+		if wasDown || time.Since(up) >= stableConnection {
+			flaps = 0
+		} else {
+			flaps++
+		}
+		log.Debug("reconnecting to the MQTT broker", zap.Duration("in", reconnectDelay(flaps, maxWait)))
+	}
 }
 
 // waitToken waits for tok, for at most d or until ctx ends. A token that did

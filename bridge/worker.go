@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -10,8 +11,32 @@ import (
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
 )
 
-// commandTimeout bounds one Apply and one re-read.
+// commandTimeout bounds a command's Apply calls (retries included) and,
+// separately, the re-read that follows.
 const commandTimeout = 20 * time.Second
+
+// commandRetryDelays are the waits before each retry of a command that
+// failed for a reason that may pass (see retryable); their number is the
+// most retries a command gets.
+var commandRetryDelays = []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second}
+
+// retryable reports whether cmd, which failed with err, may be sent again:
+// only the idempotent sets (relay, LED; never a reboot), and not when the
+// error says that trying again cannot help now (credentials, an offline,
+// unknown or incapable device, a refusal, a rate limit) or the worker is
+// stopping. Cloud outages, error answers and timeouts are retried.
+func retryable(cmd cloud.Command, err error) bool {
+	if cmd.Action != cloud.ActionSetRelay && cmd.Action != cloud.ActionSetLED {
+		return false
+	}
+	for _, final := range []error{cloud.ErrAuth, cloud.ErrDeviceOffline, cloud.ErrUnknownDevice,
+		cloud.ErrUnsupported, cloud.ErrRefused, cloud.ErrRateLimited, context.Canceled} {
+		if errors.Is(err, final) {
+			return false
+		}
+	}
+	return true
+}
 
 // job is one unit of work for a device worker: a command (then a re-read),
 // or a re-read alone when cmd is nil.
@@ -93,9 +118,7 @@ func (w *worker) run(ctx context.Context) {
 				}
 			}
 			if j.cmd != nil {
-				actx, cancel := context.WithTimeout(ctx, commandTimeout)
-				ev.applyErr = safely(w.log, "apply command", func() error { return w.prov.Apply(actx, *j.cmd) })
-				cancel()
+				ev.applyErr = w.apply(ctx, *j.cmd)
 			}
 			if ctx.Err() != nil {
 				return
@@ -127,6 +150,31 @@ func (w *worker) run(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			}
+		}
+	}
+}
+
+// apply sends cmd, and sends it again after commandRetryDelays while it
+// fails for a retryable reason, within commandTimeout in all. Commands for
+// the device wait meanwhile, so they still reach the cloud in order. It
+// returns the last error.
+func (w *worker) apply(ctx context.Context, cmd cloud.Command) error {
+	actx, cancel := context.WithTimeout(ctx, commandTimeout)
+	defer cancel()
+	for attempt := 0; ; attempt++ {
+		err := safely(w.log, "apply command", func() error { return w.prov.Apply(actx, cmd) })
+		if err == nil || attempt == len(commandRetryDelays) || !retryable(cmd, err) || actx.Err() != nil {
+			return err
+		}
+		wait := commandRetryDelays[attempt]
+		w.log.Info("command failed; retrying", zap.Stringer("command", cmd), zap.Int("attempt", attempt+1),
+			zap.Duration("in", wait), zap.Error(err))
+		t := time.NewTimer(wait)
+		select {
+		case <-actx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
 		}
 	}
 }

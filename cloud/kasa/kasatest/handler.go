@@ -340,6 +340,7 @@ func (s *Server) system(d *device, targets []*outlet, methods map[string]json.Ra
 			default:
 				d.setRelay(on)
 			}
+			s.noteRelay(d, targets, on)
 			out[name] = ok0()
 		case "set_led_off":
 			off, ok := flag(arg["off"])

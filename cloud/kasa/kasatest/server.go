@@ -72,6 +72,7 @@ type Server struct {
 	requests  []Request
 	foreign   []string
 	lastLogin *LoginRecord
+	relayLog  map[string][]bool // successful set_relay_state values by plug/outlet id
 	faults    faults
 
 	// hostile holds the RewriteNext rules (hostile.go).
