@@ -26,7 +26,7 @@ import (
 //     end are those after the warm-up, give or take a small slack.
 //
 // It runs 15 s by default, 2 min when CI is set, or as long as -soak (or
-// KASA2MQTT_SOAK) says; long runs need a -timeout to match:
+// KASA2MQTT_TEST_SOAK) says; long runs need a -timeout to match:
 //
 //	go test ./test -run Soak -soak=30m -timeout=40m -v
 
@@ -35,16 +35,16 @@ import (
 // command meets at most one fault (of at most two failing calls).
 const cloudFaultSpacing = 4 * time.Second
 
-var soakFor = flag.Duration("soak", 0, "how long TestReliability_Soak runs (default 15s, 2m when CI is set; also KASA2MQTT_SOAK)")
+var soakFor = flag.Duration("soak", 0, "how long TestReliability_Soak runs (default 15s, 2m when CI is set; also KASA2MQTT_TEST_SOAK)")
 
 func soakDuration(t *testing.T) time.Duration {
 	if *soakFor > 0 {
 		return *soakFor
 	}
-	if v := os.Getenv("KASA2MQTT_SOAK"); v != "" {
+	if v := os.Getenv("KASA2MQTT_TEST_SOAK"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
-			t.Fatalf("KASA2MQTT_SOAK=%q: want a duration such as 30m", v)
+			t.Fatalf("KASA2MQTT_TEST_SOAK=%q: want a duration such as 30m", v)
 		}
 		return d
 	}
