@@ -1,6 +1,11 @@
 package cloud
 
-import "errors"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
 
 // Sentinel errors that drive the bridge's recovery decisions. Providers wrap
 // them (fmt.Errorf("...: %w", ErrAuth)) together with a vendor-specific error
@@ -26,3 +31,18 @@ var (
 	// outside the vendor's domain).
 	ErrRefused = errors.New("refused")
 )
+
+// CallFailed classifies the failure err of one cloud round trip made with
+// callCtx, a child of ctx bounded by timeout: the caller's own cancellation
+// stays a context error (nothing to report); the call running out of time
+// becomes "no answer within <timeout>"; both that and network errors wrap
+// ErrUnavailable.
+func CallFailed(ctx, callCtx context.Context, timeout time.Duration, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return err
+	case callCtx.Err() != nil:
+		return fmt.Errorf("no answer within %s: %w", timeout, ErrUnavailable)
+	}
+	return fmt.Errorf("%w: %w", err, ErrUnavailable)
+}

@@ -104,7 +104,7 @@ func (t *transport) call(ctx context.Context, endpoint, method string, params an
 
 	resp, err := t.hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", method, redactURL(endpoint), unavailable(ctx, cctx, t.timeout, unwrapURLError(err)))
+		return nil, fmt.Errorf("%s %s: %w", method, redactURL(endpoint), cloud.CallFailed(ctx, cctx, t.timeout, unwrapURLError(err)))
 	}
 	defer resp.Body.Close()
 	data, readErr := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
@@ -119,7 +119,7 @@ func (t *transport) call(ctx context.Context, endpoint, method string, params an
 		return nil, err
 	}
 	if readErr != nil {
-		return nil, fmt.Errorf("%s %s: read response: %w", method, redactURL(endpoint), unavailable(ctx, cctx, t.timeout, readErr))
+		return nil, fmt.Errorf("%s %s: read response: %w", method, redactURL(endpoint), cloud.CallFailed(ctx, cctx, t.timeout, readErr))
 	}
 	if len(data) > maxBody {
 		return nil, fmt.Errorf("%s %s: response larger than %d bytes", method, redactURL(endpoint), maxBody)
@@ -150,19 +150,6 @@ func decodeEnvelope(method string, data []byte) (json.RawMessage, error) {
 		return json.RawMessage("null"), nil
 	}
 	return env.Result, nil
-}
-
-// unavailable classifies a failed round trip: the caller's own
-// cancellation stays a context error; the call's timeout becomes "no answer
-// within"; both it and network errors wrap cloud.ErrUnavailable.
-func unavailable(ctx, cctx context.Context, timeout time.Duration, err error) error {
-	switch {
-	case ctx.Err() != nil:
-		return err
-	case cctx.Err() != nil:
-		return fmt.Errorf("no answer within %s: %w", timeout, cloud.ErrUnavailable)
-	}
-	return fmt.Errorf("%w: %w", err, cloud.ErrUnavailable)
 }
 
 // unwrapURLError drops *url.Error's wrapper, whose text repeats the full

@@ -228,7 +228,7 @@ func (t *transport) once(ctx context.Context, req request, accessToken string) (
 	t0 := t.now()
 	resp, err := t.hc.Do(hreq)
 	if err != nil {
-		return nil, 0, false, fmt.Errorf("%s: %w", req.op, unavailable(ctx, cctx, t.timeout, unwrapURLError(err)))
+		return nil, 0, false, fmt.Errorf("%s: %w", req.op, cloud.CallFailed(ctx, cctx, t.timeout, unwrapURLError(err)))
 	}
 	defer resp.Body.Close()
 	data, readErr := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
@@ -244,7 +244,7 @@ func (t *transport) once(ctx context.Context, req request, accessToken string) (
 		return nil, 0, false, err
 	}
 	if readErr != nil {
-		return nil, 0, false, fmt.Errorf("%s: read response: %w", req.op, unavailable(ctx, cctx, t.timeout, readErr))
+		return nil, 0, false, fmt.Errorf("%s: read response: %w", req.op, cloud.CallFailed(ctx, cctx, t.timeout, readErr))
 	}
 	if len(data) > maxBody {
 		return nil, 0, false, fmt.Errorf("%s: response larger than %d bytes", req.op, maxBody)
@@ -296,19 +296,6 @@ func decodeEnvelope(op string, data []byte) (json.RawMessage, int64, error) {
 	}
 	msg, _ := jsonString(env["msg"])
 	return nil, serverMS, &APIError{Op: op, Code: code, Msg: msg}
-}
-
-// unavailable classifies a failed round trip: the caller's own
-// cancellation stays a context error; the call's timeout becomes "no answer
-// within"; both it and network errors wrap cloud.ErrUnavailable.
-func unavailable(ctx, cctx context.Context, timeout time.Duration, err error) error {
-	switch {
-	case ctx.Err() != nil:
-		return err
-	case cctx.Err() != nil:
-		return fmt.Errorf("no answer within %s: %w", timeout, cloud.ErrUnavailable)
-	}
-	return fmt.Errorf("%w: %w", err, cloud.ErrUnavailable)
 }
 
 // unwrapURLError drops *url.Error's wrapper, whose text repeats the full
