@@ -4,17 +4,20 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/kasa2mqtt/kasa2mqtt/internal/httpfault"
 )
 
 // statusHang is the pseudo status handle returns for a request that must
 // hang (see Hang); serveHTTP then holds the request instead of answering.
 const statusHang = -1
 
-// faults holds the fault knobs that are not envelope answers. Its fields
-// are guarded by Server.mu, except closing, which is closed once by Close.
+// faults holds the fault knobs that are not envelope answers. hang is
+// guarded by Server.mu; latency has its own mutex; closing is closed once
+// by Close.
 type faults struct {
 	hang        int // requests still to hang
-	latency     time.Duration
+	latency     httpfault.Latency
 	closing     chan struct{}
 	closingOnce sync.Once
 }
@@ -33,31 +36,13 @@ func (s *Server) Hang(n int) {
 // SetLatency makes every request wait d before it is handled (0: no
 // wait), like a distant cloud. Requests that arrive together are then in
 // flight together, which is what concurrency tests need. A client that
-// gives up while waiting gets no answer.
-func (s *Server) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults.latency = max(d, 0)
-}
+// gives up while waiting gets no answer. Safe for concurrent use.
+func (s *Server) SetLatency(d time.Duration) { s.faults.latency.Set(d) }
 
 // delay waits out the latency; false when the client gave up or the server
 // is closing meanwhile (then there is nothing to answer).
 func (s *Server) delay(r *http.Request) bool {
-	s.mu.Lock()
-	d := s.faults.latency
-	s.mu.Unlock()
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-r.Context().Done():
-	case <-s.faults.closingCh():
-	}
-	return false
+	return s.faults.latency.Wait(r.Context(), s.faults.closingCh())
 }
 
 // takeHang reports whether the current request must hang, counting it

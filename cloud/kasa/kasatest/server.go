@@ -49,6 +49,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/kasa2mqtt/kasa2mqtt/internal/httpfault"
 )
 
 // Server is a fake Kasa cloud. Create it with NewServer or NewServerTLS and
@@ -75,8 +77,9 @@ type Server struct {
 	relayLog  map[string][]bool // successful set_relay_state values by plug/outlet id
 	faults    faults
 
-	// hostile holds the RewriteNext rules (hostile.go).
-	hostile bodyFaults
+	// hostile holds the RewriteNext rules (hostile.go); it has its own
+	// mutex, s.mu does not guard it.
+	hostile httpfault.Rewrites
 }
 
 type account struct {

@@ -80,6 +80,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/kasa2mqtt/kasa2mqtt/internal/httpfault"
 )
 
 // DefaultTokenTTL is the validity of issued access tokens.
@@ -114,12 +116,13 @@ type Server struct {
 	failNext []*failRule
 	failHTTP failure
 	hang     int
-	latency  time.Duration
 	calls    []Request
 	foreign  []string
 
-	// hostile holds the RewriteNext rules (hostile.go).
-	hostile bodyFaults
+	// latency (faults.go) and hostile, the RewriteNext rules (hostile.go),
+	// have their own mutexes: mu does not guard them.
+	latency httpfault.Latency
+	hostile httpfault.Rewrites
 }
 
 type project struct {
