@@ -624,11 +624,18 @@ func (st *runState) handleStates(ev statesEvent) {
 		st.accountFailed(p, "read states", ev.err)
 		for _, id := range ev.ids {
 			if dv := st.devices[deviceKey(p.Kind(), id)]; dv != nil && dv.prov == p {
+				// The account's error supersedes what the device logged
+				// before it; the account's recovery line covers both.
+				dv.lastErr = ""
 				st.readFailed(dv, ev.err, true)
 			}
 		}
 		return
 	}
+	// A read that ends an account-wide failure may still see the tail of
+	// it (calls that were under way when the cloud came back): those are
+	// part of the account's outage, not news about the devices.
+	wasFailing := st.accountStatus(p).lastErr != ""
 	st.accountOK(p)
 	for i := range ev.states {
 		s := ev.states[i]
@@ -640,7 +647,7 @@ func (st *runState) handleStates(ev statesEvent) {
 			continue // a command re-read is newer than this poll
 		}
 		if s.Err != nil {
-			st.readFailed(dv, s.Err, false)
+			st.readFailed(dv, s.Err, wasFailing && errors.Is(s.Err, cloud.ErrUnavailable))
 			continue
 		}
 		st.readOK(dv, &s, false)

@@ -14,6 +14,19 @@ import (
 	"time"
 )
 
+// latestDeviceList returns the entries of the last bridge/devices message
+// the recorder saw.
+func (h *harness) latestDeviceList() []json.RawMessage {
+	var devices []json.RawMessage
+	for _, m := range h.rec.all() {
+		if m.topic == base+"/bridge/devices" {
+			devices = nil
+			_ = json.Unmarshal([]byte(m.payload), &devices)
+		}
+	}
+	return devices
+}
+
 // opsAddr waits for the daemon's operations endpoint.
 func (h *harness) opsAddr() string {
 	h.t.Helper()
@@ -81,13 +94,7 @@ func TestOps_MetricsCountWhatHappened(t *testing.T) {
 		h.rec.waitMsg(0, base+"/"+h.deviceTopic(0, id), nil)
 	}
 	h.rec.waitMsg(0, base+"/"+lamp, contains(`"state":"OFF"`))
-	var devices []json.RawMessage
-	for _, m := range h.rec.all() { // the latest list
-		if m.topic == base+"/bridge/devices" {
-			devices = nil
-			_ = json.Unmarshal([]byte(m.payload), &devices)
-		}
-	}
+	devices := h.latestDeviceList()
 
 	// One command, confirmed by a re-read.
 	mk := h.rec.mark()

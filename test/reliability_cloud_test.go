@@ -259,8 +259,18 @@ func TestReliability_CloudOutage(t *testing.T) {
 	if n := h.logs.FilterMessage("device readable again").Len(); n != 0 {
 		t.Errorf("%d \"device readable again\" lines: the recovery is the account's", n)
 	}
-	if n := h.logs.FilterMessage("cannot read device").Len(); n != 0 {
-		t.Errorf("%d \"cannot read device\" lines during an account-wide outage", n)
+	devicesInOutage := len(h.latestDeviceList())
+	// A poll under way when the outage began may fail for some devices
+	// only (before the account counts as failing): at most one line per
+	// device, and only saying the cloud was unavailable.
+	if lines := h.logs.FilterMessage("cannot read device").All(); len(lines) > devicesInOutage {
+		t.Errorf("%d \"cannot read device\" lines during an account-wide outage (at most %d from a poll under way when it began)", len(lines), devicesInOutage)
+	} else {
+		for _, e := range lines {
+			if !strings.Contains(entryText(e), "cloud unavailable") {
+				t.Errorf("device read error during the outage is not about the cloud: %s", entryText(e))
+			}
+		}
 	}
 	for _, acct := range []string{"home", "garden"} {
 		h.rec.waitMsg(mk, base+"/bridge/event", contains(`"type":"account_recovered","data":{"account":"`+acct+`"`))
