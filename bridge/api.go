@@ -91,14 +91,16 @@ const maxHeldEvents = 1000
 // event publishes one bridge event (not retained). An event raised while
 // the bridge is not connected (at start, before the broker answered, or
 // during an outage) would be lost: it is held, up to maxHeldEvents (the
-// oldest go first), and sent by the replay after the next connect.
+// oldest go first), and sent by the replay after the next connect. While
+// events are held, later ones join them even if the connection is back
+// (the replay may not have run yet), so events always go out in order.
 func (st *runState) event(typ string, data any) {
 	payload, _ := json.Marshal(struct {
 		Type string `json:"type"`
 		Data any    `json:"data"`
 	}{typ, data})
 	m := message{topic: st.base + "/bridge/event", payload: payload}
-	if !st.b.online.Load() {
+	if !st.b.online.Load() || len(st.heldEvents) > 0 {
 		if len(st.heldEvents) >= maxHeldEvents {
 			st.heldEvents = st.heldEvents[1:]
 		}

@@ -120,7 +120,9 @@ type Bridge struct {
 	started   time.Time
 	// waiting lists the accounts not yet in a steady state (for Ready).
 	waiting atomic.Pointer[[]string]
-	// heartbeat is the last time the run loop went round (for Alive).
+	// heartbeat is when the run loop last went round (for Alive), as the
+	// monotonic time since started, so wall-clock steps (NTP on a board
+	// without a real-time clock) do not make the bridge look stuck.
 	heartbeat atomic.Int64
 }
 
@@ -212,7 +214,7 @@ func New(opts Options, providers ...cloud.Provider) (*Bridge, error) {
 	}
 	// A bridge that was just built counts as alive until Run's loop takes
 	// over the heartbeat.
-	b.heartbeat.Store(b.started.UnixNano())
+	b.heartbeat.Store(0)
 	return b, nil
 }
 
@@ -234,7 +236,7 @@ func (b *Bridge) Ready() error {
 // Alive reports whether the run loop went round in the last d (it wakes at
 // least every 15 s): false means it is stuck. For the systemd watchdog.
 func (b *Bridge) Alive(d time.Duration) bool {
-	return time.Since(time.Unix(0, b.heartbeat.Load())) < d
+	return time.Since(b.started)-time.Duration(b.heartbeat.Load()) < d
 }
 
 // FirstConnect is closed once the bridge first connected to the broker and
@@ -291,11 +293,11 @@ func (b *Bridge) Run(ctx context.Context) error {
 	defer tick.Stop()
 	infoEvery := 0
 	st.updateReadiness()
-	b.heartbeat.Store(time.Now().UnixNano())
+	b.heartbeat.Store(int64(time.Since(b.started)))
 
 loop:
 	for {
-		b.heartbeat.Store(time.Now().UnixNano())
+		b.heartbeat.Store(int64(time.Since(b.started)))
 		select {
 		case <-ctx.Done():
 			break loop
@@ -368,7 +370,7 @@ func (b *Bridge) onConnect(c paho.Client) {
 			break
 		}
 		if !c.IsConnectionOpen() {
-			b.log.Warn("connection lost while subscribing; paho will reconnect", zap.Error(err))
+			b.log.Warn("connection lost while subscribing; reconnecting", zap.Error(err))
 			return
 		}
 		b.log.Error("subscribing to command topics failed; retrying", zap.Int("attempt", attempt), zap.Error(err))

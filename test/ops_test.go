@@ -2,6 +2,7 @@ package test
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kasa2mqtt/kasa2mqtt/internal/daemon"
 )
 
 // latestDeviceList returns the entries of the last bridge/devices message
@@ -212,17 +215,60 @@ func TestOps_WrongPasswordIsReadyButReported(t *testing.T) {
 // once MQTT is connected, watchdog pings while running, STOPPING=1 at the
 // end.
 func TestOps_SystemdNotify(t *testing.T) {
+	next := fakeNotifySocket(t)
+	h := newHarness(t, "mochi")
+	h.addFleet()
+	h.start()
+	next("READY=1")
+	h.rec.waitMsg(0, base+"/bridge/state", contains(`"online"`))
+	next("WATCHDOG=1")
+	next("WATCHDOG=1")
+	h.stop()
+	next("STOPPING=1")
+}
+
+// TestOps_SystemdRestartIsAReload: a restart requested over MQTT
+// re-executes the process in place, which systemd must see as a reload
+// (RELOADING=1), never as a stop: after STOPPING=1 it ignores the new
+// process's READY=1 and kills it at the stop timeout.
+func TestOps_SystemdRestartIsAReload(t *testing.T) {
+	next := fakeNotifySocket(t)
+	h := newHarness(t, "mochi")
+	h.addFleet()
+	h.start()
+	next("READY=1")
+	mk := h.rec.mark()
+	h.rec.publish(base+"/bridge/request/restart", "{}", false)
+	h.rec.waitMsg(mk, base+"/bridge/response/restart", contains(`"status":"ok"`))
+	if err := <-h.done; !errors.Is(err, daemon.ErrRestart) {
+		t.Fatalf("Run returned %v, want ErrRestart", err)
+	}
+	h.cancel = nil
+	line := next("RELOADING=1", "STOPPING=1")
+	if line != "RELOADING=1" {
+		t.Fatalf("systemd was told %q before the re-exec, want RELOADING=1", line)
+	}
+	if m := next("MONOTONIC_USEC=*"); m == "" {
+		t.Fatal("RELOADING=1 without MONOTONIC_USEC")
+	}
+}
+
+// fakeNotifySocket points NOTIFY_SOCKET (with a 300 ms watchdog) at a
+// socket of the test and returns a function that waits for one of the
+// wanted lines (a trailing '*' matches a prefix) and returns it.
+func fakeNotifySocket(t *testing.T) func(want ...string) string {
+	t.Helper()
 	sock := filepath.Join(t.TempDir(), "notify")
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() })
 	t.Setenv("NOTIFY_SOCKET", sock)
 	t.Setenv("WATCHDOG_USEC", "300000")
 	t.Setenv("WATCHDOG_PID", strconv.Itoa(os.Getpid()))
 
-	got := make(chan string, 64)
+	got := make(chan string, 256)
 	go func() {
 		buf := make([]byte, 4096)
 		for {
@@ -233,38 +279,34 @@ func TestOps_SystemdNotify(t *testing.T) {
 			}
 			for _, l := range strings.Split(string(buf[:n]), "\n") {
 				if l != "" {
-					got <- l
+					select {
+					case got <- l:
+					default:
+					}
 				}
 			}
 		}
 	}()
-	next := func(want string) {
+	return func(want ...string) string {
 		t.Helper()
 		deadline := time.After(waitFor)
 		for {
 			select {
 			case l, ok := <-got:
 				if !ok {
-					t.Fatalf("socket closed before %s", want)
+					t.Fatalf("socket closed before %v", want)
 				}
-				if l == want {
-					return
+				for _, w := range want {
+					if l == w || strings.HasSuffix(w, "*") && strings.HasPrefix(l, strings.TrimSuffix(w, "*")) {
+						return l
+					}
 				}
 			case <-deadline:
-				t.Fatalf("no %s on NOTIFY_SOCKET", want)
+				t.Fatalf("none of %v on NOTIFY_SOCKET", want)
+				return ""
 			}
 		}
 	}
-
-	h := newHarness(t, "mochi")
-	h.addFleet()
-	h.start()
-	next("READY=1")
-	h.rec.waitMsg(0, base+"/bridge/state", contains(`"online"`))
-	next("WATCHDOG=1")
-	next("WATCHDOG=1")
-	h.stop()
-	next("STOPPING=1")
 }
 
 // TestE2E_AttributeOutput: mqtt.output attribute_and_json publishes each

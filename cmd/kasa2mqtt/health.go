@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -10,6 +11,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/kasa2mqtt/kasa2mqtt/internal/ops"
 )
 
 // healthListenEnv names the variable holding the daemon's HTTP listen
@@ -17,11 +20,22 @@ import (
 const healthListenEnv = "KASA2MQTT_HTTP_LISTEN"
 
 // defaultHealthListen is the address checked when healthListenEnv is unset.
-const defaultHealthListen = "127.0.0.1:9792"
+const defaultHealthListen = ops.DefaultListen
 
 // healthCmd checks a running daemon's /healthz (or /readyz) and exits 0 on
-// 200, 1 otherwise: a Docker HEALTHCHECK or a monitoring probe.
+// 200, 1 otherwise: a Docker HEALTHCHECK or a monitoring probe. It never
+// exits 2, which Docker reserves: usage errors exit 1 too. With
+// KASA2MQTT_HTTP_LISTEN set but empty (the endpoint turned off) and no
+// -url, there is nothing to check: it says so and exits 0.
 func healthCmd(ctx context.Context, e env) int {
+	code := healthCheck(ctx, e)
+	if code == exitUsage {
+		code = exitError
+	}
+	return code
+}
+
+func healthCheck(ctx context.Context, e env) int {
 	fs := newFlags("health", e)
 	target := fs.String("url", healthURL(os.Getenv(healthListenEnv)),
 		"URL to check (default from $"+healthListenEnv+", else "+defaultHealthListen+")")
@@ -29,6 +43,12 @@ func healthCmd(ctx context.Context, e env) int {
 	timeout := fs.Duration("timeout", 5*time.Second, "give up after this long")
 	if code, ok := parseFlags(fs, e.args); !ok {
 		return code
+	}
+	urlSet := false
+	fs.Visit(func(f *flag.Flag) { urlSet = urlSet || f.Name == "url" })
+	if v, ok := os.LookupEnv(healthListenEnv); ok && strings.TrimSpace(v) == "" && !urlSet {
+		fmt.Fprintln(e.stdout, "the operations endpoint is off ("+healthListenEnv+" is empty): nothing to check")
+		return exitOK
 	}
 	u, err := url.Parse(*target)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -108,9 +108,24 @@ func TestHealth_BadFlags(t *testing.T) {
 		{"health", "-timeout", "0s"},
 		{"health", "extra"},
 	} {
-		if code, _, _ := runCLI(t, "", args...); code != exitUsage {
-			t.Errorf("%q: exit %d, want %d", args, code, exitUsage)
+		// Never 2: Docker reserves that exit code of a HEALTHCHECK.
+		if code, _, errOut := runCLI(t, "", args...); code != exitError || errOut == "" {
+			t.Errorf("%q: exit %d (stderr %q), want %d with a reason", args, code, errOut, exitError)
 		}
+	}
+}
+
+// KASA2MQTT_HTTP_LISTEN set but empty turns the endpoint off: nothing to
+// check, so the container must not turn unhealthy for it.
+func TestHealth_EndpointOff(t *testing.T) {
+	t.Setenv("KASA2MQTT_HTTP_LISTEN", "")
+	code, out, _ := runCLI(t, "", "health")
+	if code != exitOK || !strings.Contains(out, "endpoint is off") {
+		t.Errorf("exit %d, stdout %q; want 0 and a note that the endpoint is off", code, out)
+	}
+	// An explicit -url is still checked.
+	if code, _, _ := runCLI(t, "", "health", "-url", "http://127.0.0.1:1/healthz"); code != exitError {
+		t.Errorf("-url with the endpoint off: exit %d, want %d", code, exitError)
 	}
 }
 

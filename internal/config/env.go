@@ -47,6 +47,16 @@ func envOverrides(environ func() []string) []envVar {
 	return out
 }
 
+// accountsFromEnv reports whether vars set any accounts[] key.
+func accountsFromEnv(vars []envVar) bool {
+	for _, v := range vars {
+		if strings.HasPrefix(v.name, EnvPrefix+"ACCOUNTS_") {
+			return true
+		}
+	}
+	return false
+}
+
 // applyEnv sets the fields named by vars on c (the root value).
 func (d *decoder) applyEnv(root reflect.Value, vars []envVar) {
 	for _, ev := range vars {

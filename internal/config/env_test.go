@@ -216,3 +216,20 @@ func FuzzEnvOverrides(f *testing.F) {
 		}
 	})
 }
+
+// A missing file is excused only when the accounts come from the
+// environment: KASA2MQTT_HTTP_LISTEN (set by the systemd unit and the
+// Docker image) must not hide a wrong -c path.
+func TestLoad_MissingFile(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "nope.yaml")
+	t.Setenv("KASA2MQTT_HTTP_LISTEN", "127.0.0.1:9792")
+	if _, err := Load(missing); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("missing file with only KASA2MQTT_HTTP_LISTEN: %v, want the file's error", err)
+	}
+	t.Setenv("KASA2MQTT_ACCOUNTS_0_PROVIDER", "kasa")
+	t.Setenv("KASA2MQTT_ACCOUNTS_0_USERNAME", "you@example.com")
+	c, err := Load(missing)
+	if err != nil || len(c.Accounts) != 1 || c.HTTP.Listen != "127.0.0.1:9792" {
+		t.Errorf("accounts from the environment, no file: %+v, %v", c, err)
+	}
+}

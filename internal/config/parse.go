@@ -22,11 +22,14 @@ import (
 const maxPasswordFile = 64 << 10
 
 // Load reads the file at path and parses it with Parse. A missing file is
-// an error unless KASA2MQTT_ environment variables are set, in which case
-// the configuration comes from them alone (containers).
+// an error unless accounts are set by environment variables
+// (KASA2MQTT_ACCOUNTS_*), in which case the configuration comes from the
+// environment alone (containers). Other variables alone (such as the
+// KASA2MQTT_HTTP_LISTEN the systemd unit and the Docker image set) do not
+// excuse a missing file: a wrong -c path must say so.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) && len(envOverrides(os.Environ)) > 0 {
+	if errors.Is(err, fs.ErrNotExist) && accountsFromEnv(envOverrides(os.Environ)) {
 		data, err = nil, nil
 	}
 	if err != nil {

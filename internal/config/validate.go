@@ -78,7 +78,7 @@ func (c *Config) validateMQTT(v *validator) {
 	if strings.ContainsAny(m.ClientID, "+#") {
 		v.add("mqtt.client_id", m.ClientID, errors.New("must not contain '+' or '#'"))
 	}
-	if err := checkListen(m.Embedded.Listen); err != nil {
+	if err := checkListen(m.Embedded.Listen, "1883"); err != nil {
 		v.add("mqtt.embedded.listen", m.Embedded.Listen, err)
 	}
 	if m.KeepAlive < MinKeepAlive {
@@ -110,8 +110,8 @@ func (c *Config) validateHTTP(v *validator) {
 	if c.HTTP.Listen == "" {
 		return
 	}
-	if err := checkListen(c.HTTP.Listen); err != nil {
-		v.add("http.listen", c.HTTP.Listen, errors.New(strings.ReplaceAll(err.Error(), "1883", "9792")))
+	if err := checkListen(c.HTTP.Listen, "9792"); err != nil {
+		v.add("http.listen", c.HTTP.Listen, err)
 	}
 }
 
@@ -173,9 +173,10 @@ func checkTopic(s string) error {
 }
 
 // checkListen accepts host:port with a numeric port 0-65535 (0 picks a
-// free port); an empty host listens on every interface.
-func checkListen(s string) error {
-	const want = `must be host:port, e.g. "127.0.0.1:1883" or ":1883"`
+// free port); an empty host listens on every interface. examplePort is
+// the port the error message suggests.
+func checkListen(s, examplePort string) error {
+	want := fmt.Sprintf(`must be host:port, e.g. "127.0.0.1:%s" or ":%s"`, examplePort, examplePort)
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {
 		return errors.New(want)

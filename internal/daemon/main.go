@@ -268,7 +268,14 @@ func (m *Main) Run(ctx context.Context) error {
 		notifier.RunWatchdog(ctx, alive)
 	}()
 	err = b.Run(ctx)
-	notifier.Stopping()
+	if restart.Load() {
+		// The process re-executes itself in place: to systemd this is a
+		// reload, not a stop (after STOPPING=1 it would ignore the new
+		// process's READY=1 and kill it at the stop timeout).
+		notifier.Reloading()
+	} else {
+		notifier.Stopping()
+	}
 	cancel()
 	wg.Wait()
 	if err != nil {

@@ -2,12 +2,14 @@ package ops
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
 )
 
 // Notifier speaks systemd's notify protocol (sd_notify(3)) for a unit with
@@ -46,6 +48,20 @@ func (n *Notifier) Ready() {
 // (STOPPING=1).
 func (n *Notifier) Stopping() {
 	n.send(daemon.SdNotifyStopping + "\nSTATUS=stopping")
+}
+
+// Reloading tells systemd that the daemon is about to replace itself
+// (RELOADING=1 with the MONOTONIC_USEC systemd 253+ wants): the unit stays
+// active, and the new process's READY=1 ends the reload. Use it instead of
+// Stopping before re-executing in place (same pid); systemd versions that
+// do not know RELOADING ignore it.
+func (n *Notifier) Reloading() {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		n.send("RELOADING=1\nSTATUS=restarting")
+		return
+	}
+	n.send(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d\nSTATUS=restarting", ts.Nano()/1000))
 }
 
 // Status sets the one-line status that `systemctl status` shows (STATUS=).
