@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // wait is the generous deadline for anything expected to happen.
@@ -222,11 +224,24 @@ func TestNotifier_NoopWithoutNotifySocket(t *testing.T) {
 	returnsAtOnce(t, func(ctx context.Context) { n.RunWatchdog(ctx, nil) })
 }
 
+// A socket that went away costs a warning naming the message, not the
+// daemon.
 func TestNotifier_MissingSocketIsHarmless(t *testing.T) {
 	t.Setenv("NOTIFY_SOCKET", filepath.Join(t.TempDir(), "gone.sock"))
-	n := NewNotifier(zaptest.NewLogger(t))
+	core, logs := observer.New(zap.WarnLevel)
+	n := NewNotifier(zap.New(core))
 	n.Ready()
 	n.Stopping()
+	n.Reloading()
+	got := logs.FilterMessage("systemd notify failed").All()
+	if len(got) != 3 {
+		t.Fatalf("%d warnings, want one per failed message", len(got))
+	}
+	for i, want := range []string{"READY=1", "STOPPING=1", "RELOADING=1"} {
+		if s := got[i].ContextMap()["state"]; s != want {
+			t.Errorf("warning %d names %v, want %s", i, s, want)
+		}
+	}
 }
 
 // returnsAtOnce fails unless run returns while its context is still live.
