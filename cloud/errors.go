@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 )
 
@@ -24,9 +25,16 @@ var (
 	// ErrRateLimited: the cloud asked us to slow down.
 	ErrRateLimited = errors.New("cloud rate limit")
 	// ErrUnavailable: the cloud did not answer usefully: a network error,
-	// an HTTP 5xx status, or no answer within the request timeout. It says
-	// nothing about the device or the credentials; retry later.
+	// an HTTP 5xx status, no answer within the request timeout (ErrTimeout,
+	// which wraps it), or an answer that says the cloud is busy or timed
+	// out on its side. It says nothing about the device or the credentials:
+	// the failure may pass, so retry later.
 	ErrUnavailable = errors.New("cloud unavailable")
+	// ErrTimeout: no answer within the request timeout. It wraps
+	// ErrUnavailable (errors.Is(err, ErrUnavailable) holds for it, and its
+	// text is the same), and it is not a context error: callers tell it
+	// from their own cancellation or deadline.
+	ErrTimeout = fmt.Errorf("%w", ErrUnavailable)
 	// ErrRefused: a request was refused for safety (e.g. an appServerUrl
 	// outside the vendor's domain).
 	ErrRefused = errors.New("refused")
@@ -34,15 +42,22 @@ var (
 
 // CallFailed classifies the failure err of one cloud round trip made with
 // callCtx, a child of ctx bounded by timeout: the caller's own cancellation
-// stays a context error (nothing to report); the call running out of time
-// becomes "no answer within <timeout>"; both that and network errors wrap
-// ErrUnavailable.
+// or deadline stays a context error (nothing to report); the call running
+// out of time becomes "no answer within <timeout>", and a timeout of the
+// HTTP transport itself (dial, TLS handshake, response headers) keeps its
+// text: both wrap ErrTimeout and neither is a context error. Other (network)
+// errors wrap ErrUnavailable.
 func CallFailed(ctx, callCtx context.Context, timeout time.Duration, err error) error {
+	var ne net.Error
 	switch {
 	case ctx.Err() != nil:
 		return err
 	case callCtx.Err() != nil:
-		return fmt.Errorf("no answer within %s: %w", timeout, ErrUnavailable)
+		return fmt.Errorf("no answer within %s: %w", timeout, ErrTimeout)
+	case errors.As(err, &ne) && ne.Timeout():
+		// Not %w: the net package's timeout error matches
+		// context.DeadlineExceeded, which would pass for the caller's own.
+		return fmt.Errorf("%v: %w", err, ErrTimeout)
 	}
 	return fmt.Errorf("%w: %w", err, ErrUnavailable)
 }

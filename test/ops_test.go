@@ -83,11 +83,13 @@ func metric(exposition, name string, labels ...string) (float64, bool) {
 }
 
 // TestOps_MetricsCountWhatHappened scripts a run (start, one command, one
-// refresh of an offline plug) and checks the scraped counters against
-// what the fake cloud and the MQTT recorder saw.
+// refresh of an offline plug, one that times out, one that gets an HTTP
+// 503) and checks the scraped counters against what the fake cloud and the
+// MQTT recorder saw.
 func TestOps_MetricsCountWhatHappened(t *testing.T) {
 	h := newHarness(t, "mochi")
 	h.cfg.Poll.Interval = time.Hour // no polls but the first: exact counts
+	h.cfg.Poll.RequestTimeout = 2 * time.Second
 	h.cfg.HTTP.Listen = "127.0.0.1:0"
 	f := h.addFleet()
 	h.start()
@@ -111,11 +113,24 @@ func TestOps_MetricsCountWhatHappened(t *testing.T) {
 	}
 	h.rec.waitMsg(mk, base+"/"+lamp+"/availability", contains(`"offline"`))
 
+	// One read that gets no answer within poll.request_timeout, and one
+	// that gets an HTTP 503.
+	h.fake.Hang(1)
+	if r := h.request("device/refresh", `{"id":"`+f.lamp+`"}`); r.Status == "" {
+		t.Fatalf("no response to device/refresh")
+	}
+	h.fake.FailHTTP(1, http.StatusServiceUnavailable)
+	if r := h.request("device/refresh", `{"id":"`+f.lamp+`"}`); r.Status == "" {
+		t.Fatalf("no response to device/refresh")
+	}
+
 	var body string
 	eventually(t, "metrics to settle", func() bool {
 		_, body = h.get("/metrics")
 		v, _ := metric(body, "kasa2mqtt_cloud_calls_total", "method=passthrough", "result=offline")
-		return v == 1
+		to, _ := metric(body, "kasa2mqtt_cloud_calls_total", "method=passthrough", "result=timeout")
+		un, _ := metric(body, "kasa2mqtt_cloud_calls_total", "method=passthrough", "result=unavailable")
+		return v == 1 && to == 1 && un == 1
 	})
 	kasa := []string{"provider=kasa", "account=home"}
 	for _, c := range []struct {
@@ -126,11 +141,13 @@ func TestOps_MetricsCountWhatHappened(t *testing.T) {
 		{"kasa2mqtt_logins_total", append(kasa, "kind=login"), 1},
 		{"kasa2mqtt_cloud_calls_total", append(kasa, "method=login", "result=ok"), float64(h.fake.Calls("login"))},
 		{"kasa2mqtt_cloud_calls_total", append(kasa, "method=getDeviceList", "result=ok"), 1},
-		{"kasa2mqtt_cloud_calls_total", append(kasa, "method=passthrough", "result=ok"), float64(h.fake.Calls("passthrough") - 1)},
+		{"kasa2mqtt_cloud_calls_total", append(kasa, "method=passthrough", "result=ok"), float64(h.fake.Calls("passthrough") - 3)},
 		{"kasa2mqtt_cloud_calls_total", append(kasa, "method=passthrough", "result=offline"), 1},
-		// In: the command and the request. Out: everything the recorder
+		{"kasa2mqtt_cloud_calls_total", append(kasa, "method=passthrough", "result=timeout"), 1},
+		{"kasa2mqtt_cloud_calls_total", append(kasa, "method=passthrough", "result=unavailable"), 1},
+		// In: the command and the requests. Out: everything the recorder
 		// saw but did not send itself, below.
-		{"kasa2mqtt_mqtt_messages_total", []string{"direction=in"}, 2},
+		{"kasa2mqtt_mqtt_messages_total", []string{"direction=in"}, 4},
 		{"kasa2mqtt_mqtt_connected", nil, 1},
 		{"kasa2mqtt_devices", kasa, float64(len(devices))},
 		{"kasa2mqtt_devices_online", kasa, float64(len(devices) - 1)},
@@ -140,6 +157,9 @@ func TestOps_MetricsCountWhatHappened(t *testing.T) {
 		if !ok || got != c.want {
 			t.Errorf("%s%v = %v (present %v), want %v", c.name, c.labels, got, ok, c.want)
 		}
+	}
+	if v, ok := metric(body, "kasa2mqtt_cloud_calls_total", "result=error"); ok {
+		t.Errorf("%v calls counted as result=error", v)
 	}
 	if h.fake.Calls("getDeviceList") != 1 || h.fake.Calls("login") != 1 {
 		t.Errorf("fake saw %d lists and %d logins", h.fake.Calls("getDeviceList"), h.fake.Calls("login"))

@@ -13,8 +13,11 @@
 //     template ("passthrough", "GET /v1.0/iot-03/devices/status"), cut to
 //     64 bytes. result is "ok" or the error class: "auth", "offline",
 //     "rate_limited", "unknown_device", "unsupported", "refused" (the cloud
-//     sentinel errors), "timeout" (a deadline), "canceled" (context
-//     canceled, usually shutdown) or "error" (anything else).
+//     sentinel errors), "timeout" (no answer within poll.request_timeout,
+//     cloud.ErrTimeout, or another deadline), "unavailable" (an HTTP 5xx
+//     status, a network error or a busy cloud: cloud.ErrUnavailable),
+//     "canceled" (context canceled, usually shutdown) or "error" (anything
+//     else).
 //   - kasa2mqtt_logins_total{provider,account,kind} (counter): successful
 //     logins (kind "login") and token refreshes (kind "refresh").
 //   - kasa2mqtt_poll_duration_seconds{provider,account} (histogram): time
@@ -245,8 +248,11 @@ func (m *Metrics) SetMQTTConnected(connected bool) {
 
 // ErrorClass maps a cloud call's error to the result label of
 // kasa2mqtt_cloud_calls_total: "ok" for nil, the class of a cloud sentinel
-// error, "timeout" for a deadline, "canceled" for a canceled context, and
-// "error" for anything else. Sentinels win over the context errors.
+// error, "timeout" for cloud.ErrTimeout or another deadline, "unavailable"
+// for any other cloud.ErrUnavailable, "canceled" for a canceled context,
+// and "error" for anything else. The sentinels that say what to do (auth,
+// offline, rate limit, …) win over ErrTimeout, ErrTimeout over
+// ErrUnavailable (which it wraps), and all of them over the context errors.
 func ErrorClass(err error) string {
 	switch {
 	case err == nil:
@@ -263,6 +269,10 @@ func ErrorClass(err error) string {
 		return "unsupported"
 	case errors.Is(err, cloud.ErrRefused):
 		return "refused"
+	case errors.Is(err, cloud.ErrTimeout):
+		return "timeout"
+	case errors.Is(err, cloud.ErrUnavailable):
+		return "unavailable"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
 	case errors.Is(err, context.Canceled):

@@ -163,6 +163,15 @@ func TestErrorClass(t *testing.T) {
 		{fmt.Errorf("x: %w", canceled.Err()), "canceled"},
 		{fmt.Errorf("x: %w", os.ErrDeadlineExceeded), "timeout"}, // a net.Error with Timeout()
 		{errors.Join(cloud.ErrRateLimited, context.DeadlineExceeded), "rate_limited"},
+		// The call's own deadline (not the caller's): a timeout that is
+		// no context error.
+		{cloud.CallFailed(context.Background(), deadline, time.Second, deadline.Err()), "timeout"},
+		{fmt.Errorf("x: %w", cloud.ErrTimeout), "timeout"},
+		// HTTP 5xx, network errors, a busy cloud.
+		{fmt.Errorf("x: http status \"503 Service Unavailable\": %w", cloud.ErrUnavailable), "unavailable"},
+		{cloud.CallFailed(context.Background(), context.Background(), time.Second, errors.New("connection refused")), "unavailable"},
+		{errors.Join(cloud.ErrRateLimited, cloud.ErrUnavailable), "rate_limited"},
+		{errors.Join(cloud.ErrUnavailable, context.Canceled), "unavailable"},
 		{errors.New("boom"), "error"},
 	}
 	for _, tt := range tests {
