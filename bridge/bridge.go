@@ -50,6 +50,12 @@ type Options struct {
 	// MissedPolls is how many consecutive failed reads (other than "device
 	// offline", which counts at once) make a device unavailable. Default 2.
 	MissedPolls int
+	// RequestTimeout is the providers' bound on one cloud request
+	// (poll.request_timeout), default 20s. A command's calls get
+	// (1 + retries) × RequestTimeout plus the waits between retries, so
+	// that an attempt that hangs still leaves room for every retry; a
+	// rename and the re-read after a command get RequestTimeout.
+	RequestTimeout time.Duration
 	// Devices overrides per cloud id.
 	Devices map[string]DeviceOverride
 	// StateDir holds bridge-devices.json (what was published, to clear

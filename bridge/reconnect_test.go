@@ -33,7 +33,9 @@ func TestRetryable_OnlyIdempotentSetsAndOnlyFailuresThatMayPass(t *testing.T) {
 	relay := cloud.Command{DeviceID: "x", Action: cloud.ActionSetRelay, On: true}
 	led := cloud.Command{DeviceID: "x", Action: cloud.ActionSetLED}
 	reboot := cloud.Command{DeviceID: "x", Action: cloud.ActionReboot}
-	outage := fmt.Errorf("kasa: passthrough: http status \"503 Service Unavailable\"")
+	outage := fmt.Errorf("vendor: call: http status \"503 Service Unavailable\": %w", cloud.ErrUnavailable)
+	timeout := fmt.Errorf("vendor: call: no answer within 20s: %w", cloud.ErrTimeout)
+	busy := fmt.Errorf("vendor: call: cloud busy: %w", cloud.ErrUnavailable)
 	for _, tc := range []struct {
 		cmd  cloud.Command
 		err  error
@@ -41,15 +43,24 @@ func TestRetryable_OnlyIdempotentSetsAndOnlyFailuresThatMayPass(t *testing.T) {
 	}{
 		{relay, outage, true},
 		{led, outage, true},
-		{relay, errors.New("cloud error -20002 (request timeout)"), true},
+		{relay, timeout, true},
+		{led, timeout, true},
+		{relay, busy, true},
 		{reboot, outage, false}, // not idempotent
-		{relay, fmt.Errorf("kasa: %w", cloud.ErrAuth), false},
-		{relay, fmt.Errorf("kasa: %w", cloud.ErrDeviceOffline), false},
-		{relay, fmt.Errorf("kasa: %w", cloud.ErrUnknownDevice), false},
-		{relay, fmt.Errorf("kasa: %w", cloud.ErrUnsupported), false},
-		{relay, fmt.Errorf("kasa: %w", cloud.ErrRefused), false},
-		{relay, fmt.Errorf("kasa: %w", cloud.ErrRateLimited), false},
-		{relay, fmt.Errorf("kasa: %w", context.Canceled), false},
+		{reboot, timeout, false},
+		{relay, fmt.Errorf("vendor: %w", cloud.ErrAuth), false},
+		{relay, fmt.Errorf("vendor: %w", cloud.ErrDeviceOffline), false},
+		{relay, fmt.Errorf("vendor: %w", cloud.ErrUnknownDevice), false},
+		{relay, fmt.Errorf("vendor: %w", cloud.ErrUnsupported), false},
+		{relay, fmt.Errorf("vendor: %w", cloud.ErrRefused), false},
+		{relay, fmt.Errorf("vendor: %w", cloud.ErrRateLimited), false},
+		{relay, fmt.Errorf("vendor: %w", context.Canceled), false},
+		{relay, fmt.Errorf("vendor: %w", context.DeadlineExceeded), false},
+		// Only what says the cloud may answer later: not an answer that
+		// could not be decoded, an unclassified error code or a bug.
+		{relay, errors.New("vendor: call: malformed response: not a JSON object"), false},
+		{relay, errors.New("vendor: call: cloud error -1 (unknown error)"), false},
+		{relay, errors.New("apply command: internal error (recovered panic)"), false},
 	} {
 		if got := retryable(tc.cmd, tc.err); got != tc.want {
 			t.Errorf("retryable(%s, %v) = %v, want %v", tc.cmd, tc.err, got, tc.want)

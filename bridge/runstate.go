@@ -361,7 +361,7 @@ func (st *runState) addDevice(key string, p cloud.Provider, d cloud.Device, clou
 				zap.String("old_topic", kd.Topic), zap.String(keyTopic, dv.topic))
 		}
 	}
-	dv.worker = startWorker(st.ctx, key, d.ID, p, st.b.events, st.log.With(zap.String(keyDeviceID, d.ID)))
+	dv.worker = startWorker(st.ctx, key, d.ID, p, st.b.events, st.log.With(zap.String(keyDeviceID, d.ID)), st.b.opts.RequestTimeout)
 	st.log.Info("device added", zap.String(keyDeviceID, d.ID), zap.String(keyDevice, d.Name),
 		zap.String(keyTopic, dv.topic), zap.String("model", d.Model), zap.Bool("cloud_online", d.Online))
 	st.knownDev[key] = knownDevice{Account: p.Account(), Provider: d.Provider, ID: d.ID, Topic: dv.topic, ConfigTopic: st.configTopic(d)}

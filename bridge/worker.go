@@ -11,31 +11,39 @@ import (
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
 )
 
-// commandTimeout bounds a command's Apply calls (retries included) and,
-// separately, the re-read that follows.
-const commandTimeout = 20 * time.Second
+// defaultRequestTimeout is Options.RequestTimeout's default, the same as
+// poll.request_timeout's.
+const defaultRequestTimeout = 20 * time.Second
 
 // commandRetryDelays are the waits before each retry of a command that
 // failed for a reason that may pass (see retryable); their number is the
 // most retries a command gets.
 var commandRetryDelays = []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second}
 
+// commandBudget bounds a command's Apply calls, retries included, for a
+// request timeout rt: every attempt may take rt (a hung first attempt
+// still leaves room for every retry), plus the waits between them. With
+// the default 20 s: 83.5 s.
+func commandBudget(rt time.Duration) time.Duration {
+	d := time.Duration(1+len(commandRetryDelays)) * rt
+	for _, wait := range commandRetryDelays {
+		d += wait
+	}
+	return d
+}
+
 // retryable reports whether cmd, which failed with err, may be sent again:
-// only the idempotent sets (relay, LED; never a reboot), and not when the
-// error says that trying again cannot help now (credentials, an offline,
-// unknown or incapable device, a refusal, a rate limit) or the worker is
-// stopping. Cloud outages, error answers and timeouts are retried.
+// only the idempotent sets (relay, LED; never a reboot), and only when err
+// says the cloud may answer later: cloud.ErrUnavailable (HTTP 5xx, network
+// errors, a busy cloud) or cloud.ErrTimeout, which wraps it. Anything else
+// (credentials, an offline, unknown or incapable device, a refusal, a rate
+// limit, an answer that could not be understood, a recovered panic, the
+// worker stopping) is final.
 func retryable(cmd cloud.Command, err error) bool {
 	if cmd.Action != cloud.ActionSetRelay && cmd.Action != cloud.ActionSetLED {
 		return false
 	}
-	for _, final := range []error{cloud.ErrAuth, cloud.ErrDeviceOffline, cloud.ErrUnknownDevice,
-		cloud.ErrUnsupported, cloud.ErrRefused, cloud.ErrRateLimited, context.Canceled} {
-		if errors.Is(err, final) {
-			return false
-		}
-	}
-	return true
+	return errors.Is(err, cloud.ErrUnavailable)
 }
 
 // job is one unit of work for a device worker: a command (then a re-read),
@@ -70,6 +78,9 @@ type worker struct {
 	jobs   chan job
 	events chan<- event
 	log    *zap.Logger
+	// rt is the request timeout: the bound of a rename and of a re-read,
+	// and the unit of the command budget (commandBudget).
+	rt     time.Duration
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -77,9 +88,15 @@ type worker struct {
 // workerQueue is how many commands may wait for one device.
 const workerQueue = 32
 
-func startWorker(parent context.Context, key, id string, prov cloud.Provider, events chan<- event, log *zap.Logger) *worker {
+// startWorker starts the worker of one device; rt is the request timeout
+// (<= 0: defaultRequestTimeout).
+func startWorker(parent context.Context, key, id string, prov cloud.Provider, events chan<- event, log *zap.Logger, rt time.Duration) *worker {
+	if rt <= 0 {
+		rt = defaultRequestTimeout
+	}
 	ctx, cancel := context.WithCancel(parent)
-	w := &worker{key: key, id: id, prov: prov, jobs: make(chan job, workerQueue), events: events, log: log, cancel: cancel, done: make(chan struct{})}
+	w := &worker{key: key, id: id, prov: prov, jobs: make(chan job, workerQueue), events: events, log: log, rt: rt,
+		cancel: cancel, done: make(chan struct{})}
 	go w.run(ctx)
 	return w
 }
@@ -112,7 +129,7 @@ func (w *worker) run(ctx context.Context) {
 				if !ok {
 					ev.renameErr = fmt.Errorf("rename: %w: the %s provider cannot rename devices", cloud.ErrUnsupported, w.prov.Kind())
 				} else {
-					actx, cancel := context.WithTimeout(ctx, commandTimeout)
+					actx, cancel := context.WithTimeout(ctx, w.rt)
 					ev.renameErr = safely(w.log, "rename", func() error { return rn.Rename(actx, w.id, j.rename) })
 					cancel()
 				}
@@ -124,7 +141,7 @@ func (w *worker) run(ctx context.Context) {
 				return
 			}
 			ev.started = time.Now()
-			rctx, cancel := context.WithTimeout(ctx, commandTimeout)
+			rctx, cancel := context.WithTimeout(ctx, w.rt)
 			var states []cloud.State
 			err := safely(w.log, "read state", func() (err error) {
 				states, err = w.prov.ReadStates(rctx, []string{w.id})
@@ -155,11 +172,11 @@ func (w *worker) run(ctx context.Context) {
 }
 
 // apply sends cmd, and sends it again after commandRetryDelays while it
-// fails for a retryable reason, within commandTimeout in all. Commands for
-// the device wait meanwhile, so they still reach the cloud in order. It
+// fails for a retryable reason, within commandBudget(w.rt) in all. Commands
+// for the device wait meanwhile, so they still reach the cloud in order. It
 // returns the last error.
 func (w *worker) apply(ctx context.Context, cmd cloud.Command) error {
-	actx, cancel := context.WithTimeout(ctx, commandTimeout)
+	actx, cancel := context.WithTimeout(ctx, commandBudget(w.rt))
 	defer cancel()
 	for attempt := 0; ; attempt++ {
 		err := safely(w.log, "apply command", func() error { return w.prov.Apply(actx, cmd) })

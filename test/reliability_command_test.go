@@ -23,10 +23,11 @@ func (h *harness) relayCalls(id string) int {
 }
 
 // A command whose cloud call fails for a reason that may pass (an HTTP 5xx,
-// an error answer) is sent again, a few times within the command timeout,
-// and the commands after it wait for it: nothing is lost or reordered. A
-// device the cloud reports offline is not retried: its command fails at once
-// and the device shows unavailable.
+// a "request timeout" answer) is sent again, a few times within the command
+// budget, and the commands after it wait for it: nothing is lost or
+// reordered. Other error answers are not retried, nor is a command to a
+// device the cloud reports offline: it fails at once and the device shows
+// unavailable.
 func TestReliability_FailedCommandCallsAreRetriedInOrder(t *testing.T) {
 	h := newHarness(t, "mochi")
 	h.cfg.Poll.Interval = time.Hour
@@ -54,8 +55,23 @@ func TestReliability_FailedCommandCallsAreRetriedInOrder(t *testing.T) {
 		t.Error("a command that succeeded on retry was logged as failed")
 	}
 
-	h.fake.SetOnline(f.lamp, false)
+	// An error answer that says nothing about the cloud answering later is
+	// final: not sent again. (The refresh waits for the worker to be idle,
+	// so the fault hits the command, not a re-read.)
+	if r := h.request("device/refresh", `{"id":"`+f.lamp+`"}`); r.Status != "ok" {
+		t.Fatalf("device/refresh: %+v", r)
+	}
+	h.fake.FailNext("passthrough", 1, -20104) // "parameter doesn't exist"
 	before := h.relayCalls(f.lamp)
+	h.rec.publish(base+"/"+lamp+"/set", "OFF", false)
+	eventually(t, "the failure logged", func() bool { return h.logged(zapcore.ErrorLevel, "command failed", "-20104") })
+	time.Sleep(1500 * time.Millisecond) // three times the first retry delay
+	if n := h.relayCalls(f.lamp) - before; n != 1 {
+		t.Errorf("a command refused with an unclassified error was sent %d times, want 1", n)
+	}
+
+	h.fake.SetOnline(f.lamp, false)
+	before = h.relayCalls(f.lamp)
 	mk := h.rec.mark()
 	h.rec.publish(base+"/"+lamp+"/set", "OFF", false)
 	h.rec.waitMsg(mk, base+"/"+lamp+"/availability", contains(`"offline"`))

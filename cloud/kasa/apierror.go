@@ -14,7 +14,9 @@ const (
 	codeJSONFormat          = -10100
 	codeRateLimitIP         = -10200
 	codeRateLimitUser       = -10201
+	codeServerError         = -20000
 	codeRequestTimeout      = -20002
+	codeServerBusy          = -20003
 	codeAPIRateLimit        = -20004
 	codeMethodNotFound      = -20103
 	codeParamMissing        = -20104
@@ -44,10 +46,10 @@ var codeMeanings = map[int]string{
 	-10101:                  "JSON body is null",
 	codeRateLimitIP:         "IP request rate limit exceeded",
 	codeRateLimitUser:       "user request rate limit exceeded",
-	-20000:                  "server internal error",
+	codeServerError:         "server internal error",
 	-20001:                  "permission denied",
 	codeRequestTimeout:      "request timeout: the device did not answer in time",
-	-20003:                  "server busy",
+	codeServerBusy:          "server busy",
 	codeAPIRateLimit:        "API rate limit exceeded",
 	codeMethodNotFound:      "method does not exist or is not available",
 	codeParamMissing:        "parameter doesn't exist",
@@ -93,8 +95,11 @@ func CodeMeaning(code int) string {
 // It unwraps to the matching cloud sentinel: cloud.ErrDeviceOffline (-20571),
 // cloud.ErrUnknownDevice (-20580, -20501, -20506, -20507), cloud.ErrAuth
 // (credential codes: -20600, -20601, -20602, -20661, -20677, -23003) and
-// cloud.ErrRateLimited (-20004, -10200, -10201). Token codes (-20651, -20652,
-// -20675) map to no sentinel: the provider renews the token itself.
+// cloud.ErrRateLimited (-20004, -10200, -10201) and cloud.ErrUnavailable for
+// the answers that say the cloud failed or was busy this time (-20000 server
+// error, -20002 request timeout, -20003 server busy): trying again later may
+// work. Token codes (-20651, -20652, -20675) map to no sentinel: the
+// provider renews the token itself.
 type APIError struct {
 	// Method is the cloud method that failed, e.g. "passthrough".
 	Method string
@@ -129,6 +134,8 @@ func sentinelFor(code int) error {
 		return cloud.ErrAuth
 	case codeAPIRateLimit, codeRateLimitIP, codeRateLimitUser:
 		return cloud.ErrRateLimited
+	case codeServerError, codeRequestTimeout, codeServerBusy:
+		return cloud.ErrUnavailable
 	}
 	return nil
 }

@@ -120,10 +120,13 @@ func TestAPIError(t *testing.T) {
 		{-20652, nil, "token incorrect"},
 		{-20675, nil, "account logged in elsewhere"},
 		{-20655, nil, "refresh token expired"},
-		{-20002, nil, "request timeout: the device did not answer in time"},
+		{-20002, cloud.ErrUnavailable, "request timeout: the device did not answer in time"},
+		{-20003, cloud.ErrUnavailable, "server busy"},
+		{-20000, cloud.ErrUnavailable, "server internal error"},
+		{-20001, nil, "permission denied"},
 		{-99999, nil, "unknown error code"},
 	}
-	sentinels := []error{cloud.ErrAuth, cloud.ErrDeviceOffline, cloud.ErrUnknownDevice, cloud.ErrRateLimited, cloud.ErrUnsupported, cloud.ErrRefused}
+	sentinels := []error{cloud.ErrAuth, cloud.ErrDeviceOffline, cloud.ErrUnknownDevice, cloud.ErrRateLimited, cloud.ErrUnsupported, cloud.ErrRefused, cloud.ErrUnavailable}
 	for _, tc := range tests {
 		err := error(&APIError{Method: "passthrough", Code: tc.code, Msg: "Some message"})
 		msg := err.Error()

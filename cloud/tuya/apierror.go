@@ -97,7 +97,8 @@ func CodeMeaning(code int) string {
 // It unwraps to the matching cloud sentinel: cloud.ErrAuth for credential,
 // data-centre and subscription codes (1001, 1004, 1005, 1106, 2406,
 // 28841002, 28841101, 28841105), cloud.ErrRateLimited for 28841004 (quota
-// used up), 1110 and 1199, cloud.ErrDeviceOffline for 2001,
+// used up), 1110 and 1199, cloud.ErrUnavailable for 500 (system error) and
+// 1111 (system busy), which may pass, cloud.ErrDeviceOffline for 2001,
 // cloud.ErrUnknownDevice for 2010 and cloud.ErrUnsupported for 2003, 2008
 // and 2009. Token codes (1010, 1011, 1012) and 1013 map to no sentinel: the
 // provider renews the token or corrects its clock itself.
@@ -141,6 +142,8 @@ func sentinelFor(code int) error {
 		return cloud.ErrAuth
 	case codeQuotaUsedUp, codeConcurrency, codeTooFrequent:
 		return cloud.ErrRateLimited
+	case codeSystemError, codeSystemBusy:
+		return cloud.ErrUnavailable
 	case codeDeviceOffline:
 		return cloud.ErrDeviceOffline
 	case codeDeviceNotExist:

@@ -57,11 +57,12 @@ func TestAPIError_TextAndSentinels(t *testing.T) {
 		{1004, cloud.ErrAuth}, {1106, cloud.ErrAuth}, {2406, cloud.ErrAuth}, {28841002, cloud.ErrAuth},
 		{28841105, cloud.ErrAuth}, {28841004, cloud.ErrRateLimited}, {1199, cloud.ErrRateLimited},
 		{2001, cloud.ErrDeviceOffline}, {2010, cloud.ErrUnknownDevice}, {2008, cloud.ErrUnsupported},
-		{1010, nil}, {1013, nil}, {500, nil},
+		{500, cloud.ErrUnavailable}, {1111, cloud.ErrUnavailable}, {1110, cloud.ErrRateLimited},
+		{1010, nil}, {1013, nil}, {1100, nil},
 	}
 	for _, tc := range tests {
 		err := &APIError{Op: "GET /x", Code: tc.code, Msg: "m"}
-		for _, s := range []error{cloud.ErrAuth, cloud.ErrRateLimited, cloud.ErrDeviceOffline, cloud.ErrUnknownDevice, cloud.ErrUnsupported} {
+		for _, s := range []error{cloud.ErrAuth, cloud.ErrRateLimited, cloud.ErrDeviceOffline, cloud.ErrUnknownDevice, cloud.ErrUnsupported, cloud.ErrUnavailable} {
 			if got := errors.Is(err, s); got != (s == tc.want) {
 				t.Errorf("%d: errors.Is(%v) = %v", tc.code, s, got)
 			}

@@ -206,6 +206,7 @@ func (m *Main) Run(ctx context.Context) error {
 		PollInterval:    cfg.Poll.Interval,
 		ListInterval:    cfg.Poll.DeviceListInterval,
 		MissedPolls:     cfg.Poll.UnavailableAfter,
+		RequestTimeout:  cfg.Poll.RequestTimeout,
 		Devices:         Overrides(cfg),
 		StateDir:        cfg.StateDir,
 		BirthDelay:      m.BirthDelay,
