@@ -188,9 +188,12 @@ func isHoldCode(code int) bool {
 }
 
 // isCredentialCode reports the codes that say the configured access id or
-// secret is wrong. Only a configuration change cures them, and that needs
-// a restart, so the provider stops calling the cloud until then: at most one
-// attempt per start, like a refused Kasa password.
+// secret is wrong when a token API (grant or refresh) answers them. Only a
+// configuration change cures that, and it needs a restart, so the provider
+// then stops calling the cloud until then: at most one attempt per start,
+// like a refused Kasa password. From any other API (whose sign covers the
+// access token and the request too) they pause the account for authHold,
+// as isHoldCode says.
 func isCredentialCode(code int) bool {
 	switch code {
 	case codeSecretInvalid, codeSignInvalid, codeClientIDInvalid:

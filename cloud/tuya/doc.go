@@ -64,10 +64,15 @@
 //
 // # Errors and back-off
 //
-// 1004 (sign invalid), 1106 and 2406 (wrong data centre or app account not
-// linked, naming the configured region), 28841002 (subscription expired)
-// and 28841101/28841105 (API not authorised) wrap cloud.ErrAuth; except for
-// 1106 they also stop the account's calls for an hour. 28841004 (trial
+// 1001, 1004, 1005 (secret, sign or client id invalid), 1106 and 2406
+// (wrong data centre or app account not linked, naming the configured
+// region), 28841002 (subscription expired) and 28841101/28841105 (API not
+// authorised) wrap cloud.ErrAuth; except for 1106 they also stop the
+// account's calls for an hour. When a token API (grant or refresh, signed
+// with the access id and secret alone) answers 1001, 1004 or 1005, the
+// configured credentials are wrong: the account makes no more calls until
+// the process restarts. 500 and 1111 (system error, busy) wrap
+// cloud.ErrUnavailable. 28841004 (trial
 // quota used up) wraps cloud.ErrRateLimited and stops the account's calls
 // for 6 hours, doubling up to 24 hours while it repeats: in that time every
 // method returns the same error without contacting the cloud. 2001 (device

@@ -211,7 +211,7 @@ func TestGate_StrikesResetAfterSuccess(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	g := &gate{now: func() time.Time { return now }, log: zap.NewNop()}
 	quota := &APIError{Op: "GET /x", Code: codeQuotaUsedUp}
-	err := g.observe(quota)
+	err := g.observe(quota, false)
 	if !errors.Is(err, cloud.ErrRateLimited) || !strings.Contains(err.Error(), "6h0m0s") {
 		t.Fatalf("first: %v", err)
 	}
@@ -222,8 +222,8 @@ func TestGate_StrikesResetAfterSuccess(t *testing.T) {
 	if g.check() != nil {
 		t.Fatal("gate closed after back-off")
 	}
-	g.observe(nil)
-	if err := g.observe(quota); !strings.Contains(err.Error(), "6h0m0s") {
+	g.observe(nil, false)
+	if err := g.observe(quota, false); !strings.Contains(err.Error(), "6h0m0s") {
 		t.Errorf("after a success the back-off restarts at 6h: %v", err)
 	}
 }

@@ -481,25 +481,32 @@ func TestOffline_PerDeviceNotAnErrorStorm(t *testing.T) {
 
 func TestErrors_MappingTable(t *testing.T) {
 	tests := []struct {
+		path     string // the call that fails
 		code     int
 		sentinel error
 		hold     bool // the account pauses for an hour
 		text     string
 		stop     bool // the account stops until restart
 	}{
-		{1004, cloud.ErrAuth, true, "check access_id and access_secret", true},
-		{1106, cloud.ErrAuth, false, `region "eu"`, false},
-		{2406, cloud.ErrAuth, true, `region "eu"`, false},
-		{28841002, cloud.ErrAuth, true, "subscription has expired", false},
-		{28841101, cloud.ErrAuth, true, "not authorized to call this API", false},
-		{1110, cloud.ErrRateLimited, false, "concurrent request", false},
+		// A credential code from a business API may come from the token
+		// or the request rather than the configured secret: an hour's
+		// pause. From the token grant (signed with the access id and
+		// secret alone) it means they are wrong: stopped until restart.
+		{listPath, 1004, cloud.ErrAuth, true, "check access_id and access_secret", false},
+		{"/v1.0/token", 1004, cloud.ErrAuth, true, "check access_id and access_secret", true},
+		{"/v1.0/token", 1005, cloud.ErrAuth, true, "check access_id", true},
+		{listPath, 1106, cloud.ErrAuth, false, `region "eu"`, false},
+		{listPath, 2406, cloud.ErrAuth, true, `region "eu"`, false},
+		{listPath, 28841002, cloud.ErrAuth, true, "subscription has expired", false},
+		{listPath, 28841101, cloud.ErrAuth, true, "not authorized to call this API", false},
+		{listPath, 1110, cloud.ErrRateLimited, false, "concurrent request", false},
 	}
 	for _, tc := range tests {
-		t.Run(fmt.Sprint(tc.code), func(t *testing.T) {
+		t.Run(fmt.Sprint(tc.code, tc.path), func(t *testing.T) {
 			e := newEnv(t)
 			e.srv.AddPlug(testAccessID, "Lamp", false)
 			p := e.provider()
-			e.srv.FailNext(listPath, 1, tc.code)
+			e.srv.FailNext(tc.path, 1, tc.code)
 			_, err := p.ListDevices(ctxT(t))
 			e.track(err)
 			wantErrIs(t, err, tc.sentinel)

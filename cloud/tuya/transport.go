@@ -165,7 +165,7 @@ func (t *transport) doT(ctx context.Context, req request, accessToken string) (j
 			t.log.Error("tuya cloud refuses the request time (1013) even after clock correction; check the host clock (NTP) and time zone",
 				zap.String(keyOp, req.op), zap.String(keyOffset, off.Round(time.Second).String()))
 		}
-		return res, serverMS, t.gate.observe(err)
+		return res, serverMS, t.gate.observe(err, isTokenPath(req.path))
 	}
 }
 
@@ -311,8 +311,11 @@ func unwrapURLError(err error) error {
 // Back-off of the whole account after 28841004 (trial quota used up): 6h,
 // doubling with each consecutive occurrence, at most 24h. After a
 // console-side refusal (isHoldCode: subscription, API authorization) the
-// account waits authHold; after a credential refusal (isCredentialCode) it
-// waits credentialHold, in effect until the process restarts.
+// account waits authHold; after a credential refusal (isCredentialCode) of
+// a token API it waits credentialHold, in effect until the process
+// restarts. A credential code from any other API waits authHold: there the
+// sign covers the access token and the request too, so the code does not
+// prove the configured access id or secret wrong.
 const (
 	quotaBackoffMin = 6 * time.Hour
 	quotaBackoffMax = 24 * time.Hour
@@ -352,8 +355,11 @@ func (g *gate) check() error {
 }
 
 // observe inspects a call's outcome and returns the error to give the
-// caller (the quota and hold errors say for how long calls stop).
-func (g *gate) observe(err error) error {
+// caller (the quota and hold errors say for how long calls stop). tokenCall
+// tells whether the call was a token API (grant or refresh, signed with the
+// access id and secret alone): only there does a credential code stop the
+// account until restart.
+func (g *gate) observe(err error, tokenCall bool) error {
 	code, ok := apiCode(err)
 	if !ok {
 		if err == nil {
@@ -380,7 +386,7 @@ func (g *gate) observe(err error) error {
 		d = quotaBackoff(g.strikes)
 		g.mu.Unlock()
 		why = "the Tuya Trial Edition API quota is used up (renew or upgrade the IoT Core plan in the Tuya developer console)"
-	case isCredentialCode(code):
+	case isCredentialCode(code) && tokenCall:
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		if g.err != nil && g.now().Before(g.until) {
