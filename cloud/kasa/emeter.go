@@ -4,14 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-)
 
-// Readings above these limits are treated as garbage and dropped.
-const (
-	maxPowerW   = 100_000   // 100 kW
-	maxVoltageV = 1_000     // 1 kV
-	maxCurrentA = 1_000     // 1 kA
-	maxEnergyKW = 1_000_000 // 1 GWh on one plug's counter
+	"github.com/kasa2mqtt/kasa2mqtt/cloud"
 )
 
 // emeterReading is an emeter.get_realtime answer in base units. A nil field
@@ -26,7 +20,10 @@ type emeterReading struct {
 // parseEmeter decodes both hardware generations: old firmware reports
 // power (W), voltage (V), current (A) and total (kWh); newer firmware
 // reports power_mw, voltage_mv, current_ma and total_wh. Old keys win when
-// both are present. Invalid values are dropped and described in problems.
+// both are present. Invalid values (not a number, negative, or above the
+// plausibility limits of package cloud: MaxPowerW, MaxVoltageV, MaxCurrentA,
+// MaxEnergyCounterKWh for the device's counter) are dropped and described
+// in problems.
 func parseEmeter(m map[string]json.RawMessage) (r emeterReading, problems []string) {
 	pick := func(name, oldKey, newKey string, limit float64) *float64 {
 		v, ok := jsonFloat(m[oldKey])
@@ -51,9 +48,9 @@ func parseEmeter(m map[string]json.RawMessage) (r emeterReading, problems []stri
 		}
 		return &v
 	}
-	r.PowerW = pick("power", "power", "power_mw", maxPowerW)
-	r.VoltageV = pick("voltage", "voltage", "voltage_mv", maxVoltageV)
-	r.CurrentA = pick("current", "current", "current_ma", maxCurrentA)
-	r.TotalKWh = pick("energy total", "total", "total_wh", maxEnergyKW)
+	r.PowerW = pick("power", "power", "power_mw", cloud.MaxPowerW)
+	r.VoltageV = pick("voltage", "voltage", "voltage_mv", cloud.MaxVoltageV)
+	r.CurrentA = pick("current", "current", "current_ma", cloud.MaxCurrentA)
+	r.TotalKWh = pick("energy total", "total", "total_wh", cloud.MaxEnergyCounterKWh)
 	return r, problems
 }

@@ -142,7 +142,7 @@ func checkReading(t *testing.T, m map[string]json.RawMessage) {
 	for _, v := range []struct {
 		p     *float64
 		limit float64
-	}{{r.PowerW, maxPowerW}, {r.VoltageV, maxVoltageV}, {r.CurrentA, maxCurrentA}, {r.TotalKWh, maxEnergyKW}} {
+	}{{r.PowerW, cloud.MaxPowerW}, {r.VoltageV, cloud.MaxVoltageV}, {r.CurrentA, cloud.MaxCurrentA}, {r.TotalKWh, cloud.MaxEnergyCounterKWh}} {
 		if v.p == nil {
 			continue
 		}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -380,6 +381,28 @@ func TestSupportedType(t *testing.T) {
 	} {
 		if got := supportedType(typ); got != want {
 			t.Errorf("supportedType(%q) = %v, want %v", typ, got, want)
+		}
+	}
+}
+
+// The emeter limits are package cloud's, shared with the Tuya provider: a
+// reading at a limit is kept, one above it dropped.
+func TestParseEmeter_SharedPlausibilityLimits(t *testing.T) {
+	for _, tc := range []struct {
+		key   string
+		limit float64
+		get   func(emeterReading) *float64
+	}{
+		{"power", cloud.MaxPowerW, func(r emeterReading) *float64 { return r.PowerW }},
+		{"voltage", cloud.MaxVoltageV, func(r emeterReading) *float64 { return r.VoltageV }},
+		{"current", cloud.MaxCurrentA, func(r emeterReading) *float64 { return r.CurrentA }},
+		{"total", cloud.MaxEnergyCounterKWh, func(r emeterReading) *float64 { return r.TotalKWh }},
+	} {
+		for _, v := range []float64{tc.limit, tc.limit * 1.001} {
+			r, problems := parseEmeter(map[string]json.RawMessage{tc.key: json.RawMessage(strconv.FormatFloat(v, 'f', -1, 64))})
+			if kept := tc.get(r) != nil; kept != (v <= tc.limit) || kept != (len(problems) == 0) {
+				t.Errorf("%s=%v: kept %v, problems %q (limit %v)", tc.key, v, kept, problems, tc.limit)
+			}
 		}
 	}
 }

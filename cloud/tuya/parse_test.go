@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -192,6 +193,25 @@ func TestScaled(t *testing.T) {
 		got, ok := scaled(json.RawMessage(tc.raw), tc.code, tc.scale, tc.unit)
 		if ok != tc.ok || (ok && (got-tc.want > 1e-9 || tc.want-got > 1e-9)) {
 			t.Errorf("scaled(%s, %s, %d, %q) = %v, %v; want %v", tc.raw, tc.code, tc.scale, tc.unit, got, ok, tc.want)
+		}
+	}
+}
+
+// The metering limits are package cloud's, shared with the Kasa provider:
+// a reading at a limit is kept, one above it refused.
+func TestScaled_SharedPlausibilityLimits(t *testing.T) {
+	for _, tc := range []struct {
+		code, unit string
+		limit      float64
+	}{
+		{dpCurPower, "W", cloud.MaxPowerW}, {dpCurVoltage, "V", cloud.MaxVoltageV},
+		{dpCurCurrent, "A", cloud.MaxCurrentA}, {dpAddEle, "kWh", cloud.MaxEnergyReportKWh},
+	} {
+		for _, v := range []float64{tc.limit, tc.limit * 1.001} {
+			raw := json.RawMessage(strconv.FormatFloat(v, 'f', -1, 64))
+			if got, ok := scaled(raw, tc.code, 0, tc.unit); ok != (v <= tc.limit) || ok && got != v {
+				t.Errorf("scaled(%s, %s, %q) = %v, %v (limit %v)", raw, tc.code, tc.unit, got, ok, tc.limit)
+			}
 		}
 	}
 }

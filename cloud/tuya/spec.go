@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/kasa2mqtt/kasa2mqtt/cloud"
 )
 
 // Data point codes the provider reads (reference §5.5).
@@ -21,16 +23,15 @@ const (
 // maxScale bounds accepted scales; Tuya's are 0..3 in practice.
 const maxScale = 9
 
-// maxReading are the plausibility limits of the metering data points, in
-// the base units scaled returns (the Kasa provider uses the same): a plug
-// reporting more sends garbage. add_ele is the energy of one report, and
-// 1 MWh is 100 kW for ten hours; one such value would stay in the lifetime
-// total for good.
+// maxReading are the plausibility limits (package cloud's, shared with
+// the Kasa provider) of the metering data points, in the base units scaled
+// returns: a plug reporting more sends garbage. add_ele is the energy of
+// one report, so its limit is cloud.MaxEnergyReportKWh.
 var maxReading = map[string]float64{
-	dpCurPower:   100_000, // W
-	dpCurVoltage: 1_000,   // V
-	dpCurCurrent: 1_000,   // A
-	dpAddEle:     1_000,   // kWh
+	dpCurPower:   cloud.MaxPowerW,
+	dpCurVoltage: cloud.MaxVoltageV,
+	dpCurCurrent: cloud.MaxCurrentA,
+	dpAddEle:     cloud.MaxEnergyReportKWh,
 }
 
 // dp is one data point of a device's specification.
