@@ -123,6 +123,10 @@ type Bridge struct {
 	ready     chan struct{}
 	readyOnce sync.Once
 	online    atomic.Bool
+	// lostCount counts onConnectionLost calls, so that onConnect (another
+	// paho goroutine) can tell that the connection it set up was lost
+	// while it subscribed.
+	lostCount atomic.Int64
 	started   time.Time
 	// waiting lists the accounts not yet in a steady state (for Ready).
 	waiting atomic.Pointer[[]string]
@@ -363,6 +367,7 @@ loop:
 // onConnect runs in a paho goroutine on every (re)connect: subscribe, then
 // wake the run loop to republish everything.
 func (b *Bridge) onConnect(c paho.Client) {
+	lost := b.lostCount.Load()
 	filters := map[string]byte{b.opts.BaseTopic + "/#": 1}
 	if b.opts.HomeAssistant {
 		filters[b.opts.StatusTopic] = 1
@@ -386,6 +391,16 @@ func (b *Bridge) onConnect(c paho.Client) {
 	if b.opts.Metrics != nil {
 		b.opts.Metrics.SetMQTTConnected(true)
 	}
+	if b.lostCount.Load() != lost || !c.IsConnectionOpen() {
+		// Lost meanwhile: onConnectionLost may have cleared the flags
+		// before the lines above set them; clear them again (set, then
+		// check: either order ends offline).
+		b.online.Store(false)
+		if b.opts.Metrics != nil {
+			b.opts.Metrics.SetMQTTConnected(false)
+		}
+		return
+	}
 	b.log.Info("connected to the MQTT broker")
 	select {
 	case b.connected <- struct{}{}:
@@ -394,6 +409,7 @@ func (b *Bridge) onConnect(c paho.Client) {
 }
 
 func (b *Bridge) onConnectionLost(err error) {
+	b.lostCount.Add(1)
 	b.online.Store(false)
 	if b.opts.Metrics != nil {
 		b.opts.Metrics.SetMQTTConnected(false)
