@@ -56,7 +56,7 @@ func TestPollBackoff_GrowsJitteredWithinTheCap(t *testing.T) {
 }
 
 func TestOutage_OnlyWhenEveryDeviceFailsForTheCloud(t *testing.T) {
-	down := fmt.Errorf("passthrough: http status %q: %w", "500 Internal Server Error", cloud.ErrUnavailable)
+	down := fmt.Errorf("read: http status %q: %w", "500 Internal Server Error", cloud.ErrUnavailable)
 	offline := fmt.Errorf("read: %w", cloud.ErrDeviceOffline)
 	for name, tc := range map[string]struct {
 		states []cloud.State
