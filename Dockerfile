@@ -5,7 +5,7 @@
 #
 # Everything lives in the /data volume: the configuration at
 # /data/config.yaml and the state in /data/state (the default state_dir is
-# "state" next to the config file). See README.md, "Docker".
+# "state" next to the config file). See docs/deployment.md, "Docker".
 
 # ---- build -------------------------------------------------------------------
 FROM golang:1.26 AS build
