@@ -76,12 +76,13 @@ func TestStateFilesSurviveKill9(t *testing.T) {
 		t.Fatalf("first writer round: %v\n%s", err, first.stderr.String())
 	}
 	var (
-		firstUUID  = init.uuid
-		lastGen    = -1
-		lastEnergy = -1.0
-		leftovers  int
-		started    = time.Now()
-		rng        = rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 6))
+		firstUUID   = init.uuid
+		lastGen     = -1
+		lastEnergy  = -1.0
+		lastTokenAt = -1
+		leftovers   int
+		started     = time.Now()
+		rng         = rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 6))
 	)
 	for kill := 1; kill <= crashKills; kill++ {
 		c := startStateChild(t, dir, fake.URL(), false)
@@ -132,14 +133,26 @@ func TestStateFilesSurviveKill9(t *testing.T) {
 			t.Fatalf("kill %d: token file holds terminal %q user %q, want %q %q", kill, tok.TerminalUUID, tok.Username, firstUUID, user)
 		}
 		// The fake's secrets sort in issue order; a login issues a token,
-		// then a refresh token.
+		// then a refresh token. The file holds the pair of one finished
+		// login, never an older one than after the previous kill. A child
+		// that reported a login stored it, so the file is then at most one
+		// login behind (killed during the next). A child that reported none
+		// may have been killed during its first login, after the cloud
+		// issued the pair and before it was stored: the file then still
+		// holds what the earlier children left, however many kills ago.
 		issued := fake.Secrets()
 		n := len(issued)
-		newest := n >= 2 && tok.Token == issued[n-2] && tok.RefreshToken == issued[n-1]
-		before := n >= 4 && tok.Token == issued[n-4] && tok.RefreshToken == issued[n-3]
-		if !newest && !before {
-			t.Fatalf("kill %d: the token file holds neither of the two newest logins' tokens (%d issued, %d logins reported)", kill, n, done.logins)
+		at := -1
+		for i := 0; i+1 < n; i++ {
+			if tok.Token == issued[i] && tok.RefreshToken == issued[i+1] {
+				at = i
+			}
 		}
+		if at < 0 || at < lastTokenAt || (done.logins > 0 && at < n-4) {
+			t.Fatalf("kill %d: the token file holds the pair at %d of %d issued secrets (previous kill: %d, %d logins reported): not the newest finished login",
+				kill, at, n, lastTokenAt, done.logins)
+		}
+		lastTokenAt = at
 
 		// Nothing else: the three files and temporary files of interrupted
 		// writes, all private.
