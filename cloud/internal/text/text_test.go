@@ -14,7 +14,7 @@ func TestPrintable(t *testing.T) {
 		"Küche\u200b Süd":        "Küche Süd",
 		"bad\xffbyte":            "bad\uFFFDbyte",
 		"\t\n":                   "",
-		"客厅 🔌":                  "客厅 🔌",
+		"客厅 🔌":                   "客厅 🔌",
 		"a\u202eb":               "ab", // right-to-left override is a format character
 		"line1\nline2":           "line1line2",
 		strings.Repeat(" ", 300): "",
