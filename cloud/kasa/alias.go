@@ -5,6 +5,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/text"
 )
 
 // aliasPunct is the punctuation accepted in a base64-decoded alias. Plain
@@ -24,7 +26,7 @@ func decodeAlias(alias string) string {
 	if decoded, ok := decodeBase64Alias(alias); ok {
 		return decoded
 	}
-	return printable(alias)
+	return text.Printable(alias)
 }
 
 func decodeBase64Alias(s string) (string, bool) {
@@ -54,17 +56,4 @@ func decodeBase64Alias(s string) (string, bool) {
 		}
 	}
 	return text, hasLetter
-}
-
-// printable replaces invalid UTF-8 and drops non-printable runes (control
-// characters, format characters); surrounding space is trimmed.
-func printable(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.Map(func(r rune) rune {
-		if r == ' ' || unicode.IsPrint(r) {
-			return r
-		}
-		return -1
-	}, s)
-	return strings.TrimSpace(s)
 }

@@ -2,10 +2,9 @@ package kasa
 
 import (
 	"errors"
-	"fmt"
-	"strings"
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/apierr"
 )
 
 // Cloud envelope error codes the provider acts on. The full table of known
@@ -39,7 +38,7 @@ const (
 )
 
 // codeMeanings explains the cloud's envelope error codes (reference §4.1).
-var codeMeanings = map[int]string{
+var codeMeanings = apierr.Meanings{
 	-1:                      "unknown error",
 	-10000:                  "generic error",
 	codeJSONFormat:          "JSON format error",
@@ -83,12 +82,7 @@ var codeMeanings = map[int]string{
 
 // CodeMeaning returns a short English explanation of a cloud error code, or
 // "unknown error code" for codes outside the known table.
-func CodeMeaning(code int) string {
-	if m, ok := codeMeanings[code]; ok {
-		return m
-	}
-	return "unknown error code"
-}
+func CodeMeaning(code int) string { return codeMeanings.Of(code) }
 
 // APIError is a non-zero error_code in a cloud response envelope.
 //
@@ -112,12 +106,7 @@ type APIError struct {
 // Error names the method, the code and its meaning, and the cloud's message
 // when it adds something.
 func (e *APIError) Error() string {
-	meaning := CodeMeaning(e.Code)
-	s := fmt.Sprintf("%s: cloud error %d (%s)", e.Method, e.Code, meaning)
-	if msg := truncate(e.Msg, 200); msg != "" && !strings.EqualFold(msg, meaning) {
-		s += fmt.Sprintf(": %q", msg)
-	}
-	return s
+	return apierr.Message(e.Method, "cloud", e.Code, CodeMeaning(e.Code), e.Msg, "")
 }
 
 // Unwrap returns the cloud sentinel matching the code, or nil.
@@ -174,11 +163,4 @@ func loginRefusal(code int) (string, bool) {
 		return "a verification code (MFA) is required: V1 login refused, see docs", true
 	}
 	return "", false
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "") + "…"
 }

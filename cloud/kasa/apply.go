@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/text"
 )
 
 // target is where a command goes: the physical device, the outlet's wire
@@ -79,7 +80,7 @@ func (p *Provider) Apply(ctx context.Context, cmd cloud.Command) error {
 // alias must be non-empty printable UTF-8; surrounding space is trimmed.
 func (p *Provider) SetAlias(ctx context.Context, id, alias string) error {
 	alias = strings.TrimSpace(alias)
-	if alias == "" || !utf8.ValidString(alias) || printable(alias) != alias {
+	if alias == "" || !utf8.ValidString(alias) || text.Printable(alias) != alias {
 		return fmt.Errorf("kasa: set alias of %q: alias %q is empty or not printable", id, alias)
 	}
 	if err := p.ensureListed(ctx); err != nil {

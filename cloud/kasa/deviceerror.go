@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/text"
 )
 
 // DeviceError is a non-zero err_code reported by the device itself inside a
@@ -26,7 +27,7 @@ type DeviceError struct {
 // Error names module.method, the code and the device's message.
 func (e *DeviceError) Error() string {
 	s := fmt.Sprintf("%s.%s: device error %d", e.Module, e.Method, e.Code)
-	if msg := truncate(e.Msg, 200); msg != "" {
+	if msg := text.Truncate(e.Msg, 200); msg != "" {
 		s += fmt.Sprintf(" (%q)", msg)
 	}
 	return s

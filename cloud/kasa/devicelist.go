@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/jsonv"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/text"
 )
 
 // ListedDevice is one getDeviceList row, lightly cleaned, as the `devices`
@@ -41,12 +44,12 @@ type ListedDevice struct {
 // unusable is an error, not an empty account: taken as empty, it would
 // make the bridge remove every device.
 func parseDeviceList(result json.RawMessage) (rows []ListedDevice, skipped int, err error) {
-	obj, ok := jsonObject(result)
+	obj, ok := jsonv.Object(result)
 	if !ok {
 		return nil, 0, errors.New("getDeviceList: result is not an object")
 	}
 	raw, present := obj["deviceList"]
-	list, ok := jsonArray(raw)
+	list, ok := jsonv.Array(raw)
 	if !ok {
 		if !present || strings.TrimSpace(string(raw)) == "null" {
 			return nil, 0, nil // an account without devices
@@ -70,32 +73,32 @@ func parseDeviceList(result json.RawMessage) (rows []ListedDevice, skipped int, 
 }
 
 func parseListRow(raw json.RawMessage) (ListedDevice, bool) {
-	m, ok := jsonObject(raw)
+	m, ok := jsonv.Object(raw)
 	if !ok {
 		return ListedDevice{}, false
 	}
 	var d ListedDevice
-	d.ID, _ = jsonString(m["deviceId"])
+	d.ID, _ = jsonv.String(m["deviceId"])
 	if !validID(d.ID) {
 		return ListedDevice{}, false
 	}
-	alias, _ := jsonString(m["alias"])
+	alias, _ := jsonv.String(m["alias"])
 	d.Alias = decodeAlias(alias)
-	name, _ := jsonString(m["deviceName"])
-	d.Name = printable(name)
-	model, _ := jsonString(m["deviceModel"])
-	d.Model = printable(model)
-	d.DeviceType, _ = jsonString(m["deviceType"])
-	d.DeviceType = printable(d.DeviceType)
-	hw, _ := jsonString(m["deviceHwVer"])
-	d.HardwareVersion = printable(hw)
-	fw, _ := jsonString(m["fwVer"])
-	d.FirmwareVersion = printable(fw)
-	mac, _ := jsonString(m["deviceMac"])
+	name, _ := jsonv.String(m["deviceName"])
+	d.Name = text.Printable(name)
+	model, _ := jsonv.String(m["deviceModel"])
+	d.Model = text.Printable(model)
+	d.DeviceType, _ = jsonv.String(m["deviceType"])
+	d.DeviceType = text.Printable(d.DeviceType)
+	hw, _ := jsonv.String(m["deviceHwVer"])
+	d.HardwareVersion = text.Printable(hw)
+	fw, _ := jsonv.String(m["fwVer"])
+	d.FirmwareVersion = text.Printable(fw)
+	mac, _ := jsonv.String(m["deviceMac"])
 	d.MAC = normalizeMAC(mac)
-	status, _ := jsonInt(m["status"])
+	status, _ := jsonv.Int(m["status"])
 	d.Online = status == 1
-	d.AppServerURL, _ = jsonString(m["appServerUrl"])
+	d.AppServerURL, _ = jsonv.String(m["appServerUrl"])
 	d.Supported = supportedType(d.DeviceType)
 	return d, true
 }

@@ -3,9 +3,9 @@ package kasa
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/jsonv"
 )
 
 // emeterReading is an emeter.get_realtime answer in base units. A nil field
@@ -26,19 +26,20 @@ type emeterReading struct {
 // in problems.
 func parseEmeter(m map[string]json.RawMessage) (r emeterReading, problems []string) {
 	pick := func(name, oldKey, newKey string, limit float64) *float64 {
-		v, ok := jsonFloat(m[oldKey])
-		key := oldKey
-		if !ok {
-			if v, ok = jsonFloat(m[newKey]); !ok {
-				return nil
-			}
-			v /= 1000
-			key = newKey
+		key, div := oldKey, 1.0
+		if _, ok := jsonv.Float(m[oldKey]); !ok && !jsonv.NonFinite(m[oldKey]) {
+			key, div = newKey, 1000
 		}
+		v, ok := jsonv.Float(m[key])
 		switch {
-		case math.IsNaN(v) || math.IsInf(v, 0):
+		case !ok && jsonv.NonFinite(m[key]):
 			problems = append(problems, fmt.Sprintf("%s %s is not a number", name, key))
 			return nil
+		case !ok:
+			return nil
+		}
+		v /= div
+		switch {
 		case v < 0:
 			problems = append(problems, fmt.Sprintf("%s %s=%g is negative", name, key, v))
 			return nil

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/httpx"
 )
 
 // vendorDomain is the only domain whose appServerUrl is trusted with the
@@ -27,13 +28,13 @@ func checkAppServerURL(raw string, base *url.URL) (string, error) {
 		return "", fmt.Errorf("appServerUrl is not a URL: %w", cloud.ErrRefused)
 	}
 	if u.User != nil || u.Opaque != "" || u.Host == "" {
-		return "", fmt.Errorf("appServerUrl %q is not a plain https URL: %w", redactURL(raw), cloud.ErrRefused)
+		return "", fmt.Errorf("appServerUrl %q is not a plain https URL: %w", httpx.RedactURL(raw), cloud.ErrRefused)
 	}
 	scheme := strings.ToLower(u.Scheme)
 	sameOrigin := scheme == strings.ToLower(base.Scheme) && strings.EqualFold(u.Host, base.Host)
 	if !sameOrigin && !isVendorHost(scheme, u) {
 		return "", fmt.Errorf("appServerUrl %q is outside https://*.%s and the configured cloud URL: %w",
-			redactURL(raw), vendorDomain, cloud.ErrRefused)
+			httpx.RedactURL(raw), vendorDomain, cloud.ErrRefused)
 	}
 	clean := url.URL{Scheme: scheme, Host: strings.ToLower(u.Host), Path: u.Path, RawPath: u.RawPath}
 	return clean.String(), nil

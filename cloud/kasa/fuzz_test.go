@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/jsonv"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/text"
 )
 
 func FuzzDecodeEnvelope(f *testing.F) {
@@ -84,7 +86,7 @@ func FuzzParseSysinfo(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m, ok := jsonObject(data)
+		m, ok := jsonv.Object(data)
 		if !ok {
 			return
 		}
@@ -126,7 +128,7 @@ func FuzzParseEmeter(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m, ok := jsonObject(data)
+		m, ok := jsonv.Object(data)
 		if !ok {
 			return
 		}
@@ -159,7 +161,7 @@ func FuzzDecodeAlias(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		got := decodeAlias(s)
 		checkPrintable(t, got)
-		if _, decoded := decodeBase64Alias(s); !decoded && utf8.ValidString(s) && printable(s) == s && got != s {
+		if _, decoded := decodeBase64Alias(s); !decoded && utf8.ValidString(s) && text.Printable(s) == s && got != s {
 			t.Fatalf("printable non-base64 alias %q changed to %q", s, got)
 		}
 	})

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/jsonv"
 )
 
 func TestDecodeAlias(t *testing.T) {
@@ -216,7 +217,7 @@ func TestParsePassthroughResult(t *testing.T) {
 func TestParseSysinfo(t *testing.T) {
 	raw := `{"sw_ver":"1.0.12","hw_ver":"5.0","model":"HS103(US)","alias":"Lamp","mac":"50:c7:bf:01:02:03",
 		"feature":"TIM","relay_state":1,"led_off":1,"rssi":-60,"mic_type":"IOT.SMARTPLUGSWITCH","err_code":0}`
-	m, _ := jsonObject(json.RawMessage(raw))
+	m, _ := jsonv.Object(json.RawMessage(raw))
 	si, err := parseSysinfo(m)
 	if err != nil {
 		t.Fatal(err)
@@ -232,8 +233,8 @@ func TestParseSysinfo(t *testing.T) {
 
 	strip := `{"model":"HS300(US)","feature":"TIM:ENE","led_off":"0","rssi":"-41","child_num":3,"children":[
 		{"id":"AB00","state":1,"alias":"One"},{"id":"AB01","state":0,"alias":"VHdv"},
-		{"id":"AB00","state":0},{"id":"","state":1},{"id":"a/b","state":1},"junk",{"id":"AB02","state":7}]}`
-	m, _ = jsonObject(json.RawMessage(strip))
+		{"id":"AB00","state":0},{"id":"","state":1},{"id":"a b","state":1},"junk",{"id":"AB02","state":7}]}`
+	m, _ = jsonv.Object(json.RawMessage(strip))
 	si, _ = parseSysinfo(m)
 	if len(si.Children) != 3 || si.Children[1].Alias != "Two" || si.Children[2].On != nil || !*si.Children[0].On {
 		t.Errorf("children = %+v", si.Children)
@@ -246,7 +247,7 @@ func TestParseSysinfo(t *testing.T) {
 	}
 
 	bulb := `{"model":"KL130(US)","light_state":{"on_off":1},"rssi":-200,"feature":"TIM:ENERGY"}`
-	m, _ = jsonObject(json.RawMessage(bulb))
+	m, _ = jsonv.Object(json.RawMessage(bulb))
 	si, _ = parseSysinfo(m)
 	if got := deviceCaps(si); !slices.Equal(got, []cloud.Capability{cloud.CapReboot}) {
 		t.Errorf("bulb caps = %v (relay_state absent, rssi implausible, ENERGY is not ENE)", got)
@@ -281,7 +282,7 @@ func TestParseEmeter(t *testing.T) {
 		return math.Abs(*a-*b) < 1e-9
 	}
 	for _, tc := range tests {
-		m, _ := jsonObject(json.RawMessage(tc.raw))
+		m, _ := jsonv.Object(json.RawMessage(tc.raw))
 		got, problems := parseEmeter(m)
 		if !eq(got.PowerW, tc.want.PowerW) || !eq(got.VoltageV, tc.want.VoltageV) ||
 			!eq(got.CurrentA, tc.want.CurrentA) || !eq(got.TotalKWh, tc.want.TotalKWh) || len(problems) != tc.problems {
@@ -331,16 +332,6 @@ func TestParseDeviceList(t *testing.T) {
 	}
 }
 
-func TestRedactURL(t *testing.T) {
-	got := redactURL("https://user:secret@wap.tplinkcloud.com/x?token=abc&appName=Kasa#frag")
-	if strings.Contains(got, "secret") || strings.Contains(got, "abc") || strings.Contains(got, "frag") {
-		t.Errorf("redactURL leaked: %q", got)
-	}
-	if redactURL("http://[::1") != "<unparseable URL>" {
-		t.Error("unparseable URL not replaced")
-	}
-}
-
 func TestLoginBackoff(t *testing.T) {
 	want := []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 4 * time.Minute}
 	for i, w := range want {
@@ -353,20 +344,18 @@ func TestLoginBackoff(t *testing.T) {
 	}
 }
 
-func TestJSONValues(t *testing.T) {
-	if n, ok := jsonInt(json.RawMessage(`"-52"`)); !ok || n != -52 {
-		t.Errorf("jsonInt string: %d %v", n, ok)
-	}
-	for _, bad := range []string{`1.5`, `1e20`, `"x"`, `true`, `null`, ``} {
-		if _, ok := jsonInt(json.RawMessage(bad)); ok {
-			t.Errorf("jsonInt(%s) ok", bad)
+// Ids only need to be safe as keys, in request bodies and in logs: the
+// bridge cleans whatever goes into an MQTT topic itself.
+func TestValidID(t *testing.T) {
+	for _, id := range []string{"8006ABCDEF0123456789ABCDEF0123456789AB00", "a/b", "x+y#z", strings.Repeat("A", 128)} {
+		if !validID(id) {
+			t.Errorf("validID(%q) = false", id)
 		}
 	}
-	if b, ok := jsonBit(json.RawMessage(`1`)); !ok || !b {
-		t.Error("jsonBit(1)")
-	}
-	if _, ok := jsonBit(json.RawMessage(`2`)); ok {
-		t.Error("jsonBit(2) ok")
+	for _, id := range []string{"", "a b", "a\x00b", "ü", strings.Repeat("A", 129)} {
+		if validID(id) {
+			t.Errorf("validID(%q) = true", id)
+		}
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/jsonv"
 )
 
 // passthroughParams is the body of a passthrough request. RequestData is a
@@ -52,7 +54,7 @@ type deviceResponse map[string]json.RawMessage
 // JSON string holding the device's answer (parsed twice) but is accepted as
 // an object as well.
 func parsePassthroughResult(result json.RawMessage) (deviceResponse, error) {
-	obj, ok := jsonObject(result)
+	obj, ok := jsonv.Object(result)
 	if !ok {
 		return nil, errors.New("passthrough: result is not an object")
 	}
@@ -60,10 +62,10 @@ func parsePassthroughResult(result json.RawMessage) (deviceResponse, error) {
 	if !ok {
 		return nil, errors.New("passthrough: result has no responseData")
 	}
-	if s, ok := jsonString(raw); ok {
+	if s, ok := jsonv.String(raw); ok {
 		raw = json.RawMessage(s)
 	}
-	modules, ok := jsonObject(raw)
+	modules, ok := jsonv.Object(raw)
 	if !ok {
 		return nil, errors.New("passthrough: responseData is not a JSON object")
 	}
@@ -77,14 +79,14 @@ func (r deviceResponse) result(module, method string) (map[string]json.RawMessag
 	if !ok {
 		return nil, fmt.Errorf("%s.%s: missing from the device response", module, method)
 	}
-	m, ok := jsonObject(raw)
+	m, ok := jsonv.Object(raw)
 	if !ok {
 		return nil, fmt.Errorf("%s.%s: module answer is not an object", module, method)
 	}
 	if err := errCode(module, method, m); err != nil {
 		return nil, err
 	}
-	res, ok := jsonObject(m[method])
+	res, ok := jsonv.Object(m[method])
 	if !ok {
 		return nil, fmt.Errorf("%s.%s: missing from the device response", module, method)
 	}
@@ -99,13 +101,13 @@ func errCode(module, method string, m map[string]json.RawMessage) error {
 	if !ok {
 		return nil
 	}
-	code, ok := jsonInt(raw)
+	code, ok := jsonv.Int(raw)
 	if !ok {
 		return fmt.Errorf("%s.%s: invalid err_code", module, method)
 	}
 	if code == 0 {
 		return nil
 	}
-	msg, _ := jsonString(m["err_msg"])
+	msg, _ := jsonv.String(m["err_msg"])
 	return &DeviceError{Module: module, Method: method, Code: code, Msg: msg}
 }

@@ -1,6 +1,7 @@
 package kasa
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/httpx"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/renew"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/text"
 )
 
 // Provider is one Kasa cloud account. It implements cloud.Provider and adds
@@ -88,7 +92,7 @@ func New(opts Options) (*Provider, error) {
 	}
 	base, err := url.Parse(rawURL)
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" || base.User != nil {
-		return nil, fmt.Errorf("kasa account %q: cloud URL %q: want http(s)://host[:port] without user info", opts.Account, redactURL(rawURL))
+		return nil, fmt.Errorf("kasa account %q: cloud URL %q: want http(s)://host[:port] without user info", opts.Account, httpx.RedactURL(rawURL))
 	}
 	base = &url.URL{Scheme: base.Scheme, Host: base.Host, Path: base.Path}
 
@@ -103,7 +107,7 @@ func New(opts Options) (*Provider, error) {
 	}
 
 	store := newTokenStore(opts.StateDir, opts.Account)
-	st, found, err := store.load()
+	st, found, err := store.Load()
 	if err != nil {
 		return nil, fmt.Errorf("kasa account %q: %w (delete the file to start a new session)", opts.Account, err)
 	}
@@ -149,6 +153,7 @@ func New(opts Options) (*Provider, error) {
 		store:      store,
 		log:        log,
 		now:        time.Now,
+		flight:     renew.Flight{Op: fmt.Sprintf("account %q: wait for login", opts.Account)},
 		st:         st,
 		uuidStored: uuidStored,
 		onLogin: func(kind string) {
@@ -298,7 +303,7 @@ func (p *Provider) updateRows(rows []ListedDevice) {
 			if key := "refused/" + r.ID + "/" + r.AppServerURL; !p.noted[key] {
 				p.noted[key] = true
 				p.log.Warn("kasa device appServerUrl refused, the device will not be contacted",
-					zap.String(keyDeviceID, r.ID), zap.String(keyURL, redactURL(r.AppServerURL)))
+					zap.String(keyDeviceID, r.ID), zap.String(keyURL, httpx.RedactURL(r.AppServerURL)))
 			}
 		} else {
 			d.endpoint = endpoint
@@ -389,11 +394,11 @@ func (p *Provider) deviceSnapshot() []cloud.Device {
 			Capabilities:    deviceCaps(si),
 		}
 		if si != nil {
-			dev.Name = cmp(dev.Name, printable(si.Alias))
-			dev.Model = cmp(dev.Model, printable(si.Model))
-			dev.FirmwareVersion = cmp(dev.FirmwareVersion, printable(si.SwVer))
-			dev.HardwareVersion = cmp(dev.HardwareVersion, printable(si.HwVer))
-			dev.MAC = cmp(dev.MAC, si.MAC)
+			dev.Name = cmp.Or(dev.Name, text.Printable(si.Alias))
+			dev.Model = cmp.Or(dev.Model, text.Printable(si.Model))
+			dev.FirmwareVersion = cmp.Or(dev.FirmwareVersion, text.Printable(si.SwVer))
+			dev.HardwareVersion = cmp.Or(dev.HardwareVersion, text.Printable(si.HwVer))
+			dev.MAC = cmp.Or(dev.MAC, si.MAC)
 		}
 		if dev.Name == "" {
 			dev.Name = dev.ID
@@ -428,14 +433,6 @@ func (p *Provider) deviceSnapshot() []cloud.Device {
 	}
 	slices.SortFunc(out, func(a, b cloud.Device) int { return strings.Compare(a.ID, b.ID) })
 	return out
-}
-
-// cmp returns the first non-empty string.
-func cmp(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // ensureListed lists the devices once if nothing was listed yet, so that
@@ -542,4 +539,8 @@ func (p *Provider) parallel(ctx context.Context, n int, fn func(i int)) {
 // cancellation.
 func isAccountError(err error) bool {
 	return errors.Is(err, cloud.ErrAuth) || isTokenError(err) || isContextError(err)
+}
+
+func isContextError(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }

@@ -1,6 +1,7 @@
 package kasa
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -211,7 +212,7 @@ func (p *Provider) readOutletMeters(ctx context.Context, ref devRef, outlets []o
 			if err != nil {
 				if isAccountError(err) {
 					mu.Lock()
-					acctErr = cmpErr(acctErr, err)
+					acctErr = cmp.Or(acctErr, err)
 					mu.Unlock()
 					return
 				}
@@ -259,11 +260,4 @@ func withSlot[T any](ctx context.Context, sem chan struct{}, fn func() (T, error
 	}
 	defer func() { <-sem }()
 	return fn()
-}
-
-func cmpErr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }

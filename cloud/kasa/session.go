@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/renew"
 )
 
 // Password login back-off after a non-terminal failure (outage, rate limit,
@@ -34,7 +35,8 @@ func loginBackoff(failures int) time.Duration {
 // Calls read the current token together with its generation. A call whose
 // token is refused asks renew for a token newer than that generation: the
 // first such call runs the single refresh/login while later ones wait for
-// it and share its outcome, so N calls failing together cause one login.
+// it and share its outcome (renew.Flight), so N calls failing together
+// cause one login.
 type session struct {
 	account  string
 	username string
@@ -44,23 +46,18 @@ type session struct {
 	store    *tokenStore
 	log      *zap.Logger
 	now      func() time.Time
+	flight   renew.Flight      // Op set by New
+	onLogin  func(kind string) // "login" or "refresh"; may be nil
 
 	mu              sync.Mutex
 	st              tokenState
 	uuidStored      bool      // st.TerminalUUID is on disk
 	gen             uint64    // bumped whenever st.Token changes
-	inflight        *renewal  // the running refresh or login, if any
 	fatal           error     // sticky authentication failure
 	passwordRefused bool      // the configured password was refused once
 	loginFailures   int       // consecutive non-terminal password login failures
 	nextLogin       time.Time // no automatic password login before this
 	lastLoginErr    error
-	onLogin         func(kind string) // "login" or "refresh"; may be nil
-}
-
-type renewal struct {
-	done chan struct{}
-	err  error
 }
 
 type loginParams struct {
@@ -100,7 +97,7 @@ func (s *session) fatalLocked() error {
 	if s.fatal == nil {
 		return nil
 	}
-	st, found, err := s.store.load()
+	st, found, err := s.store.Load()
 	if err != nil || !found || st.Username != s.username || st.Token == "" || st.Token == s.st.Token {
 		return s.fatal
 	}
@@ -120,41 +117,28 @@ func (s *session) fatalLocked() error {
 // its error.
 func (s *session) renew(ctx context.Context, stale uint64) (string, uint64, error) {
 	for {
-		s.mu.Lock()
-		if err := s.fatalLocked(); err != nil {
-			s.mu.Unlock()
+		tok, gen, renewed, err := s.newerThan(stale)
+		if err != nil || renewed {
+			return tok, gen, err
+		}
+		if err := s.flight.Do(ctx, func() error { return s.doRenew(ctx, stale) }); err != nil {
 			return "", 0, err
 		}
-		if s.st.Token != "" && s.gen != stale {
-			tok, gen := s.st.Token, s.gen
-			s.mu.Unlock()
-			return tok, gen, nil
-		}
-		if r := s.inflight; r != nil {
-			s.mu.Unlock()
-			select {
-			case <-r.done:
-			case <-ctx.Done():
-				return "", 0, fmt.Errorf("account %q: wait for login: %w", s.account, ctx.Err())
-			}
-			// The attempt was aborted by its own caller's context: ours
-			// is still alive, so try again rather than fail with it.
-			if r.err != nil && !(isContextError(r.err) && ctx.Err() == nil) {
-				return "", 0, r.err
-			}
-			continue
-		}
-		r := s.startLocked()
-		s.mu.Unlock()
-		err := s.run(r, func() error { return s.doRenew(ctx) })
-		if err != nil {
-			return "", 0, err
-		}
-		s.mu.Lock()
-		tok, gen := s.st.Token, s.gen
-		s.mu.Unlock()
-		return tok, gen, nil
 	}
+}
+
+// newerThan returns the current token when it is newer than generation
+// stale (renewed true), or the sticky authentication error.
+func (s *session) newerThan(stale uint64) (string, uint64, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.fatalLocked(); err != nil {
+		return "", 0, false, err
+	}
+	if s.st.Token != "" && s.gen != stale {
+		return s.st.Token, s.gen, true, nil
+	}
+	return "", 0, false, nil
 }
 
 // login is the explicit password login of `kasa2mqtt login`. It waits for
@@ -164,44 +148,16 @@ func (s *session) login(ctx context.Context, password string) error {
 	if password == "" {
 		return fmt.Errorf("account %q: login: the password is empty", s.account)
 	}
-	for {
-		s.mu.Lock()
-		if r := s.inflight; r != nil {
-			s.mu.Unlock()
-			select {
-			case <-r.done:
-				continue
-			case <-ctx.Done():
-				return fmt.Errorf("account %q: wait for login: %w", s.account, ctx.Err())
-			}
-		}
-		r := s.startLocked()
-		s.mu.Unlock()
-		return s.run(r, func() error { return s.passwordLogin(ctx, password, true) })
+	return s.flight.Exclusive(ctx, func() error { return s.passwordLogin(ctx, password, true) })
+}
+
+// doRenew tries the refresh token, then the configured password, unless
+// the token was renewed (or the session failed for good) since the caller
+// saw generation stale.
+func (s *session) doRenew(ctx context.Context, stale uint64) error {
+	if _, _, renewed, err := s.newerThan(stale); renewed || err != nil {
+		return nil // renew reads the outcome
 	}
-}
-
-func (s *session) startLocked() *renewal {
-	r := &renewal{done: make(chan struct{})}
-	s.inflight = r
-	return r
-}
-
-// run executes fn as the in-flight renewal r and publishes its outcome,
-// even if fn panics.
-func (s *session) run(r *renewal, fn func() error) (err error) {
-	defer func() {
-		s.mu.Lock()
-		s.inflight = nil
-		r.err = err
-		close(r.done)
-		s.mu.Unlock()
-	}()
-	return fn()
-}
-
-// doRenew tries the refresh token, then the configured password.
-func (s *session) doRenew(ctx context.Context) error {
 	s.mu.Lock()
 	st := s.st
 	s.mu.Unlock()
@@ -351,7 +307,7 @@ func (s *session) adopt(token, refresh string, fromLogin bool) error {
 	s.loginFailures, s.nextLogin, s.lastLoginErr = 0, time.Time{}, nil
 	snap := s.st
 	s.mu.Unlock()
-	if err := s.store.save(snap); err != nil {
+	if err := s.store.Save(snap); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -370,15 +326,11 @@ func (s *session) ensureUUIDStored() {
 	}
 	snap := s.st
 	s.mu.Unlock()
-	if err := s.store.save(snap); err != nil {
+	if err := s.store.Save(snap); err != nil {
 		s.log.Warn("kasa terminal UUID not stored; the next start registers a new terminal", zap.Error(err))
 		return
 	}
 	s.mu.Lock()
 	s.uuidStored = true
 	s.mu.Unlock()
-}
-
-func isContextError(err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/jsonv"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/text"
 )
 
 // sysinfo is what the provider learns from system.get_sysinfo. Values are
@@ -39,43 +41,43 @@ func parseSysinfo(m map[string]json.RawMessage) (*sysinfo, error) {
 		return nil, errors.New("system.get_sysinfo: empty answer")
 	}
 	si := &sysinfo{}
-	si.Alias, _ = jsonString(m["alias"])
-	si.Model, _ = jsonString(m["model"])
-	si.SwVer, _ = jsonString(m["sw_ver"])
-	si.HwVer, _ = jsonString(m["hw_ver"])
-	if mac, ok := jsonString(m["mac"]); ok {
+	si.Alias, _ = jsonv.String(m["alias"])
+	si.Model, _ = jsonv.String(m["model"])
+	si.SwVer, _ = jsonv.String(m["sw_ver"])
+	si.HwVer, _ = jsonv.String(m["hw_ver"])
+	if mac, ok := jsonv.String(m["mac"]); ok {
 		si.MAC = normalizeMAC(mac)
 	}
-	si.Feature, _ = jsonString(m["feature"])
-	if si.MicType, _ = jsonString(m["mic_type"]); si.MicType == "" {
-		si.MicType, _ = jsonString(m["type"])
+	si.Feature, _ = jsonv.String(m["feature"])
+	if si.MicType, _ = jsonv.String(m["mic_type"]); si.MicType == "" {
+		si.MicType, _ = jsonv.String(m["type"])
 	}
-	if on, ok := jsonBit(m["relay_state"]); ok {
+	if on, ok := jsonv.Bit(m["relay_state"]); ok {
 		si.Relay = &on
 	}
-	if off, ok := jsonBit(m["led_off"]); ok {
+	if off, ok := jsonv.Bit(m["led_off"]); ok {
 		on := !off
 		si.LEDOn = &on
 	}
-	if rssi, ok := jsonInt(m["rssi"]); ok && rssi >= -150 && rssi <= 0 {
+	if rssi, ok := jsonv.Int(m["rssi"]); ok && rssi >= -150 && rssi <= 0 {
 		si.RSSI = &rssi
 	}
-	children, _ := jsonArray(m["children"])
+	children, _ := jsonv.Array(m["children"])
 	seen := map[string]bool{}
 	for _, raw := range children {
-		c, ok := jsonObject(raw)
+		c, ok := jsonv.Object(raw)
 		if !ok {
 			continue
 		}
-		id, _ := jsonString(c["id"])
+		id, _ := jsonv.String(c["id"])
 		if !validID(id) || seen[id] {
 			continue
 		}
 		seen[id] = true
 		ci := childInfo{ID: id}
-		alias, _ := jsonString(c["alias"])
+		alias, _ := jsonv.String(c["alias"])
 		ci.Alias = decodeAlias(alias)
-		if on, ok := jsonBit(c["state"]); ok {
+		if on, ok := jsonv.Bit(c["state"]); ok {
 			ci.On = &on
 		}
 		si.Children = append(si.Children, ci)
@@ -139,18 +141,10 @@ func outletCaps(parent *sysinfo) []cloud.Capability {
 	return []cloud.Capability{cloud.CapRelay}
 }
 
-// validID accepts device and outlet ids that are safe to use as map keys,
-// energy keys and (by the bridge) in MQTT topics: 1..128 printable ASCII
-// characters without space, '/', '+' or '#'.
-func validID(id string) bool {
-	if id == "" || len(id) > 128 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if c <= ' ' || c >= 0x7f || c == '/' || c == '+' || c == '#' {
-			return false
-		}
-	}
-	return true
-}
+// maxIDLen bounds device and outlet ids.
+const maxIDLen = 128
+
+// validID accepts device and outlet ids that are safe as map keys, energy
+// keys, in request bodies and in logs: 1..128 visible ASCII characters.
+// Whatever else an id goes into (MQTT topics) cleans it there.
+func validID(id string) bool { return text.IsToken(id, maxIDLen) }

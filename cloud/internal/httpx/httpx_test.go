@@ -164,6 +164,7 @@ func TestRedactURL(t *testing.T) {
 		"https://u:p@host/path?token=abc&x=1#frag": "https://redacted@host/path?token=redacted&x=redacted",
 		"http://127.0.0.1:8080/":                   "http://127.0.0.1:8080/",
 		"://bad":                                   "<unparseable URL>",
+		"http://[::1":                              "<unparseable URL>",
 	}
 	for in, want := range tests {
 		if got := RedactURL(in); got != want {

@@ -62,6 +62,9 @@ func TestIntegers(t *testing.T) {
 		{`"Inf"`, 0, false, false},
 		{`"NaN"`, 0, false, false},
 		{`1e3`, 1000, true, true},
+		{`1e20`, 0, false, false},
+		{`"x"`, 0, false, false},
+		{`true`, 0, false, false},
 		{`null`, 0, false, false},
 	}
 	for _, tc := range tests {
