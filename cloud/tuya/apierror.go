@@ -2,10 +2,9 @@ package tuya
 
 import (
 	"errors"
-	"fmt"
-	"strings"
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/apierr"
 )
 
 // Envelope error codes the provider acts on (reference §2.5). The full
@@ -40,7 +39,7 @@ const (
 )
 
 // codeMeanings explains the cloud's error codes for logs and errors.
-var codeMeanings = map[int]string{
+var codeMeanings = apierr.Meanings{
 	codeSystemError:       "system error (network or timeout on Tuya's side); retried at the next poll",
 	1000:                  "data not exist",
 	codeSecretInvalid:     "secret invalid: check access_secret",
@@ -85,12 +84,7 @@ var codeMeanings = map[int]string{
 
 // CodeMeaning returns a short English explanation of a Tuya error code, or
 // "unknown error code" for codes outside the known table.
-func CodeMeaning(code int) string {
-	if m, ok := codeMeanings[code]; ok {
-		return m
-	}
-	return "unknown error code"
-}
+func CodeMeaning(code int) string { return codeMeanings.Of(code) }
 
 // APIError is a response envelope with success false.
 //
@@ -122,14 +116,7 @@ func (e *APIError) Error() string {
 	if e.Code == -1 {
 		meaning = "request failed without an error code"
 	}
-	s := fmt.Sprintf("%s: tuya error %d (%s)", e.Op, e.Code, meaning)
-	if msg := truncate(e.Msg, 200); msg != "" && !strings.EqualFold(msg, meaning) {
-		s += fmt.Sprintf(": %q", msg)
-	}
-	if e.Hint != "" {
-		s += "; " + e.Hint
-	}
-	return s
+	return apierr.Message(e.Op, "tuya", e.Code, meaning, e.Msg, e.Hint)
 }
 
 // Unwrap returns the cloud sentinel matching the code, or nil.
@@ -210,11 +197,4 @@ func isTransientCode(code int) bool {
 		return true
 	}
 	return false
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "") + "…"
 }

@@ -9,6 +9,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/jsonv"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/text"
 )
 
 // commandBody is the body of POST /v1.0/iot-03/devices/{id}/commands.
@@ -80,8 +82,8 @@ func (p *Provider) Apply(ctx context.Context, cmd cloud.Command) error {
 		}
 		return fmt.Errorf("tuya: %s: %w", cmd, err)
 	}
-	if ok, _ := jsonBool(res); !ok {
-		return fmt.Errorf("tuya: %s: the cloud did not confirm the command (result %s)", cmd, truncate(string(res), 40))
+	if ok, _ := jsonv.Bool(res); !ok {
+		return fmt.Errorf("tuya: %s: the cloud did not confirm the command (result %s)", cmd, text.Truncate(string(res), 40))
 	}
 	p.setOffline(phys, reachable)
 	p.log.Debug("tuya command applied", zap.Stringer(keyCommand, cmd))

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"unicode"
+
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/jsonv"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/text"
 )
 
 // supportedCategories are the Tuya categories bridged: kg (switch), cz
@@ -59,20 +61,20 @@ type devicePage struct {
 func parseDevicePage(result json.RawMessage) (devicePage, error) {
 	var pg devicePage
 	var items []json.RawMessage
-	if a, ok := jsonArray(result); ok {
+	if a, ok := jsonv.Array(result); ok {
 		items = a
-	} else if m, ok := jsonObject(result); ok {
+	} else if m, ok := jsonv.Object(result); ok {
 		raw := m["devices"]
 		if raw == nil {
 			raw = m["list"]
 		}
-		if a, ok := jsonArray(raw); ok {
+		if a, ok := jsonv.Array(raw); ok {
 			items = a
 		} else if raw != nil && strings.TrimSpace(string(raw)) != "null" {
 			return devicePage{}, errors.New("device list: devices is not an array")
 		}
-		pg.hasMore, _ = jsonBool(m["has_more"])
-		pg.lastRowKey, _ = jsonString(m["last_row_key"])
+		pg.hasMore, _ = jsonv.Bool(m["has_more"])
+		pg.lastRowKey, _ = jsonv.String(m["last_row_key"])
 	} else if s := strings.TrimSpace(string(result)); s != "null" && s != "" {
 		return devicePage{}, errors.New("device list: result is neither an object nor an array")
 	}
@@ -91,32 +93,32 @@ func parseDevicePage(result json.RawMessage) (devicePage, error) {
 }
 
 func parseListRow(raw json.RawMessage) (listRow, bool) {
-	m, ok := jsonObject(raw)
+	m, ok := jsonv.Object(raw)
 	if !ok {
 		return listRow{}, false
 	}
 	var d ListedDevice
-	d.ID, _ = jsonString(m["id"])
+	d.ID, _ = jsonv.String(m["id"])
 	if !validDeviceID(d.ID) {
 		return listRow{}, false
 	}
-	name, _ := jsonString(m["name"])
-	d.Name = printable(name)
-	product, _ := jsonString(m["product_name"])
-	model, _ := jsonString(m["model"])
-	d.Model = printable(product)
+	name, _ := jsonv.String(m["name"])
+	d.Name = text.Printable(name)
+	product, _ := jsonv.String(m["product_name"])
+	model, _ := jsonv.String(m["model"])
+	d.Model = text.Printable(product)
 	if d.Model == "" {
-		d.Model = printable(model)
+		d.Model = text.Printable(model)
 	}
-	pid, _ := jsonString(m["product_id"])
-	d.ProductID = printable(pid)
-	cat, _ := jsonString(m["category"])
-	d.Category = printable(cat)
-	d.Online, _ = jsonBool(m["online"])
-	if on, ok := jsonBool(m["isOnline"]); ok && m["online"] == nil {
+	pid, _ := jsonv.String(m["product_id"])
+	d.ProductID = text.Printable(pid)
+	cat, _ := jsonv.String(m["category"])
+	d.Category = text.Printable(cat)
+	d.Online, _ = jsonv.Bool(m["online"])
+	if on, ok := jsonv.Bool(m["isOnline"]); ok && m["online"] == nil {
 		d.Online = on
 	}
-	d.Sub, _ = jsonBool(m["sub"])
+	d.Sub, _ = jsonv.Bool(m["sub"])
 	d.Supported = slices.Contains(supportedCategories, d.Category)
 	status, _ := parseStatusList(m["status"])
 	return listRow{dev: d, status: status}, true
@@ -125,50 +127,21 @@ func parseListRow(raw json.RawMessage) (listRow, bool) {
 // parseStatusList decodes [{"code":…,"value":…}, …] into code → value.
 // Entries without a code are skipped; a later entry of a code wins.
 func parseStatusList(raw json.RawMessage) (map[string]json.RawMessage, bool) {
-	items, ok := jsonArray(raw)
+	items, ok := jsonv.Array(raw)
 	if !ok {
 		return nil, false
 	}
 	out := make(map[string]json.RawMessage, len(items))
 	for _, it := range items {
-		m, ok := jsonObject(it)
+		m, ok := jsonv.Object(it)
 		if !ok {
 			continue
 		}
-		code, _ := jsonString(m["code"])
+		code, _ := jsonv.String(m["code"])
 		if code == "" || m["value"] == nil {
 			continue
 		}
 		out[code] = m["value"]
 	}
 	return out, true
-}
-
-// validDeviceID accepts ids that are safe in URL paths, as map and energy
-// keys and (with a data point code appended) as outlet ids: 1..64 of
-// [A-Za-z0-9_-].
-func validDeviceID(id string) bool {
-	if id == "" || len(id) > 64 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-// printable replaces invalid UTF-8 and drops non-printable runes; the
-// result is trimmed.
-func printable(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.Map(func(r rune) rune {
-		if r == ' ' || unicode.IsPrint(r) {
-			return r
-		}
-		return -1
-	}, s)
-	return strings.TrimSpace(s)
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/jsonv"
 )
 
 func FuzzDecodeEnvelope(f *testing.F) {
@@ -66,7 +68,7 @@ func FuzzParseBatchStatus(f *testing.F) {
 						}
 					}
 				}
-				_, _ = jsonBool(raw)
+				_, _ = jsonv.Bool(raw)
 			}
 		}
 	})

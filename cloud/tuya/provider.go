@@ -1,6 +1,7 @@
 package tuya
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/jsonv"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/renew"
 )
 
 const (
@@ -109,7 +112,7 @@ func (d *physDevice) codes() map[string]bool {
 	}
 	for c, v := range d.listStatus {
 		if _, _, relay := relayOrder(c); relay {
-			if _, ok := jsonBool(v); !ok {
+			if _, ok := jsonv.Bool(v); !ok {
 				continue
 			}
 		}
@@ -186,13 +189,14 @@ func New(opts Options) (*Provider, error) {
 	sess := &session{
 		account: opts.Account, accessID: opts.AccessID, endpoint: base, mode: mode,
 		rt: rt, store: store, log: log,
+		flight: renew.Flight{Op: fmt.Sprintf("account %q: wait for token", opts.Account)},
 		onToken: func(kind string) {
 			if obs != nil {
 				obs.Login(ProviderKind, opts.Account, kind)
 			}
 		},
 	}
-	st, found, err := store.load()
+	st, found, err := store.Load()
 	if err != nil {
 		return nil, fail("%w (delete the file to start a new session)", err)
 	}
@@ -455,7 +459,7 @@ func (p *Provider) refreshSpecs(ctx context.Context) error {
 		if err != nil {
 			code, _ := apiCode(err)
 			if isAccountError(err) && code != codePermissionDeny {
-				acctErr = cmpErr(acctErr, err)
+				acctErr = cmp.Or(acctErr, err)
 				continue
 			}
 			p.log.Warn("tuya device specification not readable; using the list's data points and default scales",
@@ -624,11 +628,8 @@ func isAccountError(err error) bool {
 		isTokenError(err) || isContextError(err)
 }
 
-func cmpErr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
+func isContextError(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // Stats reports the calls made today and whether the account holds a token

@@ -12,6 +12,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/jsonv"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/text"
 )
 
 // maxStatusIDs is the most device ids one batch status call takes.
@@ -202,7 +204,7 @@ func (p *Provider) readStatus(ctx context.Context, ids []string, split bool) (ma
 // parseBatchStatus decodes [{"id":…,"status":[{"code","value"[,"t"]}]
 // [,"online":bool]}, …]. Entries without an id are skipped.
 func parseBatchStatus(raw json.RawMessage) (map[string]statusEntry, error) {
-	items, ok := jsonArray(raw)
+	items, ok := jsonv.Array(raw)
 	if !ok {
 		if strings.TrimSpace(string(raw)) == "null" {
 			return map[string]statusEntry{}, nil
@@ -211,34 +213,34 @@ func parseBatchStatus(raw json.RawMessage) (map[string]statusEntry, error) {
 	}
 	out := make(map[string]statusEntry, len(items))
 	for _, it := range items {
-		m, ok := jsonObject(it)
+		m, ok := jsonv.Object(it)
 		if !ok {
 			continue
 		}
-		id, _ := jsonString(m["id"])
+		id, _ := jsonv.String(m["id"])
 		if id == "" {
 			continue
 		}
 		e := statusEntry{values: map[string]json.RawMessage{}, times: map[string]int64{}}
-		if list, ok := jsonArray(m["status"]); ok {
+		if list, ok := jsonv.Array(m["status"]); ok {
 			for _, s := range list {
-				sm, ok := jsonObject(s)
+				sm, ok := jsonv.Object(s)
 				if !ok {
 					continue
 				}
-				code, _ := jsonString(sm["code"])
+				code, _ := jsonv.String(sm["code"])
 				if code == "" || sm["value"] == nil {
 					continue
 				}
 				e.values[code] = sm["value"]
-				if t, ok := jsonInt64(sm["t"]); ok && t > 0 {
+				if t, ok := jsonv.Int64(sm["t"]); ok && t > 0 {
 					e.times[code] = t
-				} else if t, ok := jsonInt64(sm["time"]); ok && t > 0 {
+				} else if t, ok := jsonv.Int64(sm["time"]); ok && t > 0 {
 					e.times[code] = t
 				}
 			}
 		}
-		if on, ok := jsonBool(m["online"]); ok {
+		if on, ok := jsonv.Bool(m["online"]); ok {
 			e.online = &on
 		}
 		out[id] = e
@@ -325,7 +327,7 @@ func (p *Provider) fillGroup(g *readGroup, states []cloud.State, e statusEntry, 
 		st := &states[i]
 		st.Online = true
 		if v.layout.relay != "" {
-			if on, ok := jsonBool(e.values[v.layout.relay]); ok {
+			if on, ok := jsonv.Bool(e.values[v.layout.relay]); ok {
 				st.Relay = &on
 			}
 		}
@@ -336,7 +338,7 @@ func (p *Provider) fillGroup(g *readGroup, states []cloud.State, e statusEntry, 
 	for _, o := range g.outlets {
 		st := &states[o.idx]
 		st.Online = true
-		if on, ok := jsonBool(e.values[o.code]); ok {
+		if on, ok := jsonv.Bool(e.values[o.code]); ok {
 			st.Relay = &on
 		}
 	}
@@ -368,7 +370,7 @@ func (p *Provider) fillMetering(st *cloud.State, id string, v deviceView, e stat
 		f, ok := scaled(raw, code, scale, unit)
 		if !ok {
 			p.noteOnce("badvalue/"+id+"/"+code, "tuya data point value dropped (not a plausible non-negative number)",
-				zap.String(keyDeviceID, id), zap.String(keyDP, code), zap.String("value", truncate(string(raw), 40)))
+				zap.String(keyDeviceID, id), zap.String(keyDP, code), zap.String("value", text.Truncate(string(raw), 40)))
 			return nil
 		}
 		return &f

@@ -12,6 +12,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/jsonv"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/renew"
 )
 
 // refreshMargin is how long before its expiry (cloud clock) an access token
@@ -36,17 +38,12 @@ type session struct {
 	rt       *transport
 	store    *tokenStore
 	log      *zap.Logger
+	flight   renew.Flight // Op set by New
 
-	mu       sync.Mutex
-	st       tokenState
-	gen      uint64   // bumped whenever st.AccessToken changes
-	inflight *renewal // the running refresh or grant, if any
-	fatal    error    // code mode: a user must authorise again
-}
-
-type renewal struct {
-	done chan struct{}
-	err  error
+	mu    sync.Mutex
+	st    tokenState
+	gen   uint64 // bumped whenever st.AccessToken changes
+	fatal error  // code mode: a user must authorise again
 }
 
 // current returns the token to use, its generation and whether it is
@@ -86,7 +83,7 @@ func (s *session) fatalLocked() error {
 	if s.fatal == nil {
 		return nil
 	}
-	st, found, err := s.store.load()
+	st, found, err := s.store.Load()
 	if err != nil || !found || !s.matches(st) || st.RefreshToken == "" || st.RefreshToken == s.st.RefreshToken {
 		return s.fatal
 	}
@@ -105,68 +102,42 @@ func (s *session) matches(st tokenState) bool {
 
 // renew returns a token newer than generation stale, refreshing or getting
 // a new one when nobody else already did. Concurrent callers share one
-// attempt and its error.
+// attempt and its error (renew.Flight).
 func (s *session) renew(ctx context.Context, stale uint64) (string, uint64, error) {
 	for {
-		s.mu.Lock()
-		if err := s.fatalLocked(); err != nil {
-			s.mu.Unlock()
+		tok, gen, renewed, err := s.newerThan(stale)
+		if err != nil || renewed {
+			return tok, gen, err
+		}
+		if err := s.flight.Do(ctx, func() error { return s.doRenew(ctx, stale) }); err != nil {
 			return "", 0, err
 		}
-		if s.st.AccessToken != "" && s.gen != stale {
-			tok, gen := s.st.AccessToken, s.gen
-			s.mu.Unlock()
-			return tok, gen, nil
-		}
-		if r := s.inflight; r != nil {
-			s.mu.Unlock()
-			select {
-			case <-r.done:
-			case <-ctx.Done():
-				return "", 0, fmt.Errorf("account %q: wait for token: %w", s.account, ctx.Err())
-			}
-			// An attempt aborted by its own caller's context: ours is
-			// still alive, so try again rather than fail with it.
-			if r.err != nil && !(isContextError(r.err) && ctx.Err() == nil) {
-				return "", 0, r.err
-			}
-			continue
-		}
-		r := s.startLocked()
-		s.mu.Unlock()
-		if err := s.run(r, func() error { return s.doRenew(ctx) }); err != nil {
-			return "", 0, err
-		}
-		s.mu.Lock()
-		tok, gen := s.st.AccessToken, s.gen
-		s.mu.Unlock()
-		return tok, gen, nil
 	}
 }
 
-func (s *session) startLocked() *renewal {
-	r := &renewal{done: make(chan struct{})}
-	s.inflight = r
-	return r
-}
-
-// run executes fn as the in-flight renewal r and publishes its outcome,
-// even if fn panics.
-func (s *session) run(r *renewal, fn func() error) (err error) {
-	defer func() {
-		s.mu.Lock()
-		s.inflight = nil
-		r.err = err
-		close(r.done)
-		s.mu.Unlock()
-	}()
-	return fn()
+// newerThan returns the current token when it is newer than generation
+// stale (renewed true), or the sticky authorisation error.
+func (s *session) newerThan(stale uint64) (string, uint64, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.fatalLocked(); err != nil {
+		return "", 0, false, err
+	}
+	if s.st.AccessToken != "" && s.gen != stale {
+		return s.st.AccessToken, s.gen, true, nil
+	}
+	return "", 0, false, nil
 }
 
 // doRenew refreshes with the refresh token; when that fails, simple mode
 // gets a new grant and code mode gives up (a dead refresh token needs the
-// user) or reports the transient failure.
-func (s *session) doRenew(ctx context.Context) error {
+// user) or reports the transient failure. It does nothing when the token
+// was renewed (or the session failed for good) since the caller saw
+// generation stale.
+func (s *session) doRenew(ctx context.Context, stale uint64) error {
+	if _, _, renewed, err := s.newerThan(stale); renewed || err != nil {
+		return nil // renew reads the outcome
+	}
 	s.mu.Lock()
 	refresh := s.st.RefreshToken
 	s.mu.Unlock()
@@ -269,41 +240,27 @@ func (s *session) grant(ctx context.Context) error {
 // for any running renewal and clears the sticky authorisation error when
 // it succeeds; failing to store the tokens is an error.
 func (s *session) exchange(ctx context.Context, code string) error {
-	for {
-		s.mu.Lock()
-		if r := s.inflight; r != nil {
-			s.mu.Unlock()
-			select {
-			case <-r.done:
-				continue
-			case <-ctx.Done():
-				return fmt.Errorf("account %q: wait for token: %w", s.account, ctx.Err())
+	return s.flight.Exclusive(ctx, func() error {
+		res, serverMS, err := s.rt.doT(ctx, request{
+			method: "GET",
+			path:   "/v1.0/token",
+			query:  url.Values{"grant_type": {"2"}, "code": {code}},
+			op:     "GET /v1.0/token?grant_type=2",
+		}, "")
+		if err != nil {
+			if c, ok := apiCode(err); ok && (c == codeGrantInvalid || c == codeCodeInvalid) {
+				return fmt.Errorf("account %q: the authorization code was refused (expired, already used or issued for another project): %w: %w",
+					s.account, err, cloud.ErrAuth)
 			}
+			return fmt.Errorf("account %q: exchange authorization code: %w", s.account, err)
 		}
-		r := s.startLocked()
-		s.mu.Unlock()
-		return s.run(r, func() error {
-			res, serverMS, err := s.rt.doT(ctx, request{
-				method: "GET",
-				path:   "/v1.0/token",
-				query:  url.Values{"grant_type": {"2"}, "code": {code}},
-				op:     "GET /v1.0/token?grant_type=2",
-			}, "")
-			if err != nil {
-				if c, ok := apiCode(err); ok && (c == codeGrantInvalid || c == codeCodeInvalid) {
-					return fmt.Errorf("account %q: the authorization code was refused (expired, already used or issued for another project): %w: %w",
-						s.account, err, cloud.ErrAuth)
-				}
-				return fmt.Errorf("account %q: exchange authorization code: %w", s.account, err)
-			}
-			if err := s.adopt(res, serverMS, true); err != nil {
-				return fmt.Errorf("account %q: %w", s.account, err)
-			}
-			s.log.Info("tuya authorization code exchanged for tokens")
-			s.tokenEvent("login")
-			return nil
-		})
-	}
+		if err := s.adopt(res, serverMS, true); err != nil {
+			return fmt.Errorf("account %q: %w", s.account, err)
+		}
+		s.log.Info("tuya authorization code exchanged for tokens")
+		s.tokenEvent("login")
+		return nil
+	})
 }
 
 // tokenResult is the result of the token APIs.
@@ -315,17 +272,17 @@ type tokenResult struct {
 }
 
 func parseTokenResult(raw json.RawMessage) (tokenResult, error) {
-	m, ok := jsonObject(raw)
+	m, ok := jsonv.Object(raw)
 	if !ok {
 		return tokenResult{}, errors.New("token response: result is not an object")
 	}
 	var r tokenResult
-	r.AccessToken, _ = jsonString(m["access_token"])
-	r.RefreshToken, _ = jsonString(m["refresh_token"])
-	r.UID, _ = jsonString(m["uid"])
-	exp, ok := jsonInt64(m["expire_time"])
+	r.AccessToken, _ = jsonv.String(m["access_token"])
+	r.RefreshToken, _ = jsonv.String(m["refresh_token"])
+	r.UID, _ = jsonv.String(m["uid"])
+	exp, ok := jsonv.Int64(m["expire_time"])
 	if !ok {
-		exp, ok = jsonInt64(m["expire"])
+		exp, ok = jsonv.Int64(m["expire"])
 	}
 	switch {
 	case r.AccessToken == "" || r.RefreshToken == "":
@@ -365,7 +322,7 @@ func (s *session) adopt(res json.RawMessage, serverMS int64, explicit bool) erro
 	}
 	snap := s.st
 	s.mu.Unlock()
-	perr := s.store.save(snap)
+	perr := s.store.Save(snap)
 	s.mu.Lock()
 	s.gen++
 	s.fatal = nil
@@ -377,39 +334,6 @@ func (s *session) adopt(res json.RawMessage, serverMS int64, explicit bool) erro
 		s.log.Warn("tuya tokens not stored; the next start needs a new token", zap.Error(perr))
 	}
 	return nil
-}
-
-// safeSegment accepts tokens and ids that can go into a URL path as they
-// are: 1..256 of [A-Za-z0-9._-].
-func safeSegment(s string) bool {
-	if s == "" || len(s) > 256 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-// safeHeader accepts values that can be sent as a header: 1..1024
-// printable ASCII characters without spaces.
-func safeHeader(s string) bool {
-	if s == "" || len(s) > 1024 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] <= ' ' || s[i] > '~' {
-			return false
-		}
-	}
-	return true
-}
-
-func isContextError(err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // tokenEvent reports a grant ("login") or refresh to the observer.

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/jsonv"
 )
 
 // Data point codes the provider reads (reference §5.5).
@@ -60,13 +61,13 @@ type specification map[string]dp
 // describe what is reported, functions what can be commanded; a code in
 // both keeps the status description and is writable.
 func parseSpecification(raw json.RawMessage) (specification, error) {
-	m, ok := jsonObject(raw)
+	m, ok := jsonv.Object(raw)
 	if !ok {
 		return nil, errors.New("specification: result is not an object")
 	}
 	spec := specification{}
-	functions, _ := jsonArray(m["functions"])
-	status, _ := jsonArray(m["status"])
+	functions, _ := jsonv.Array(m["functions"])
+	status, _ := jsonv.Array(m["status"])
 	for _, it := range status {
 		if d, ok := parseDP(it); ok {
 			spec[d.Code] = d
@@ -89,27 +90,27 @@ func parseSpecification(raw json.RawMessage) (specification, error) {
 }
 
 func parseDP(raw json.RawMessage) (dp, bool) {
-	m, ok := jsonObject(raw)
+	m, ok := jsonv.Object(raw)
 	if !ok {
 		return dp{}, false
 	}
-	code, _ := jsonString(m["code"])
+	code, _ := jsonv.String(m["code"])
 	if code == "" || len(code) > 64 {
 		return dp{}, false
 	}
 	d := dp{Code: code}
-	d.Type, _ = jsonString(m["type"])
+	d.Type, _ = jsonv.String(m["type"])
 	values := m["values"]
-	if s, ok := jsonString(values); ok {
+	if s, ok := jsonv.String(values); ok {
 		values = json.RawMessage(s)
 	}
-	if v, ok := jsonObject(values); ok {
-		d.Unit, _ = jsonString(v["unit"])
-		if sc, ok := jsonInt(v["scale"]); ok && sc >= 0 && sc <= maxScale {
+	if v, ok := jsonv.Object(values); ok {
+		d.Unit, _ = jsonv.String(v["unit"])
+		if sc, ok := jsonv.Int(v["scale"]); ok && sc >= 0 && sc <= maxScale {
 			d.Scale = sc
 		}
-		lo, okLo := jsonFloat(v["min"])
-		hi, okHi := jsonFloat(v["max"])
+		lo, okLo := jsonv.Float(v["min"])
+		hi, okHi := jsonv.Float(v["max"])
 		if okLo && okHi {
 			d.Min, d.Max, d.HasRange = lo, hi, true
 		}
@@ -234,7 +235,7 @@ func unitFactor(code, unit string) float64 {
 // Negative, non-finite and implausible (see maxReading) readings are
 // refused.
 func scaled(raw json.RawMessage, code string, scale int, unit string) (float64, bool) {
-	v, ok := jsonFloat(raw)
+	v, ok := jsonv.Float(raw)
 	if !ok || v < 0 {
 		return 0, false
 	}

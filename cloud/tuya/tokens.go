@@ -1,12 +1,6 @@
 package tuya
 
-import (
-	"fmt"
-	"path/filepath"
-	"sync"
-
-	"github.com/kasa2mqtt/kasa2mqtt/internal/statefile"
-)
+import "github.com/kasa2mqtt/kasa2mqtt/cloud/internal/tokenstore"
 
 // tokenState is the persisted session of one account. The access secret is
 // never part of it.
@@ -25,49 +19,10 @@ type tokenState struct {
 	ExpireAtMS int64 `json:"expire_at_ms,omitempty"`
 }
 
-// tokenStore reads and writes the token file. A nil *tokenStore (no state
-// directory) stores nothing. Safe for concurrent use.
-type tokenStore struct {
-	path string
-	mu   sync.Mutex // serialises writes to path
-}
+// tokenStore is the token file <state dir>/tuya-<account>.json; nil
+// without a state directory.
+type tokenStore = tokenstore.Store[tokenState]
 
 func newTokenStore(stateDir, account string) *tokenStore {
-	if stateDir == "" {
-		return nil
-	}
-	return &tokenStore{path: filepath.Join(stateDir, "tuya-"+account+".json")}
-}
-
-// Path returns the token file path, or "" when nothing is persisted.
-func (s *tokenStore) Path() string {
-	if s == nil {
-		return ""
-	}
-	return s.path
-}
-
-// load returns the stored state; found is false when there is no file.
-func (s *tokenStore) load() (st tokenState, found bool, err error) {
-	if s == nil {
-		return tokenState{}, false, nil
-	}
-	found, err = statefile.ReadJSON(s.path, &st)
-	if err != nil {
-		return tokenState{}, false, fmt.Errorf("load tuya tokens: %w", err)
-	}
-	return st, found, nil
-}
-
-// save writes st atomically with mode 0600.
-func (s *tokenStore) save(st tokenState) error {
-	if s == nil {
-		return nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := statefile.WriteJSON(s.path, st); err != nil {
-		return fmt.Errorf("save tuya tokens: %w", err)
-	}
-	return nil
+	return tokenstore.New[tokenState](stateDir, "tuya-"+account+".json", "tuya tokens")
 }

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -15,44 +13,14 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/httpx"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/jsonv"
 	"go.uber.org/zap"
-
-	"github.com/kasa2mqtt/kasa2mqtt/cloud"
 )
-
-// maxBody caps every response body read from the cloud.
-const maxBody = 4 << 20
 
 // offsetNoise is how much a new clock-offset estimate may differ from the
 // one a request was signed with before a 1013 answer is worth a replay.
 const offsetNoise = 5 * time.Second
-
-// defaultHTTPClient is the pooled client used when Options.HTTPClient is
-// nil, built once per process.
-var defaultHTTPClient = sync.OnceValue(func() *http.Client {
-	return &http.Client{
-		Transport: &http.Transport{
-			Proxy: http.ProxyFromEnvironment,
-			DialContext: (&net.Dialer{
-				Timeout:   10 * time.Second,
-				KeepAlive: 30 * time.Second,
-			}).DialContext,
-			ForceAttemptHTTP2:     true,
-			TLSHandshakeTimeout:   10 * time.Second,
-			IdleConnTimeout:       90 * time.Second,
-			MaxIdleConns:          32,
-			MaxIdleConnsPerHost:   8,
-			ResponseHeaderTimeout: 30 * time.Second,
-			ExpectContinueTimeout: time.Second,
-		},
-		Timeout:       60 * time.Second,
-		CheckRedirect: noRedirects,
-	}
-})
-
-// noRedirects stops the client at the first redirect: the signed headers
-// (access token included) must not be replayed to another host.
-func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // request is one OpenAPI call. path holds only URL-safe characters (the
 // callers check the ids they put in it), so the signed path and the sent
@@ -70,7 +38,7 @@ type request struct {
 // the estimate of the cloud's clock and the account's call gate. Safe for
 // concurrent use.
 type transport struct {
-	hc       *http.Client
+	http     *httpx.Caller // bounds each round trip, whatever the caller's context allows
 	base     string
 	clientID string
 	secret   string
@@ -78,8 +46,6 @@ type transport struct {
 	now      func() time.Time
 	log      *zap.Logger
 	gate     *gate
-	// timeout bounds each round trip, whatever the caller's context allows.
-	timeout time.Duration
 
 	// observe, when set, is told about every round trip (after it ended).
 	observe func(op string, err error)
@@ -89,22 +55,17 @@ type transport struct {
 	warnedOff time.Duration // offset last logged
 }
 
-// newTransport builds a transport on hc (nil: the shared pooled client);
-// each round trip ends after timeout (<= 0: DefaultRequestTimeout).
+// newTransport builds a transport on hc (nil: the shared pooled client;
+// redirects are never followed, so the signed headers, access token
+// included, are never replayed to another host); each round trip ends
+// after timeout (<= 0: DefaultRequestTimeout).
 func newTransport(hc *http.Client, base, clientID, secret, region string, now func() time.Time, log *zap.Logger, timeout time.Duration) *transport {
 	if timeout <= 0 {
 		timeout = DefaultRequestTimeout
 	}
-	if hc == nil {
-		hc = defaultHTTPClient()
-	} else {
-		c := *hc // shallow copy shares the pooled Transport
-		c.CheckRedirect = noRedirects
-		hc = &c
-	}
 	return &transport{
-		hc: hc, base: base, clientID: clientID, secret: secret, region: region, now: now, log: log,
-		gate: &gate{now: now, log: log}, timeout: timeout,
+		http: httpx.NewCaller(hc, timeout), base: base, clientID: clientID, secret: secret, region: region, now: now, log: log,
+		gate: &gate{now: now, log: log},
 	}
 }
 
@@ -173,10 +134,10 @@ func (t *transport) doT(ctx context.Context, req request, accessToken string) (j
 // whether the response moved the clock estimate by more than offsetNoise,
 // and the error.
 //
-// The round trip ends after t.timeout at the latest. A network error, an
-// HTTP 5xx status and that timeout wrap cloud.ErrUnavailable; the timeout
-// is not a context error, so that callers tell it from their own
-// cancellation.
+// The round trip ends after the request timeout at the latest. A network
+// error, an HTTP 5xx status and that timeout wrap cloud.ErrUnavailable;
+// the timeout is not a context error, so that callers tell it from their
+// own cancellation (see httpx.Caller.Do).
 func (t *transport) once(ctx context.Context, req request, accessToken string) (res json.RawMessage, serverMS int64, corrected bool, err error) {
 	if t.observe != nil {
 		defer func() { t.observe(req.op, err) }()
@@ -193,61 +154,28 @@ func (t *transport) once(ctx context.Context, req request, accessToken string) (
 	if len(req.query) > 0 {
 		target += "?" + req.query.Encode()
 	}
-	var body io.Reader
-	if req.body != nil {
-		body = bytes.NewReader(req.body)
-	}
-	cctx, cancel := context.WithTimeout(ctx, t.timeout)
-	defer cancel()
-	hreq, err := http.NewRequestWithContext(cctx, req.method, target, body)
-	if err != nil {
-		return nil, 0, false, fmt.Errorf("%s: build request: %w", req.op, unwrapURLError(err))
-	}
-	h := hreq.Header
-	h.Set("client_id", t.clientID)
-	h.Set("sign", sign(t.clientID, t.secret, accessToken, ts, nonce, sts))
-	h.Set("sign_method", signMethod)
-	h.Set("t", ts)
-	h.Set("nonce", nonce)
-	h.Set("lang", "en")
-	if accessToken != "" {
-		h.Set("access_token", accessToken)
-	}
-	if req.body != nil {
-		h.Set("Content-Type", "application/json")
-	}
-	h.Set("Accept", "application/json")
 	// The header names are lower-case on the wire, as Tuya documents them.
-	for _, k := range []string{"client_id", "sign", "sign_method", "t", "nonce", "lang", "access_token"} {
-		if v := h.Get(k); v != "" {
-			h.Del(k)
-			h[k] = []string{v}
-		}
+	h := http.Header{
+		"client_id":   {t.clientID},
+		"sign":        {sign(t.clientID, t.secret, accessToken, ts, nonce, sts)},
+		"sign_method": {signMethod},
+		"t":           {ts},
+		"nonce":       {nonce},
+		"lang":        {"en"},
+		"Accept":      {"application/json"},
+	}
+	if accessToken != "" {
+		h["access_token"] = []string{accessToken}
+	}
+	if req.body != nil {
+		h["Content-Type"] = []string{"application/json"}
 	}
 
 	t0 := t.now()
-	resp, err := t.hc.Do(hreq)
-	if err != nil {
-		return nil, 0, false, fmt.Errorf("%s: %w", req.op, cloud.CallFailed(ctx, cctx, t.timeout, unwrapURLError(err)))
-	}
-	defer resp.Body.Close()
-	data, readErr := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	data, err := t.http.Do(ctx, httpx.Request{Method: req.method, URL: target, Header: h, Body: req.body, Op: req.op})
 	t1 := t.now()
-	if resp.StatusCode != http.StatusOK {
-		err := fmt.Errorf("%s: http status %q", req.op, resp.Status)
-		switch {
-		case resp.StatusCode == http.StatusTooManyRequests:
-			err = fmt.Errorf("%w: %w", err, cloud.ErrRateLimited)
-		case resp.StatusCode >= 500:
-			err = fmt.Errorf("%w: %w", err, cloud.ErrUnavailable)
-		}
+	if err != nil {
 		return nil, 0, false, err
-	}
-	if readErr != nil {
-		return nil, 0, false, fmt.Errorf("%s: read response: %w", req.op, cloud.CallFailed(ctx, cctx, t.timeout, readErr))
-	}
-	if len(data) > maxBody {
-		return nil, 0, false, fmt.Errorf("%s: response larger than %d bytes", req.op, maxBody)
 	}
 	res, serverMS, err = decodeEnvelope(req.op, data)
 	if serverMS > 0 {
@@ -274,16 +202,16 @@ func (t *transport) dataCentreHint() string {
 // with success false, or without success but with a non-zero code, becomes
 // *APIError (code -1 when it has none).
 func decodeEnvelope(op string, data []byte) (json.RawMessage, int64, error) {
-	env, ok := jsonObject(data)
+	env, ok := jsonv.Object(data)
 	if !ok {
 		return nil, 0, fmt.Errorf("%s: malformed response: not a JSON object", op)
 	}
 	var serverMS int64
-	if ms, ok := jsonInt64(env["t"]); ok && ms > 1e12 && ms < 1e14 {
+	if ms, ok := jsonv.Int64(env["t"]); ok && ms > 1e12 && ms < 1e14 {
 		serverMS = ms
 	}
-	success, hasSuccess := jsonBool(env["success"])
-	code, hasCode := jsonInt(env["code"])
+	success, hasSuccess := jsonv.Bool(env["success"])
+	code, hasCode := jsonv.Int(env["code"])
 	if hasSuccess && success || !hasSuccess && (!hasCode || code == 0) && env["result"] != nil {
 		res := env["result"]
 		if len(bytes.TrimSpace(res)) == 0 {
@@ -294,18 +222,8 @@ func decodeEnvelope(op string, data []byte) (json.RawMessage, int64, error) {
 	if !hasCode || code == 0 {
 		code = -1
 	}
-	msg, _ := jsonString(env["msg"])
+	msg, _ := jsonv.String(env["msg"])
 	return nil, serverMS, &APIError{Op: op, Code: code, Msg: msg}
-}
-
-// unwrapURLError drops *url.Error's wrapper, whose text repeats the full
-// URL (a refresh token travels in the token path).
-func unwrapURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) && ue.Err != nil {
-		return ue.Err
-	}
-	return err
 }
 
 // Back-off of the whole account after 28841004 (trial quota used up): 6h,
