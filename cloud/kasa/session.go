@@ -115,16 +115,15 @@ func (s *session) fatalLocked() error {
 // renew returns a token newer than generation stale, refreshing or logging
 // in when nobody else already did. Concurrent callers share one attempt and
 // its error.
-func (s *session) renew(ctx context.Context, stale uint64) (string, uint64, error) {
-	for {
-		tok, gen, renewed, err := s.newerThan(stale)
-		if err != nil || renewed {
-			return tok, gen, err
-		}
-		if err := s.flight.Do(ctx, func() error { return s.doRenew(ctx, stale) }); err != nil {
-			return "", 0, err
-		}
+func (s *session) renew(ctx context.Context, stale uint64) (tok string, gen uint64, err error) {
+	fresh := func() (ok bool, err error) {
+		tok, gen, ok, err = s.newerThan(stale)
+		return ok, err
 	}
+	if err := s.flight.Renew(ctx, fresh, func() error { return s.doRenew(ctx) }); err != nil {
+		return "", 0, err
+	}
+	return tok, gen, nil
 }
 
 // newerThan returns the current token when it is newer than generation
@@ -151,13 +150,8 @@ func (s *session) login(ctx context.Context, password string) error {
 	return s.flight.Exclusive(ctx, func() error { return s.passwordLogin(ctx, password, true) })
 }
 
-// doRenew tries the refresh token, then the configured password, unless
-// the token was renewed (or the session failed for good) since the caller
-// saw generation stale.
-func (s *session) doRenew(ctx context.Context, stale uint64) error {
-	if _, _, renewed, err := s.newerThan(stale); renewed || err != nil {
-		return nil // renew reads the outcome
-	}
+// doRenew tries the refresh token, then the configured password.
+func (s *session) doRenew(ctx context.Context) error {
 	s.mu.Lock()
 	st := s.st
 	s.mu.Unlock()

@@ -143,11 +143,11 @@ func sentinelFor(code int) error {
 
 // apiCode returns the code of the *APIError in err's chain.
 func apiCode(err error) (int, bool) {
-	var ae *APIError
-	if errors.As(err, &ae) {
-		return ae.Code, true
+	ae, ok := errors.AsType[*APIError](err)
+	if !ok {
+		return 0, false
 	}
-	return 0, false
+	return ae.Code, true
 }
 
 // isTokenCode reports the codes that say the access token is no longer

@@ -103,16 +103,15 @@ func (s *session) matches(st tokenState) bool {
 // renew returns a token newer than generation stale, refreshing or getting
 // a new one when nobody else already did. Concurrent callers share one
 // attempt and its error (renew.Flight).
-func (s *session) renew(ctx context.Context, stale uint64) (string, uint64, error) {
-	for {
-		tok, gen, renewed, err := s.newerThan(stale)
-		if err != nil || renewed {
-			return tok, gen, err
-		}
-		if err := s.flight.Do(ctx, func() error { return s.doRenew(ctx, stale) }); err != nil {
-			return "", 0, err
-		}
+func (s *session) renew(ctx context.Context, stale uint64) (tok string, gen uint64, err error) {
+	fresh := func() (ok bool, err error) {
+		tok, gen, ok, err = s.newerThan(stale)
+		return ok, err
 	}
+	if err := s.flight.Renew(ctx, fresh, func() error { return s.doRenew(ctx) }); err != nil {
+		return "", 0, err
+	}
+	return tok, gen, nil
 }
 
 // newerThan returns the current token when it is newer than generation
@@ -131,13 +130,8 @@ func (s *session) newerThan(stale uint64) (string, uint64, bool, error) {
 
 // doRenew refreshes with the refresh token; when that fails, simple mode
 // gets a new grant and code mode gives up (a dead refresh token needs the
-// user) or reports the transient failure. It does nothing when the token
-// was renewed (or the session failed for good) since the caller saw
-// generation stale.
-func (s *session) doRenew(ctx context.Context, stale uint64) error {
-	if _, _, renewed, err := s.newerThan(stale); renewed || err != nil {
-		return nil // renew reads the outcome
-	}
+// user) or reports the transient failure.
+func (s *session) doRenew(ctx context.Context) error {
 	s.mu.Lock()
 	refresh := s.st.RefreshToken
 	s.mu.Unlock()

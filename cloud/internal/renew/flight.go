@@ -72,6 +72,31 @@ func (f *Flight) Do(ctx context.Context, fn func() error) error {
 	}
 }
 
+// Renew makes sure the caller ends up with credentials newer than those it
+// saw refused. fresh reports, under the user's own lock, whether they are
+// (true), or the error that makes renewing pointless (a sticky refusal);
+// it may record what it read for the caller. While they are not, renew
+// runs as the single renewal (see Do); a renewal that finds them fresh
+// already, because another one finished meanwhile, does not call renew.
+// Renew returns nil once fresh said true, the first error of fresh, or the
+// renewal's error.
+func (f *Flight) Renew(ctx context.Context, fresh func() (bool, error), renew func() error) error {
+	for {
+		if ok, err := fresh(); ok || err != nil {
+			return err
+		}
+		err := f.Do(ctx, func() error {
+			if ok, err := fresh(); ok || err != nil {
+				return nil // the loop reads the outcome
+			}
+			return renew()
+		})
+		if err != nil {
+			return err
+		}
+	}
+}
+
 // Exclusive runs fn as a renewal once no other renewal runs, whatever the
 // outcome of those it waited for: for an explicit login that must happen
 // even when an automatic one just failed. It returns fn's error, or an

@@ -212,3 +212,35 @@ func TestExclusive_RunsAfterAFailedRenewal(t *testing.T) {
 	}
 	close(block)
 }
+
+// Renew is the loop the sessions use: with fresh credentials it renews
+// nothing; a sticky error stops it; a failed renewal is returned.
+func TestRenew(t *testing.T) {
+	var f Flight
+	gen, stale := 1, 1
+	runs := 0
+	fresh := func() (bool, error) { return gen != stale, nil }
+	bump := func() error { runs++; gen++; return nil }
+	if err := f.Renew(t.Context(), fresh, bump); err != nil || gen != 2 || runs != 1 {
+		t.Errorf("stale: err %v, gen %d, runs %d", err, gen, runs)
+	}
+	if err := f.Renew(t.Context(), fresh, bump); err != nil || runs != 1 {
+		t.Errorf("fresh: err %v, runs %d", err, runs)
+	}
+	sticky := errors.New("sticky")
+	if err := f.Renew(t.Context(), func() (bool, error) { return false, sticky }, bump); !errors.Is(err, sticky) || runs != 1 {
+		t.Errorf("sticky: err %v, runs %d", err, runs)
+	}
+	refused := errors.New("refused")
+	stale = gen
+	if err := f.Renew(t.Context(), fresh, func() error { return refused }); !errors.Is(err, refused) {
+		t.Errorf("refused: err %v", err)
+	}
+	// Fresh by the time the renewal runs (another renewal finished in
+	// between): renew is not called.
+	calls := 0
+	freshLater := func() (bool, error) { calls++; return calls > 1, nil }
+	if err := f.Renew(t.Context(), freshLater, func() error { t.Error("renewed needlessly"); return nil }); err != nil {
+		t.Errorf("fresh later: %v", err)
+	}
+}
