@@ -115,29 +115,8 @@ func (s *session) fatalLocked() error {
 // renew returns a token newer than generation stale, refreshing or logging
 // in when nobody else already did. Concurrent callers share one attempt and
 // its error.
-func (s *session) renew(ctx context.Context, stale uint64) (tok string, gen uint64, err error) {
-	fresh := func() (ok bool, err error) {
-		tok, gen, ok, err = s.newerThan(stale)
-		return ok, err
-	}
-	if err := s.flight.Renew(ctx, fresh, func() error { return s.doRenew(ctx) }); err != nil {
-		return "", 0, err
-	}
-	return tok, gen, nil
-}
-
-// newerThan returns the current token when it is newer than generation
-// stale (renewed true), or the sticky authentication error.
-func (s *session) newerThan(stale uint64) (string, uint64, bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.fatalLocked(); err != nil {
-		return "", 0, false, err
-	}
-	if s.st.Token != "" && s.gen != stale {
-		return s.st.Token, s.gen, true, nil
-	}
-	return "", 0, false, nil
+func (s *session) renew(ctx context.Context, stale uint64) (string, uint64, error) {
+	return s.flight.Renew(ctx, stale, s.current, func() error { return s.doRenew(ctx) })
 }
 
 // login is the explicit password login of `kasa2mqtt login`. It waits for

@@ -103,29 +103,19 @@ func (s *session) matches(st tokenState) bool {
 // renew returns a token newer than generation stale, refreshing or getting
 // a new one when nobody else already did. Concurrent callers share one
 // attempt and its error (renew.Flight).
-func (s *session) renew(ctx context.Context, stale uint64) (tok string, gen uint64, err error) {
-	fresh := func() (ok bool, err error) {
-		tok, gen, ok, err = s.newerThan(stale)
-		return ok, err
-	}
-	if err := s.flight.Renew(ctx, fresh, func() error { return s.doRenew(ctx) }); err != nil {
-		return "", 0, err
-	}
-	return tok, gen, nil
+func (s *session) renew(ctx context.Context, stale uint64) (string, uint64, error) {
+	return s.flight.Renew(ctx, stale, s.held, func() error { return s.doRenew(ctx) })
 }
 
-// newerThan returns the current token when it is newer than generation
-// stale (renewed true), or the sticky authorisation error.
-func (s *session) newerThan(stale uint64) (string, uint64, bool, error) {
+// held returns the access token held now ("" when none) and its
+// generation, or the sticky authorisation error.
+func (s *session) held() (string, uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.fatalLocked(); err != nil {
-		return "", 0, false, err
+		return "", 0, err
 	}
-	if s.st.AccessToken != "" && s.gen != stale {
-		return s.st.AccessToken, s.gen, true, nil
-	}
-	return "", 0, false, nil
+	return s.st.AccessToken, s.gen, nil
 }
 
 // doRenew refreshes with the refresh token; when that fails, simple mode

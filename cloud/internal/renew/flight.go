@@ -53,46 +53,39 @@ type attempt struct {
 // ctx.Err() at once; the running renewal goes on for its own caller. A
 // panic in fn is passed on to Do's caller after the waiters were released.
 func (f *Flight) Do(ctx context.Context, fn func() error) error {
-	for {
-		f.mu.Lock()
-		a := f.cur
-		if a == nil {
-			a = f.startLocked()
-			f.mu.Unlock()
-			return f.run(a, fn)
-		}
-		f.mu.Unlock()
-		if err := f.wait(ctx, a); err != nil {
-			return err
-		}
-		if a.aborted && ctx.Err() == nil {
-			continue
-		}
-		return a.err
-	}
+	return f.do(ctx, fn, false)
 }
 
-// Renew makes sure the caller ends up with credentials newer than those it
-// saw refused. fresh reports, under the user's own lock, whether they are
-// (true), or the error that makes renewing pointless (a sticky refusal);
-// it may record what it read for the caller. While they are not, renew
-// runs as the single renewal (see Do); a renewal that finds them fresh
+// Renew returns a credential newer than generation stale, the one the
+// caller saw refused. current returns the credential held now ("" when
+// none) with its generation, or the error that makes renewing pointless
+// (a sticky refusal); it reads under the user's own lock. While the held
+// credential is empty or still of generation stale, renew runs as the
+// single renewal (see Do); a renewal that finds a newer credential
 // already, because another one finished meanwhile, does not call renew.
-// Renew returns nil once fresh said true, the first error of fresh, or the
-// renewal's error.
-func (f *Flight) Renew(ctx context.Context, fresh func() (bool, error), renew func() error) error {
+// renew must change the generation when it succeeds.
+func (f *Flight) Renew(ctx context.Context, stale uint64, current func() (string, uint64, error), renew func() error) (string, uint64, error) {
+	var (
+		cred string
+		gen  uint64
+	)
+	newer := func() (bool, error) {
+		var err error
+		cred, gen, err = current()
+		return err == nil && cred != "" && gen != stale, err
+	}
 	for {
-		if ok, err := fresh(); ok || err != nil {
-			return err
+		if ok, err := newer(); ok || err != nil {
+			return cred, gen, err
 		}
 		err := f.Do(ctx, func() error {
-			if ok, err := fresh(); ok || err != nil {
+			if ok, err := newer(); ok || err != nil {
 				return nil // the loop reads the outcome
 			}
 			return renew()
 		})
 		if err != nil {
-			return err
+			return "", 0, err
 		}
 	}
 }
@@ -102,6 +95,12 @@ func (f *Flight) Renew(ctx context.Context, fresh func() (bool, error), renew fu
 // even when an automatic one just failed. It returns fn's error, or an
 // error wrapping ctx.Err() when ctx ends while it waits.
 func (f *Flight) Exclusive(ctx context.Context, fn func() error) error {
+	return f.do(ctx, fn, true)
+}
+
+// do runs fn once no renewal runs; after waiting for one, a non-exclusive
+// caller takes its outcome unless it was aborted.
+func (f *Flight) do(ctx context.Context, fn func() error, exclusive bool) error {
 	for {
 		f.mu.Lock()
 		a := f.cur
@@ -113,6 +112,9 @@ func (f *Flight) Exclusive(ctx context.Context, fn func() error) error {
 		f.mu.Unlock()
 		if err := f.wait(ctx, a); err != nil {
 			return err
+		}
+		if !exclusive && !(a.aborted && ctx.Err() == nil) {
+			return a.err
 		}
 	}
 }

@@ -3,6 +3,7 @@ package renew
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -213,34 +214,42 @@ func TestExclusive_RunsAfterAFailedRenewal(t *testing.T) {
 	close(block)
 }
 
-// Renew is the loop the sessions use: with fresh credentials it renews
+// Renew is the loop the sessions use: with a newer credential it renews
 // nothing; a sticky error stops it; a failed renewal is returned.
 func TestRenew(t *testing.T) {
 	var f Flight
-	gen, stale := 1, 1
+	cred, gen := "", uint64(0)
 	runs := 0
-	fresh := func() (bool, error) { return gen != stale, nil }
-	bump := func() error { runs++; gen++; return nil }
-	if err := f.Renew(t.Context(), fresh, bump); err != nil || gen != 2 || runs != 1 {
-		t.Errorf("stale: err %v, gen %d, runs %d", err, gen, runs)
+	current := func() (string, uint64, error) { return cred, gen, nil }
+	login := func() error { runs++; cred, gen = fmt.Sprint("t", gen+1), gen+1; return nil }
+	if c, g, err := f.Renew(t.Context(), 0, current, login); err != nil || c != "t1" || g != 1 || runs != 1 {
+		t.Errorf("no credential: %q %d %v, runs %d", c, g, err, runs)
 	}
-	if err := f.Renew(t.Context(), fresh, bump); err != nil || runs != 1 {
-		t.Errorf("fresh: err %v, runs %d", err, runs)
+	if c, g, err := f.Renew(t.Context(), 0, current, login); err != nil || c != "t1" || g != 1 || runs != 1 {
+		t.Errorf("newer credential held: %q %d %v, runs %d", c, g, err, runs)
+	}
+	if c, g, err := f.Renew(t.Context(), 1, current, login); err != nil || c != "t2" || g != 2 || runs != 2 {
+		t.Errorf("stale credential: %q %d %v, runs %d", c, g, err, runs)
 	}
 	sticky := errors.New("sticky")
-	if err := f.Renew(t.Context(), func() (bool, error) { return false, sticky }, bump); !errors.Is(err, sticky) || runs != 1 {
-		t.Errorf("sticky: err %v, runs %d", err, runs)
+	if _, _, err := f.Renew(t.Context(), 2, func() (string, uint64, error) { return "", 0, sticky }, login); !errors.Is(err, sticky) || runs != 2 {
+		t.Errorf("sticky: %v, runs %d", err, runs)
 	}
 	refused := errors.New("refused")
-	stale = gen
-	if err := f.Renew(t.Context(), fresh, func() error { return refused }); !errors.Is(err, refused) {
-		t.Errorf("refused: err %v", err)
+	if _, _, err := f.Renew(t.Context(), 2, current, func() error { return refused }); !errors.Is(err, refused) {
+		t.Errorf("refused: %v", err)
 	}
-	// Fresh by the time the renewal runs (another renewal finished in
+	// Newer by the time the renewal runs (another renewal finished in
 	// between): renew is not called.
 	calls := 0
-	freshLater := func() (bool, error) { calls++; return calls > 1, nil }
-	if err := f.Renew(t.Context(), freshLater, func() error { t.Error("renewed needlessly"); return nil }); err != nil {
-		t.Errorf("fresh later: %v", err)
+	later := func() (string, uint64, error) {
+		calls++
+		if calls > 1 {
+			return "t9", 9, nil
+		}
+		return "t2", 2, nil
+	}
+	if c, _, err := f.Renew(t.Context(), 2, later, func() error { t.Error("renewed needlessly"); return nil }); err != nil || c != "t9" {
+		t.Errorf("newer later: %q %v", c, err)
 	}
 }
