@@ -145,6 +145,7 @@ func outletCaps(parent *sysinfo) []cloud.Capability {
 const maxIDLen = 128
 
 // validID accepts device and outlet ids that are safe as map keys, energy
-// keys, in request bodies and in logs: 1..128 visible ASCII characters.
-// Whatever else an id goes into (MQTT topics) cleans it there.
-func validID(id string) bool { return text.IsToken(id, maxIDLen) }
+// keys ("kasa/<id>"), in request bodies and in logs, and that never look
+// like a path: 1..128 visible ASCII characters other than '/'. Whatever
+// else an id goes into (an MQTT topic) cleans it there.
+func validID(id string) bool { return text.IsToken(id, maxIDLen) && !strings.Contains(id, "/") }
