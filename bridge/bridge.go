@@ -84,6 +84,11 @@ type Options struct {
 	Restart func()
 	// Metrics receives MQTT, poll and device figures; nil means none.
 	Metrics Metrics
+	// Advise, when set, returns an account's error with what a person
+	// should do about it added (such as the command that logs the account
+	// in again), or the error unchanged; bridge/info, the account_error
+	// event and the log show what it returns. Nil adds nothing.
+	Advise func(p cloud.Provider, err error) error
 }
 
 // Output modes for device state (zigbee2mqtt semantics).
@@ -159,22 +164,22 @@ func New(opts Options, providers ...cloud.Provider) (*Bridge, error) {
 		return nil, fmt.Errorf("bridge: %w", err)
 	}
 	if opts.BaseTopic == "" {
-		opts.BaseTopic = "kasa2mqtt"
+		opts.BaseTopic = DefaultBaseTopic
 	}
 	if opts.DiscoveryPrefix == "" {
-		opts.DiscoveryPrefix = "homeassistant"
+		opts.DiscoveryPrefix = DefaultDiscoveryPrefix
 	}
 	if opts.StatusTopic == "" {
-		opts.StatusTopic = "homeassistant/status"
+		opts.StatusTopic = DefaultStatusTopic
 	}
 	if opts.PollInterval <= 0 {
-		opts.PollInterval = 60 * time.Second
+		opts.PollInterval = DefaultPollInterval
 	}
 	if opts.ListInterval <= 0 {
-		opts.ListInterval = 30 * time.Minute
+		opts.ListInterval = DefaultListInterval
 	}
 	if opts.MissedPolls <= 0 {
-		opts.MissedPolls = 2
+		opts.MissedPolls = DefaultMissedPolls
 	}
 	if opts.BirthDelay == nil {
 		opts.BirthDelay = func() time.Duration { return time.Second + rand.N(4*time.Second) }

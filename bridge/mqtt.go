@@ -75,9 +75,9 @@ func newPahoClient(o MQTTOptions, will string, willPayload []byte,
 	}
 	keepAlive := o.KeepAlive
 	if keepAlive == 0 {
-		keepAlive = 30 * time.Second
+		keepAlive = DefaultKeepAlive
 	}
-	keepAlive = max(keepAlive, 5*time.Second)
+	keepAlive = max(keepAlive, MinKeepAlive)
 	opts := paho.NewClientOptions().
 		AddBroker(server).
 		SetClientID(o.ClientID).
@@ -123,7 +123,7 @@ const (
 // maxWait (default 30s).
 func reconnectDelay(n int, maxWait time.Duration) time.Duration {
 	if maxWait <= 0 {
-		maxWait = 30 * time.Second
+		maxWait = DefaultMaxReconnectInterval
 	}
 	if n <= 0 {
 		return 0

@@ -216,6 +216,9 @@ func errorStatus(err error) string {
 }
 
 func (st *runState) accountFailed(p cloud.Provider, op string, err error) {
+	if st.b.opts.Advise != nil {
+		err = st.b.opts.Advise(p, err)
+	}
 	as := st.accountStatus(p)
 	as.count++
 	as.errAt = time.Now()

@@ -11,10 +11,6 @@ import (
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
 )
 
-// defaultRequestTimeout is Options.RequestTimeout's default, the same as
-// poll.request_timeout's.
-const defaultRequestTimeout = 20 * time.Second
-
 // commandRetryDelays are the waits before each retry of a command that
 // failed for a reason that may pass (see retryable); their number is the
 // most retries a command gets.
@@ -89,10 +85,10 @@ type worker struct {
 const workerQueue = 32
 
 // startWorker starts the worker of one device; rt is the request timeout
-// (<= 0: defaultRequestTimeout).
+// (<= 0: cloud.DefaultRequestTimeout).
 func startWorker(parent context.Context, key, id string, prov cloud.Provider, events chan<- event, log *zap.Logger, rt time.Duration) *worker {
 	if rt <= 0 {
-		rt = defaultRequestTimeout
+		rt = cloud.DefaultRequestTimeout
 	}
 	ctx, cancel := context.WithCancel(parent)
 	w := &worker{key: key, id: id, prov: prov, jobs: make(chan job, workerQueue), events: events, log: log, rt: rt,

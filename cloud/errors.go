@@ -16,6 +16,14 @@ var (
 	// locked). Terminal until the configuration changes: the provider does
 	// not retry, and callers should not either.
 	ErrAuth = errors.New("cloud authentication failed")
+	// ErrLoginNeeded: the account cannot get a session by itself (no
+	// password configured and no usable stored token; an authorisation that
+	// only a person can renew has lapsed), so a person must log in or
+	// authorise again; the provider picks up the tokens stored by that
+	// without a restart. It wraps ErrAuth (errors.Is(err, ErrAuth) holds
+	// for it, and its text is the same). Providers do not say how: the
+	// program around them words that advice.
+	ErrLoginNeeded = fmt.Errorf("%w", ErrAuth)
 	// ErrDeviceOffline: the cloud reports the device unreachable.
 	ErrDeviceOffline = errors.New("device offline")
 	// ErrUnknownDevice: the device is not (or no longer) on the account.

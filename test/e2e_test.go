@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap/zapcore"
 
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/kasa"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/config"
 )
 
@@ -231,7 +232,7 @@ func TestE2E_WrongPasswordTriesOnceAndBridgeStaysUp(t *testing.T) {
 	forEachBroker(t, func(t *testing.T, kind string) {
 		h := newHarness(t, kind)
 		h.addFleet()
-		h.cfg.Accounts[0].Password = "not-the-password"
+		h.kasaSettings(0).Password = "not-the-password"
 		h.cfg.Poll.DeviceListInterval = 500 * time.Millisecond
 		h.start()
 		h.rec.waitMsg(0, base+"/bridge/state", contains(`"online"`))
@@ -500,7 +501,7 @@ func TestE2E_AccountRemovedFromConfigIsCleared(t *testing.T) {
 	// The user replaces the account with another one.
 	h.fake.AddAccount("other@example.com", "pw")
 	h.fake.AddPlug("other@example.com", "Garage", "HS103(US)")
-	h.cfg.Accounts = []config.Account{{Provider: "kasa", Name: "other", Username: "other@example.com", Password: "pw", URL: h.fake.URL()}}
+	h.cfg.Accounts = []config.Account{{Provider: "kasa", Name: "other", Settings: &kasa.Config{Username: "other@example.com", Password: "pw", URL: h.fake.URL()}}}
 	mk := h.rec.mark()
 	h.start()
 	h.rec.waitMsg(mk, base+"/garage", nil)

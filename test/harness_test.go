@@ -23,7 +23,9 @@ import (
 	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/kasa"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/kasa/kasatest"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/tuya"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/broker"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/config"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/daemon"
@@ -326,13 +328,30 @@ func newHarness(t *testing.T, kind string) *harness {
 	cfg := config.Default()
 	cfg.MQTT.Server = h.broker.url()
 	cfg.MQTT.ClientID = "kasa2mqtt-test"
-	cfg.Accounts = []config.Account{{Provider: "kasa", Name: "home", Username: user, Password: password, URL: h.fake.URL()}}
+	cfg.Accounts = []config.Account{{Provider: "kasa", Name: "home", Settings: &kasa.Config{Username: user, Password: password, URL: h.fake.URL()}}}
 	cfg.Poll.Interval = time.Second
 	cfg.Poll.DeviceListInterval = time.Hour
 	cfg.StateDir = h.stateDir
 	cfg.Log.Level = "debug"
 	h.cfg = cfg
 	return h
+}
+
+// kasaSettings returns the settings of accounts[i], a kasa account, to
+// change before start.
+func (h *harness) kasaSettings(i int) *kasa.Config { return settingsOf[*kasa.Config](h, i) }
+
+// tuyaSettings returns the settings of accounts[i], a tuya account, to
+// change before start.
+func (h *harness) tuyaSettings(i int) *tuya.Config { return settingsOf[*tuya.Config](h, i) }
+
+func settingsOf[T any](h *harness, i int) T {
+	h.t.Helper()
+	s, ok := h.cfg.Accounts[i].Settings.(T)
+	if !ok {
+		h.t.Fatalf("accounts[%d] has settings %T, not %T", i, h.cfg.Accounts[i].Settings, s)
+	}
+	return s
 }
 
 // start runs the daemon until the test ends (or stop is called).

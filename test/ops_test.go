@@ -216,7 +216,7 @@ func TestOps_WrongPasswordIsReadyButReported(t *testing.T) {
 	h := newHarness(t, "mochi")
 	h.cfg.HTTP.Listen = "127.0.0.1:0"
 	h.addFleet()
-	h.cfg.Accounts[0].Password = "not-the-password"
+	h.kasaSettings(0).Password = "not-the-password"
 	h.start()
 	eventually(t, "/readyz 200", func() bool {
 		code, _ := h.get("/readyz")

@@ -494,7 +494,7 @@ func TestReliability_WrongKasaPasswordNextToAWorkingTuyaProject(t *testing.T) {
 	h := newHarness(t, "mochi")
 	kf := h.addFleet()
 	tf := h.addTuya()
-	h.cfg.Accounts[0].Password = "not-the-password"
+	h.kasaSettings(0).Password = "not-the-password"
 	h.cfg.Poll.DeviceListInterval = 500 * time.Millisecond
 	h.start()
 
@@ -537,7 +537,7 @@ func TestReliability_WrongKasaPasswordNextToAWorkingTuyaProject(t *testing.T) {
 	// A configuration change (a restart): one new attempt, with the new
 	// password, and the Kasa devices come.
 	h.stop()
-	h.cfg.Accounts[0].Password = password
+	h.kasaSettings(0).Password = password
 	mk = h.rec.mark()
 	h.start()
 	h.rec.waitMsg(mk, base+"/"+h.deviceTopic(mk, kf.lamp)+"/availability", contains(`"online"`))
@@ -556,7 +556,7 @@ func TestReliability_WrongTuyaSecretNextToAWorkingKasaAccount(t *testing.T) {
 	h := newHarness(t, "mochi")
 	kf := h.addFleet()
 	tf := h.addTuya()
-	h.cfg.Accounts[1].AccessSecret = wrongSecret
+	h.tuyaSettings(1).AccessSecret = wrongSecret
 	h.cfg.Poll.DeviceListInterval = 500 * time.Millisecond
 	h.start()
 

@@ -14,6 +14,9 @@ import (
 	"testing"
 
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/kasa"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/tuya"
 )
 
 // Secrets never leave the process except to the cloud that issued them:
@@ -87,8 +90,12 @@ func (h *harness) secrets() []secret {
 	}
 	add("the kasa password", password, false)
 	for i, a := range h.cfg.Accounts {
-		add(fmt.Sprintf("account %d password", i), a.Password, false)
-		add(fmt.Sprintf("account %d access secret", i), a.AccessSecret, false)
+		switch s := a.Settings.(type) {
+		case *kasa.Config:
+			add(fmt.Sprintf("account %d password", i), s.Password, false)
+		case *tuya.Config:
+			add(fmt.Sprintf("account %d access secret", i), s.AccessSecret, false)
+		}
 	}
 	add("the MQTT password", h.cfg.MQTT.Password, false)
 	for i, s := range h.fake.Secrets() {

@@ -17,9 +17,6 @@ const (
 	// DefaultConcurrency is the default number of parallel passthrough
 	// requests per ListDevices or ReadStates call.
 	DefaultConcurrency = 4
-	// DefaultRequestTimeout bounds each cloud request when
-	// Options.RequestTimeout is not set.
-	DefaultRequestTimeout = 20 * time.Second
 	// ProviderKind is the kind reported by Provider.Kind and Device.Provider.
 	ProviderKind = "kasa"
 	// Manufacturer is the brand reported in Device.Manufacturer.
@@ -37,7 +34,7 @@ type Options struct {
 	Account string
 	// Username is the Kasa cloud e-mail address.
 	Username string
-	// Password may be empty when tokens were stored by `kasa2mqtt login`;
+	// Password may be empty when tokens were stored by Login;
 	// the provider then cannot recover from a dead refresh token by itself.
 	// It is never logged, stored or put in an error.
 	Password string
@@ -66,7 +63,7 @@ type Options struct {
 	Observer cloud.Observer
 	// RequestTimeout bounds each single cloud request, whatever the
 	// caller's context allows (and whatever HTTPClient's own Timeout is);
-	// zero or negative means DefaultRequestTimeout. A request without an
+	// zero or negative means cloud.DefaultRequestTimeout. A request without an
 	// answer by then fails with an error wrapping cloud.ErrUnavailable.
 	RequestTimeout time.Duration
 }

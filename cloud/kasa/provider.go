@@ -100,7 +100,7 @@ func New(opts Options) (*Provider, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	log = log.Named("kasa").With(zap.String(keyAccount, opts.Account))
+	log = log.Named(ProviderKind).With(zap.String(keyAccount, opts.Account))
 	conc := opts.Concurrency
 	if conc <= 0 {
 		conc = DefaultConcurrency

@@ -91,8 +91,8 @@ func (s *session) current() (string, uint64, error) {
 }
 
 // fatalLocked returns the sticky error, unless the token file now holds a
-// token this session has not tried (someone ran `kasa2mqtt login`), which is
-// adopted without contacting the cloud.
+// token this session has not tried (a login in another process, see
+// Provider.Login), which is adopted without contacting the cloud.
 func (s *session) fatalLocked() error {
 	if s.fatal == nil {
 		return nil
@@ -108,7 +108,7 @@ func (s *session) fatalLocked() error {
 	s.gen++
 	s.fatal = nil
 	s.loginFailures, s.nextLogin, s.lastLoginErr = 0, time.Time{}, nil
-	s.log.Info("kasa session resumed with the token stored by `kasa2mqtt login`")
+	s.log.Info("kasa session resumed with a token stored by a login since")
 	return nil
 }
 
@@ -189,10 +189,10 @@ func (s *session) autoLogin(ctx context.Context, hadToken bool) error {
 		default:
 			reason = "no password configured and no stored token"
 		}
-		err := fmt.Errorf("account %q: %s: run `kasa2mqtt login`: %w", s.account, reason, cloud.ErrAuth)
+		err := fmt.Errorf("account %q: login needed: %s: %w", s.account, reason, cloud.ErrLoginNeeded)
 		s.fatal = err
 		s.mu.Unlock()
-		s.log.Error("kasa login needed: " + reason + "; run `kasa2mqtt login`")
+		s.log.Error("kasa login needed: " + reason)
 		return err
 	}
 	if wait := s.nextLogin.Sub(s.now()); wait > 0 {

@@ -238,9 +238,12 @@ func TestTokenExpiry_NoPassword(t *testing.T) {
 	_, err := daemon.ListDevices(ctxT(t))
 	e.track(err)
 	wantErrIs(t, err, cloud.ErrAuth)
+	// A person must log in: the error says so (the CLI and the bridge word
+	// the advice, see internal/providers.Advice) and why.
+	wantErrIs(t, err, cloud.ErrLoginNeeded)
 	if !strings.Contains(err.Error(), "no password configured and the stored token is no longer valid") ||
-		!strings.Contains(err.Error(), "kasa2mqtt login") {
-		t.Errorf("error %q does not tell the user to run kasa2mqtt login", err)
+		!strings.Contains(err.Error(), "login needed") {
+		t.Errorf("error %q does not say that a login is needed and why", err)
 	}
 	// Sticky: nothing more is sent to the cloud.
 	before := len(e.srv.Requests())

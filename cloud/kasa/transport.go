@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/kasa2mqtt/kasa2mqtt/cloud"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/httpx"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/jsonv"
 )
@@ -22,10 +23,10 @@ type transport struct {
 // newTransport builds a transport on hc (nil: the shared pooled client;
 // redirects are never followed, so the token in a body cannot be
 // re-posted elsewhere) whose calls each end after timeout (<= 0:
-// DefaultRequestTimeout).
+// cloud.DefaultRequestTimeout).
 func newTransport(hc *http.Client, timeout time.Duration) *transport {
 	if timeout <= 0 {
-		timeout = DefaultRequestTimeout
+		timeout = cloud.DefaultRequestTimeout
 	}
 	return &transport{http: httpx.NewCaller(hc, timeout)}
 }

@@ -51,8 +51,8 @@
 // 1012 renews the token once and is replayed once. In simple mode a failed
 // refresh falls back to a new grant; in code mode the provider never
 // grants by itself: a dead refresh token stops the account with an error
-// wrapping cloud.ErrAuth that says to run `kasa2mqtt tuya-authorize`, and
-// tokens that command stores are picked up without a restart.
+// wrapping cloud.ErrLoginNeeded (a person must authorise again, see
+// ExchangeCode), and tokens stored by that are picked up without a restart.
 //
 // # Clock
 //

@@ -21,9 +21,6 @@ const (
 	// AuthSimple and AuthCode are the values of Options.Auth.
 	AuthSimple = "simple"
 	AuthCode   = "code"
-	// DefaultRequestTimeout bounds each cloud request when
-	// Options.RequestTimeout is not set.
-	DefaultRequestTimeout = 20 * time.Second
 )
 
 // Options configures a Provider. Account, AccessID, AccessSecret and one of
@@ -80,7 +77,7 @@ type Options struct {
 	Now func() time.Time
 	// RequestTimeout bounds each single cloud request, whatever the
 	// caller's context allows (and whatever HTTPClient's own Timeout is);
-	// zero or negative means DefaultRequestTimeout. A request without an
+	// zero or negative means cloud.DefaultRequestTimeout. A request without an
 	// answer by then fails with an error wrapping cloud.ErrUnavailable.
 	RequestTimeout time.Duration
 }

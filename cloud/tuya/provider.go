@@ -166,7 +166,7 @@ func New(opts Options) (*Provider, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	log = log.Named("tuya").With(zap.String(keyAccount, opts.Account))
+	log = log.Named(ProviderKind).With(zap.String(keyAccount, opts.Account))
 	now := opts.Now
 	if now == nil {
 		now = time.Now

@@ -77,8 +77,9 @@ func (s *session) uid() string {
 }
 
 // fatalLocked returns the sticky error, unless the token file now holds a
-// refresh token this session has not tried (someone ran `kasa2mqtt
-// tuya-authorize`), which is adopted without contacting the cloud.
+// refresh token this session has not tried (an authorisation in another
+// process, see Provider.ExchangeCode), which is adopted without contacting
+// the cloud.
 func (s *session) fatalLocked() error {
 	if s.fatal == nil {
 		return nil
@@ -90,7 +91,7 @@ func (s *session) fatalLocked() error {
 	s.st = st
 	s.gen++
 	s.fatal = nil
-	s.log.Info("tuya session resumed with the tokens stored by `kasa2mqtt tuya-authorize`")
+	s.log.Info("tuya session resumed with tokens stored by an authorisation since")
 	return nil
 }
 
@@ -164,12 +165,12 @@ func refreshTokenDead(err error) bool {
 
 // needAuthorize makes the session fail until a user authorises again.
 func (s *session) needAuthorize(why string, cause error) error {
-	msg := fmt.Sprintf("account %q: Tuya authorization needed (%s): run `kasa2mqtt tuya-authorize`", s.account, why)
+	msg := fmt.Sprintf("account %q: Tuya authorization needed (%s)", s.account, why)
 	var err error
 	if cause != nil {
-		err = fmt.Errorf("%s: %w (last answer: %w)", msg, cloud.ErrAuth, cause)
+		err = fmt.Errorf("%s: %w (last answer: %w)", msg, cloud.ErrLoginNeeded, cause)
 	} else {
-		err = fmt.Errorf("%s: %w", msg, cloud.ErrAuth)
+		err = fmt.Errorf("%s: %w", msg, cloud.ErrLoginNeeded)
 	}
 	s.mu.Lock()
 	s.fatal = err
@@ -178,7 +179,7 @@ func (s *session) needAuthorize(why string, cause error) error {
 	s.st.AccessToken, s.st.ExpireAtMS = "", 0
 	s.gen++
 	s.mu.Unlock()
-	s.log.Error("tuya authorization needed: " + why + "; run `kasa2mqtt tuya-authorize`")
+	s.log.Error("tuya authorization needed: " + why)
 	return err
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/httpx"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/jsonv"
 	"go.uber.org/zap"
@@ -58,10 +59,10 @@ type transport struct {
 // newTransport builds a transport on hc (nil: the shared pooled client;
 // redirects are never followed, so the signed headers, access token
 // included, are never replayed to another host); each round trip ends
-// after timeout (<= 0: DefaultRequestTimeout).
+// after timeout (<= 0: cloud.DefaultRequestTimeout).
 func newTransport(hc *http.Client, base, clientID, secret, region string, now func() time.Time, log *zap.Logger, timeout time.Duration) *transport {
 	if timeout <= 0 {
-		timeout = DefaultRequestTimeout
+		timeout = cloud.DefaultRequestTimeout
 	}
 	return &transport{
 		http: httpx.NewCaller(hc, timeout), base: base, clientID: clientID, secret: secret, region: region, now: now, log: log,

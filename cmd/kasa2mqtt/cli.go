@@ -8,7 +8,10 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/kasa2mqtt/kasa2mqtt/cloud"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/config"
+	"github.com/kasa2mqtt/kasa2mqtt/internal/daemon"
+	"github.com/kasa2mqtt/kasa2mqtt/internal/providers"
 )
 
 // Exit codes.
@@ -38,8 +41,8 @@ func commands() []command {
 	return []command{
 		{"run", "run the bridge (the daemon)", runCmd},
 		{"devices", "list the devices of every configured account", devicesCmd},
-		{"login", "log in once and store tokens, so the config need not keep the password", loginCmd},
-		{"tuya-authorize", "authorise a Tuya account that uses auth: code, and store its tokens", tuyaAuthorizeCmd},
+		{providers.LoginCommand, "log in once and store tokens, so the config need not keep the password", loginCmd},
+		{providers.AuthorizeCommand, "authorise a Tuya account that uses auth: code, and store its tokens", tuyaAuthorizeCmd},
 		{"check-config", "validate the configuration and print it with secrets masked", checkConfigCmd},
 		{"demo", "run against a simulated cloud with an embedded broker", demoCmd},
 		{"health", "check a running daemon's /healthz (for Docker HEALTHCHECK)", healthCmd},
@@ -111,3 +114,9 @@ func loadConfig(path string, e env) (*config.Config, bool) {
 
 // httpClientOverride, when set (by tests), is used for every cloud call.
 var httpClientOverride *http.Client
+
+// accountError prints an account's error, with what to do about it when
+// there is something.
+func accountError(e env, p cloud.Provider, err error) {
+	fmt.Fprintf(e.stderr, "kasa2mqtt: account %s: %v\n", p.Account(), daemon.Advise(p, err))
+}

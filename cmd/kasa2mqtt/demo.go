@@ -8,7 +8,9 @@ import (
 	"os"
 	"time"
 
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/kasa"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/kasa/kasatest"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/tuya"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/tuya/tuyatest"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/config"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/daemon"
@@ -73,8 +75,9 @@ func demoCmd(ctx context.Context, e env) int {
 	cfg := config.Default()
 	cfg.MQTT.Embedded.Listen = *listen
 	cfg.Accounts = []config.Account{
-		{Provider: "kasa", Name: "demo", Username: demoUser, Password: demoPassword, URL: fake.URL()},
-		{Provider: "tuya", Name: "demo-tuya", AccessID: demoTuyaID, AccessSecret: demoTuyaSecret, Endpoint: tfake.URL(), Auth: config.TuyaAuthSimple},
+		{Provider: kasa.ProviderKind, Name: "demo", Settings: &kasa.Config{Username: demoUser, Password: demoPassword, URL: fake.URL()}},
+		{Provider: tuya.ProviderKind, Name: "demo-tuya", Settings: &tuya.Config{AccessID: demoTuyaID, AccessSecret: demoTuyaSecret,
+			Endpoint: tfake.URL(), Auth: tuya.AuthSimple}},
 	}
 	cfg.Poll.Interval = *interval
 	cfg.Poll.DeviceListInterval = time.Minute

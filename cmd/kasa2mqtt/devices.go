@@ -10,8 +10,6 @@ import (
 
 	"github.com/kasa2mqtt/kasa2mqtt/bridge"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
-	"github.com/kasa2mqtt/kasa2mqtt/cloud/kasa"
-	"github.com/kasa2mqtt/kasa2mqtt/cloud/tuya"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/daemon"
 )
 
@@ -32,7 +30,7 @@ func devicesCmd(ctx context.Context, e env) int {
 		fmt.Fprintf(e.stderr, "kasa2mqtt: %v\n", err)
 		return exitConfig
 	}
-	provs, err := daemon.Providers(cfg, httpClientOverride, log, nil)
+	accts, _, err := daemon.OpenAccounts(cfg, httpClientOverride, log, nil)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kasa2mqtt: %v\n", err)
 		return exitError
@@ -49,45 +47,26 @@ func devicesCmd(ctx context.Context, e env) int {
 		online                                 bool
 	}
 	var rows []row
-	for i, p := range provs {
+	for _, a := range accts {
+		p := a.Provider
 		// What the account holds beyond what is bridged, and each row's
-		// server, depend on the provider.
+		// server.
+		listed, err := a.Inventory(ctx)
+		if err != nil {
+			accountError(e, p, err)
+			code = exitError
+			continue
+		}
 		servers := map[string]string{}
-		switch vp := p.(type) {
-		case *kasa.Provider:
-			listed, err := vp.DeviceList(ctx)
-			if err != nil {
-				fmt.Fprintf(e.stderr, "kasa2mqtt: account %s: %v\n", p.Account(), err)
-				code = exitError
-				continue
-			}
-			for _, l := range listed {
-				servers[l.ID] = l.AppServerURL
-				if !l.Supported {
-					rows = append(rows, row{p.Account(), l.Alias, l.ID, l.Model, l.AppServerURL, "(not bridged: " + l.DeviceType + ")", l.Online})
-				}
-			}
-		case *tuya.Provider:
-			listed, err := vp.DeviceList(ctx)
-			if err != nil {
-				fmt.Fprintf(e.stderr, "kasa2mqtt: account %s: %v\n", p.Account(), err)
-				code = exitError
-				continue
-			}
-			server := cfg.Accounts[i].Endpoint
-			if server == "" {
-				server, _ = tuya.RegionEndpoint(cfg.Accounts[i].Region)
-			}
-			for _, l := range listed {
-				servers[l.ID] = server
-				if !l.Supported {
-					rows = append(rows, row{p.Account(), l.Name, l.ID, l.Model, server, "(not bridged: category " + l.Category + ")", l.Online})
-				}
+		for _, l := range listed {
+			servers[l.ID] = l.Server
+			if !l.Supported {
+				rows = append(rows, row{p.Account(), l.Name, l.ID, l.Model, l.Server, "(not bridged: " + l.Type + ")", l.Online})
 			}
 		}
 		devs, err := p.ListDevices(ctx)
 		if err != nil {
-			fmt.Fprintf(e.stderr, "kasa2mqtt: account %s: %v\n", p.Account(), err)
+			accountError(e, p, err)
 			code = exitError
 			continue
 		}

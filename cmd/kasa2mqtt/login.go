@@ -10,11 +10,10 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/kasa2mqtt/kasa2mqtt/cloud/kasa"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/daemon"
 )
 
-// loginCmd asks for each Kasa account's password (without echo on a
+// loginCmd asks for each password-login account's (Kasa's) password (without echo on a
 // terminal), logs in once and stores only the tokens in the state dir.
 func loginCmd(ctx context.Context, e env) int {
 	fs := newFlags("login", e)
@@ -32,20 +31,19 @@ func loginCmd(ctx context.Context, e env) int {
 		fmt.Fprintf(e.stderr, "kasa2mqtt: %v\n", err)
 		return exitConfig
 	}
-	provs, err := daemon.Providers(cfg, httpClientOverride, log, nil)
+	accts, _, err := daemon.OpenAccounts(cfg, httpClientOverride, log, nil)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kasa2mqtt: %v\n", err)
 		return exitError
 	}
 	in := bufio.NewReader(e.stdin)
 	done := 0
-	for i, p := range provs {
-		kp, isKasa := p.(*kasa.Provider)
-		if !isKasa || (*account != "" && p.Account() != *account) {
+	for _, a := range accts {
+		name := a.Provider.Account()
+		if a.Login == nil || (*account != "" && name != *account) {
 			continue
 		}
-		acct := cfg.Accounts[i]
-		fmt.Fprintf(e.stdout, "Kasa account %q (%s)\nPassword: ", acct.Name, acct.Username)
+		fmt.Fprintf(e.stdout, "%s\nPassword: ", a.Login.Prompt)
 		pw, err := readPassword(e, in)
 		fmt.Fprintln(e.stdout)
 		if err != nil {
@@ -53,10 +51,10 @@ func loginCmd(ctx context.Context, e env) int {
 			return exitError
 		}
 		lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err = kp.Login(lctx, pw)
+		err = a.Login.Login(lctx, pw)
 		cancel()
 		if err != nil {
-			fmt.Fprintf(e.stderr, "kasa2mqtt: account %s: %v\n", acct.Name, err)
+			accountError(e, a.Provider, err)
 			return exitError
 		}
 		fmt.Fprintf(e.stdout, "Logged in. Tokens stored in %s (the password was not stored).\n", cfg.StateDir)

@@ -10,9 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kasa2mqtt/kasa2mqtt/cloud/tuya"
-	"github.com/kasa2mqtt/kasa2mqtt/internal/config"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/daemon"
+	"github.com/kasa2mqtt/kasa2mqtt/internal/providers"
 )
 
 // tuyaAuthorizeCmd authorises a Tuya account configured with auth: code:
@@ -31,38 +30,32 @@ func tuyaAuthorizeCmd(ctx context.Context, e env) int {
 	if !ok {
 		return exitConfig
 	}
-	idx := -1
-	for i, a := range cfg.Accounts {
-		if a.Provider != config.ProviderTuya || a.Auth != config.TuyaAuthCode {
-			continue
-		}
-		if *account == "" || a.Name == *account {
-			if idx >= 0 && *account == "" {
-				fmt.Fprintln(e.stderr, "kasa2mqtt: several Tuya accounts use auth: code; choose one with -account")
-				return exitUsage
-			}
-			idx = i
-		}
-	}
-	if idx < 0 {
-		fmt.Fprintf(e.stderr, "kasa2mqtt: no Tuya account with auth: code%s in %s\n", map[bool]string{true: " named " + *account, false: ""}[*account != ""], *path)
-		return exitUsage
-	}
 	log, err := daemon.SimpleLogger("warn", cfg.Log.Format, e.stderr)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kasa2mqtt: %v\n", err)
 		return exitConfig
 	}
-	provs, err := daemon.Providers(cfg, httpClientOverride, log, nil)
+	accts, _, err := daemon.OpenAccounts(cfg, httpClientOverride, log, nil)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kasa2mqtt: %v\n", err)
 		return exitError
 	}
-	tp, ok := provs[idx].(*tuya.Provider)
-	if !ok {
-		fmt.Fprintln(e.stderr, "kasa2mqtt: internal error: not a Tuya provider")
-		return exitError
+	var acct *providers.Account
+	for _, a := range accts {
+		if a.Authorize == nil || (*account != "" && a.Provider.Account() != *account) {
+			continue
+		}
+		if acct != nil {
+			fmt.Fprintln(e.stderr, "kasa2mqtt: several Tuya accounts use auth: code; choose one with -account")
+			return exitUsage
+		}
+		acct = a
 	}
+	if acct == nil {
+		fmt.Fprintf(e.stderr, "kasa2mqtt: no Tuya account with auth: code%s in %s\n", map[bool]string{true: " named " + *account, false: ""}[*account != ""], *path)
+		return exitUsage
+	}
+	auth := acct.Authorize
 
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
@@ -79,7 +72,7 @@ func tuyaAuthorizeCmd(ctx context.Context, e env) int {
 		go func() { _ = srv.Serve(l) }()
 		defer srv.Close()
 	}
-	fmt.Fprintln(e.stdout, tp.AuthorizationInstructions(redirect))
+	fmt.Fprintln(e.stdout, auth.Instructions(redirect))
 	fmt.Fprint(e.stdout, "Code: ")
 	go func() {
 		line, err := bufio.NewReader(e.stdin).ReadString('\n')
@@ -96,11 +89,11 @@ func tuyaAuthorizeCmd(ctx context.Context, e env) int {
 		return exitError
 	}
 	fmt.Fprintln(e.stdout)
-	if err := tp.ExchangeCode(ctx, code); err != nil {
-		fmt.Fprintf(e.stderr, "kasa2mqtt: account %s: %v\n", cfg.Accounts[idx].Name, err)
+	if err := auth.Exchange(ctx, code); err != nil {
+		accountError(e, acct.Provider, err)
 		return exitError
 	}
-	fmt.Fprintf(e.stdout, "Authorised. Tokens stored in %s; `kasa2mqtt run` keeps them fresh from now on.\n", tp.TokenPath())
+	fmt.Fprintf(e.stdout, "Authorised. Tokens stored in %s; `kasa2mqtt run` keeps them fresh from now on.\n", auth.TokenPath)
 	return exitOK
 }
 

@@ -17,60 +17,36 @@
 // explicitly empty string.
 package config
 
-import "time"
+import (
+	"time"
 
-// Defaults and limits. Default returns a Config carrying the defaults.
+	"github.com/kasa2mqtt/kasa2mqtt/bridge"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+)
+
+// Defaults and limits. Default returns a Config carrying the defaults; the
+// values the bridge and the providers also default to are theirs
+// (bridge.DefaultBaseTopic, cloud.DefaultRequestTimeout, kasa.DefaultURL, …).
 const (
-	// DefaultBaseTopic prefixes every kasa2mqtt topic.
-	DefaultBaseTopic = "kasa2mqtt"
 	// DefaultEmbeddedListen is where the embedded broker listens.
 	DefaultEmbeddedListen = "127.0.0.1:1883"
-	// DefaultDiscoveryPrefix is Home Assistant's MQTT discovery prefix.
-	DefaultDiscoveryPrefix = "homeassistant"
-	// DefaultStatusTopic is where Home Assistant publishes its birth/will.
-	DefaultStatusTopic = "homeassistant/status"
-	// DefaultPollInterval is the time between device state reads.
-	DefaultPollInterval = 60 * time.Second
-	// DefaultDeviceListInterval is the time between device list reads.
-	DefaultDeviceListInterval = 30 * time.Minute
 	// MinPollInterval is the smallest accepted poll.interval.
 	MinPollInterval = 5 * time.Second
 	// MinDeviceListInterval is the smallest accepted poll.device_list_interval.
 	MinDeviceListInterval = 10 * time.Second
-	// DefaultRequestTimeout is the default poll.request_timeout.
-	DefaultRequestTimeout = 20 * time.Second
 	// MinRequestTimeout is the smallest accepted poll.request_timeout.
 	MinRequestTimeout = time.Second
-	// DefaultUnavailableAfter is the default poll.unavailable_after.
-	DefaultUnavailableAfter = 2
+	// MinMaxReconnectInterval is the smallest accepted
+	// mqtt.max_reconnect_interval.
+	MinMaxReconnectInterval = time.Second
 	// DefaultLogLevel is the default log.level.
 	DefaultLogLevel = "info"
 	// DefaultLogFormat is the default log.format.
 	DefaultLogFormat = "console"
-	// DefaultKeepAlive is the default mqtt.keepalive.
-	DefaultKeepAlive = 30 * time.Second
-	// MinKeepAlive is the smallest accepted mqtt.keepalive.
-	MinKeepAlive = 5 * time.Second
-	// DefaultMaxReconnectInterval is the default mqtt.max_reconnect_interval.
-	DefaultMaxReconnectInterval = 30 * time.Second
-	// OutputJSON, OutputAttribute and OutputAttributeAndJSON are the
-	// mqtt.output modes.
-	OutputJSON             = "json"
-	OutputAttribute        = "attribute"
-	OutputAttributeAndJSON = "attribute_and_json"
 	// EnvPrefix starts every environment variable that sets a config key,
 	// e.g. KASA2MQTT_MQTT_SERVER. Variables starting with EnvPrefix+"TEST_"
 	// are left to the test suite.
 	EnvPrefix = "KASA2MQTT_"
-	// DefaultKasaURL is the default accounts[].url for provider "kasa".
-	DefaultKasaURL = "https://wap.tplinkcloud.com"
-	// ProviderKasa is the provider kind of TP-Link Kasa cloud accounts.
-	ProviderKasa = "kasa"
-	// ProviderTuya is the provider kind of Tuya IoT cloud projects.
-	ProviderTuya = "tuya"
-	// TuyaAuthSimple and TuyaAuthCode are the accounts[].auth modes.
-	TuyaAuthSimple = "simple"
-	TuyaAuthCode   = "code"
 )
 
 // Config is the whole configuration file. The zero value is not valid; start
@@ -175,48 +151,6 @@ type HomeAssistant struct {
 	StatusTopic string `yaml:"status_topic"`
 }
 
-// Account is one cloud account.
-type Account struct {
-	// Provider is "kasa" (more providers later). Required.
-	Provider string `yaml:"provider"`
-	// Name identifies the account in logs, state files and topics; unique,
-	// ^[a-z0-9][a-z0-9_-]{0,31}$. Default: the provider kind when only one
-	// account of that kind is configured; required otherwise.
-	Name string `yaml:"name"`
-	// Username is the cloud login (e-mail). Required for "kasa".
-	Username string `yaml:"username"`
-	// Password, or PasswordFile (read at load time, relative to the config
-	// file's directory, one trailing newline trimmed; after loading,
-	// Password holds the file's content). Setting both is an error. Both
-	// may be empty when `kasa2mqtt login` stored tokens. Password is
-	// secret: masked in errors, Redacted and YAML.
-	Password     string `yaml:"password"`
-	PasswordFile string `yaml:"password_file"`
-	// URL is the cloud entry point. Default "https://wap.tplinkcloud.com"
-	// for "kasa"; must be an absolute http or https URL.
-	URL string `yaml:"url"`
-
-	// The fields below are for provider "tuya" (a Tuya IoT cloud project).
-
-	// AccessID is the cloud project's Access ID (client_id). Required.
-	AccessID string `yaml:"access_id,omitempty"`
-	// AccessSecret signs every request, or AccessSecretFile (read at load
-	// time, trailing newline trimmed). One of them is required.
-	AccessSecret     string `yaml:"access_secret,omitempty"`
-	AccessSecretFile string `yaml:"access_secret_file,omitempty"`
-	// Region is the project's data centre: cn, us, us-e, eu, eu-w or in.
-	// Exactly one of Region and Endpoint is required.
-	Region string `yaml:"region,omitempty"`
-	// Endpoint is the OpenAPI base URL, for data centres not in the list
-	// (and for tests).
-	Endpoint string `yaml:"endpoint,omitempty"`
-	// UserID is the app account's user id, optional.
-	UserID string `yaml:"user_id,omitempty"`
-	// Auth is "simple" (default: tokens from the access id and secret) or
-	// "code" (authorise once with `kasa2mqtt tuya-authorize`).
-	Auth string `yaml:"auth,omitempty"`
-}
-
 // Poll configures the polling schedule.
 type Poll struct {
 	// Interval between state reads. Default 60s, minimum 5s.
@@ -239,13 +173,11 @@ type Log struct {
 	Level string `yaml:"level"`
 	// Format is console or json. Default console.
 	Format string `yaml:"format"`
-	// Levels sets the level of single components (bridge, mqtt, poller,
-	// kasa, tuya, broker), e.g. {kasa: debug}. Default none.
+	// Levels sets the level of single components (logging.Components:
+	// bridge, mqtt, poller, kasa, tuya, broker), e.g. {kasa: debug}.
+	// Default none.
 	Levels map[string]string `yaml:"levels,omitempty"`
 }
-
-// LogComponents are the logger names log.levels accepts.
-var LogComponents = []string{"bridge", "mqtt", "poller", "kasa", "tuya", "broker"}
 
 // DeviceOption overrides one device, keyed by its cloud id.
 type DeviceOption struct {
@@ -277,22 +209,22 @@ type DeviceOption struct {
 func Default() Config {
 	return Config{
 		MQTT: MQTT{
-			BaseTopic:            DefaultBaseTopic,
-			KeepAlive:            DefaultKeepAlive,
-			MaxReconnectInterval: DefaultMaxReconnectInterval,
-			Output:               OutputJSON,
+			BaseTopic:            bridge.DefaultBaseTopic,
+			KeepAlive:            bridge.DefaultKeepAlive,
+			MaxReconnectInterval: bridge.DefaultMaxReconnectInterval,
+			Output:               bridge.OutputJSON,
 			Embedded:             Embedded{Listen: DefaultEmbeddedListen},
 		},
 		HomeAssistant: HomeAssistant{
 			Enabled:         true,
-			DiscoveryPrefix: DefaultDiscoveryPrefix,
-			StatusTopic:     DefaultStatusTopic,
+			DiscoveryPrefix: bridge.DefaultDiscoveryPrefix,
+			StatusTopic:     bridge.DefaultStatusTopic,
 		},
 		Poll: Poll{
-			Interval:           DefaultPollInterval,
-			DeviceListInterval: DefaultDeviceListInterval,
-			RequestTimeout:     DefaultRequestTimeout,
-			UnavailableAfter:   DefaultUnavailableAfter,
+			Interval:           bridge.DefaultPollInterval,
+			DeviceListInterval: bridge.DefaultListInterval,
+			RequestTimeout:     cloud.DefaultRequestTimeout,
+			UnavailableAfter:   bridge.DefaultMissedPolls,
 		},
 		Log: Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
 	}

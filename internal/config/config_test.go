@@ -9,6 +9,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kasa2mqtt/kasa2mqtt/bridge"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/kasa"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/tuya"
+	"github.com/kasa2mqtt/kasa2mqtt/internal/providers"
 )
 
 // secret is the password used by test files; it must never show up in an
@@ -159,7 +164,7 @@ func TestParse_MinimalGetsEveryDefault(t *testing.T) {
 
 	want := Default()
 	want.StateDir = "/etc/kasa2mqtt/state"
-	want.Accounts = []Account{{Provider: "kasa", Name: "kasa", Username: "you@example.com", URL: DefaultKasaURL}}
+	want.Accounts = []Account{kasaAcct("kasa", "you@example.com")}
 	want.lines = c.lines
 	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("got  %+v\nwant %+v", *c, want)
@@ -193,7 +198,7 @@ func TestParse_MinimalGetsEveryDefault(t *testing.T) {
 
 func TestParse_NullValueKeepsDefault(t *testing.T) {
 	c := mustParse(t, "mqtt:\n  base_topic:\n  server: ~\nhomeassistant:\npoll:\n  interval:\naccounts:\n  - provider: kasa\n    username: u\n", "")
-	if c.MQTT.BaseTopic != DefaultBaseTopic || c.Poll.Interval != DefaultPollInterval || !c.HomeAssistant.Enabled {
+	if c.MQTT.BaseTopic != bridge.DefaultBaseTopic || c.Poll.Interval != bridge.DefaultPollInterval || !c.HomeAssistant.Enabled {
 		t.Errorf("defaults lost: %+v", c)
 	}
 	if c.StateDir != "state" {
@@ -235,7 +240,7 @@ devices:
 	if c.HomeAssistant.Enabled {
 		t.Error("homeassistant.enabled not overridden")
 	}
-	if c.Accounts[0].URL != "http://127.0.0.1:8080/" || c.Accounts[1].URL != DefaultKasaURL {
+	if kasaOf(c.Accounts[0]).URL != "http://127.0.0.1:8080/" || kasaOf(c.Accounts[1]).URL != kasa.DefaultURL {
 		t.Errorf("accounts = %+v", c.Accounts)
 	}
 	if c.Poll.Interval != 90*time.Second || c.Poll.DeviceListInterval != time.Hour {
@@ -278,11 +283,11 @@ accounts:
     username: ${KASA2MQTT_TEST_USER}@example.com
     password: ${KASA2MQTT_TEST_PW}
 `, "")
-	if c.Accounts[0].Password != pw || c.MQTT.Password != pw {
-		t.Errorf("password = %q / %q, want %q (expanded values are not re-expanded or unquoted)", c.Accounts[0].Password, c.MQTT.Password, pw)
+	if kasaOf(c.Accounts[0]).Password != pw || c.MQTT.Password != pw {
+		t.Errorf("password = %q / %q, want %q (expanded values are not re-expanded or unquoted)", kasaOf(c.Accounts[0]).Password, c.MQTT.Password, pw)
 	}
-	if c.Accounts[0].Username != "you@example.com" {
-		t.Errorf("username = %q", c.Accounts[0].Username)
+	if kasaOf(c.Accounts[0]).Username != "you@example.com" {
+		t.Errorf("username = %q", kasaOf(c.Accounts[0]).Username)
 	}
 	if c.MQTT.ClientID != "cost-$5-${HOME}-$x" {
 		t.Errorf("client_id = %q, want $$ as a literal $ and a lone $ kept", c.MQTT.ClientID)
@@ -366,8 +371,8 @@ accounts:
 	}
 	want := []string{secret, secret, secret + "\n", secret}
 	for i, a := range c.Accounts {
-		if a.Password != want[i] {
-			t.Errorf("accounts[%d] (%s) password = %q, want %q", i, a.Name, a.Password, want[i])
+		if kasaOf(a).Password != want[i] {
+			t.Errorf("accounts[%d] (%s) password = %q, want %q", i, a.Name, kasaOf(a).Password, want[i])
 		}
 	}
 	if c.StateDir != filepath.Join(dir, "state") {
@@ -395,7 +400,7 @@ devices:
     <<: *off
     topic: porch
 `, "")
-	if len(c.Accounts) != 2 || c.Accounts[1].Username != "you@example.com" || c.Accounts[1].Name != "office" {
+	if len(c.Accounts) != 2 || kasaOf(c.Accounts[1]).Username != "you@example.com" || c.Accounts[1].Name != "office" {
 		t.Errorf("accounts = %+v", c.Accounts)
 	}
 	if !c.Devices["BBBB"].Disabled || !reflect.DeepEqual(c.Devices["CCCC"], DeviceOption{Disabled: true, Topic: "porch"}) {
@@ -440,7 +445,7 @@ func TestValidate_DefaultNeedsOnlyAnAccount(t *testing.T) {
 	if err := c.Validate(); err == nil || len(errList(err)) != 1 || !strings.Contains(err.Error(), "at least one account") {
 		t.Fatalf("Default().Validate() = %v, want only the missing-account error", err)
 	}
-	c.Accounts = []Account{{Provider: "kasa", Name: "kasa", Username: "u", URL: DefaultKasaURL}}
+	c.Accounts = []Account{kasaAcct("kasa", "u")}
 	if err := c.Validate(); err != nil {
 		t.Errorf("Validate: %v", err)
 	}
@@ -449,7 +454,7 @@ func TestValidate_DefaultNeedsOnlyAnAccount(t *testing.T) {
 func TestValidate_Accepts(t *testing.T) {
 	base := func() Config {
 		c := Default()
-		c.Accounts = []Account{{Provider: "kasa", Name: "kasa", Username: "u", URL: DefaultKasaURL}}
+		c.Accounts = []Account{kasaAcct("kasa", "u")}
 		return c
 	}
 	tests := map[string]func(*Config){
@@ -462,7 +467,7 @@ func TestValidate_Accepts(t *testing.T) {
 		"minimum intervals": func(c *Config) {
 			c.Poll = Poll{Interval: MinPollInterval, DeviceListInterval: MinDeviceListInterval, RequestTimeout: MinRequestTimeout, UnavailableAfter: 1}
 		},
-		"empty password":      func(c *Config) { c.Accounts[0].Password = "" },
+		"empty password":      func(c *Config) { kasaOf(c.Accounts[0]).Password = "" },
 		"nested device topic": func(c *Config) { c.Devices = map[string]DeviceOption{"X": {Topic: "kitchen/coffee_1"}} },
 		"bridged prefix ok":   func(c *Config) { c.Devices = map[string]DeviceOption{"X": {Topic: "bridges"}} },
 		"disabled device":     func(c *Config) { c.Devices = map[string]DeviceOption{"X": {Disabled: true}} },
@@ -523,16 +528,16 @@ devices:
   X: {name: Lamp}
 `, "")
 	r := c.Redacted()
-	if r.MQTT.Password != "***" || r.Accounts[0].Password != "***" || r.Accounts[1].Password != "" {
-		t.Errorf("Redacted passwords = %q, %q, %q", r.MQTT.Password, r.Accounts[0].Password, r.Accounts[1].Password)
+	if r.MQTT.Password != "***" || kasaOf(r.Accounts[0]).Password != "***" || kasaOf(r.Accounts[1]).Password != "" {
+		t.Errorf("Redacted passwords = %q, %q, %q", r.MQTT.Password, kasaOf(r.Accounts[0]).Password, kasaOf(r.Accounts[1]).Password)
 	}
-	if r.MQTT.Username != "mqttuser" || r.Accounts[0].Username != "you@example.com" {
+	if r.MQTT.Username != "mqttuser" || kasaOf(r.Accounts[0]).Username != "you@example.com" {
 		t.Error("Redacted changed non-secret fields")
 	}
 	// The original is untouched and shares no mutable state with the copy.
 	r.Accounts[0].Name = "changed"
 	r.Devices["X"] = DeviceOption{}
-	if c.MQTT.Password != secret || c.Accounts[0].Password != secret || c.Accounts[0].Name != "a" || c.Devices["X"].Name != "Lamp" {
+	if c.MQTT.Password != secret || kasaOf(c.Accounts[0]).Password != secret || c.Accounts[0].Name != "a" || c.Devices["X"].Name != "Lamp" {
 		t.Error("Redacted modified the original")
 	}
 
@@ -596,7 +601,7 @@ func TestExampleConfig(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("example does not validate: %v", err)
 	}
-	if c.Accounts[0].Password != secret || c.Accounts[0].URL != DefaultKasaURL {
+	if kasaOf(c.Accounts[0]).Password != secret || kasaOf(c.Accounts[0]).URL != kasa.DefaultURL {
 		t.Errorf("account = %+v", c.Accounts[0])
 	}
 	// Apart from the account, the example sets exactly the defaults.
@@ -611,7 +616,11 @@ func TestExampleConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range yamlKeys(reflect.TypeFor[Config]()) {
+	keys := yamlKeys(reflect.TypeFor[Config]())
+	for _, k := range providers.Kinds() {
+		keys = append(keys, yamlKeys(reflect.TypeOf(k.NewSettings()).Elem())...)
+	}
+	for _, key := range keys {
 		if !strings.Contains(string(data), key+":") {
 			t.Errorf("config.example.yaml does not mention %q", key)
 		}
@@ -694,7 +703,7 @@ devices:
 		t.Fatal(err)
 	}
 	a := c.Accounts[0]
-	if a.Name != "tuya" || a.AccessSecret != "s3cr3t-tuya" || a.Auth != TuyaAuthSimple || a.URL != "" {
+	if a.Name != "tuya" || tuyaOf(a).AccessSecret != "s3cr3t-tuya" || tuyaOf(a).Auth != tuya.AuthSimple || a.Provider != "tuya" {
 		t.Fatalf("account = %+v", a)
 	}
 	if c.Devices["bf01"].Scale["cur_power"] != 1 {

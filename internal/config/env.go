@@ -81,6 +81,9 @@ func errUnknownEnv(path string) error {
 // setEnv walks v (the field at path) along rest, the upper-case remainder
 // of the variable's name, and decodes ev's value into the leaf it names.
 func (d *decoder) setEnv(v reflect.Value, rest, path string, ev envVar) error {
+	if v.Type() == accountType {
+		return d.setAccountEnv(v, rest, path, ev)
+	}
 	if v.Type() == durationType || (v.Kind() != reflect.Struct && v.Kind() != reflect.Slice && v.Kind() != reflect.Map) {
 		if rest != "" {
 			return errUnknownEnv(path)

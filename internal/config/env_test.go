@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kasa2mqtt/kasa2mqtt/bridge"
 )
 
 // parseEnv parses data with the given KASA2MQTT_ variables as the whole
@@ -49,10 +51,10 @@ func TestEnv_OverridesFileValues(t *testing.T) {
 		t.Errorf("server = %q: the variable must win over the file", c.MQTT.Server)
 	case c.MQTT.BaseTopic != "fromfile":
 		t.Errorf("base_topic = %q: keys without a variable keep the file's value", c.MQTT.BaseTopic)
-	case c.MQTT.KeepAlive != 45*time.Second || c.HomeAssistant.Enabled || c.MQTT.Output != OutputAttribute:
+	case c.MQTT.KeepAlive != 45*time.Second || c.HomeAssistant.Enabled || c.MQTT.Output != bridge.OutputAttribute:
 		t.Errorf("keepalive %v, ha %v, output %q", c.MQTT.KeepAlive, c.HomeAssistant.Enabled, c.MQTT.Output)
-	case c.Accounts[0].Password != `p${NOT_EXPANDED}"\`:
-		t.Errorf("password = %q: values from the environment are verbatim", c.Accounts[0].Password)
+	case kasaOf(c.Accounts[0]).Password != `p${NOT_EXPANDED}"\`:
+		t.Errorf("password = %q: values from the environment are verbatim", kasaOf(c.Accounts[0]).Password)
 	case c.Poll.DeviceListInterval != time.Hour || c.HTTP.Listen != "127.0.0.1:9792":
 		t.Errorf("poll %v http %q", c.Poll.DeviceListInterval, c.HTTP.Listen)
 	case c.Log.Levels["kasa"] != "debug":
@@ -79,7 +81,7 @@ func TestEnv_WholeConfigFromEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Accounts) != 2 || c.Accounts[0].Password != "s3cret" || c.Accounts[1].AccessSecret != "s3cret" ||
+	if len(c.Accounts) != 2 || kasaOf(c.Accounts[0]).Password != "s3cret" || tuyaOf(c.Accounts[1]).AccessSecret != "s3cret" ||
 		c.Accounts[1].Name != "tuya" || c.MQTT.Password != "s3cret" || c.StateDir != "/data" {
 		t.Errorf("config from the environment: %+v", c.Redacted())
 	}

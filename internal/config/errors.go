@@ -94,7 +94,13 @@ func (e *FieldError) errText() string {
 func (e *FieldError) Unwrap() error { return e.Err }
 
 // isSecretField reports whether the value at path must never be shown:
-// mqtt.password, accounts[i].password and accounts[i].access_secret.
+// mqtt.password and the account keys the providers mark secret
+// (accounts[i].password, accounts[i].access_secret).
 func isSecretField(path string) bool {
-	return path == "password" || strings.HasSuffix(path, ".password") || strings.HasSuffix(path, ".access_secret")
+	for _, key := range append(secretKeys(), "password") {
+		if path == key || strings.HasSuffix(path, "."+key) {
+			return true
+		}
+	}
+	return false
 }

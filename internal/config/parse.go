@@ -47,8 +47,10 @@ func Load(path string) (*Config, error) {
 // Steps: the YAML is parsed into a node tree; every scalar value is
 // ${VAR}-expanded and decoded on top of Default() into the field its key
 // names (unknown keys, duplicate keys and wrong types are errors with their
-// line); state_dir, password_file and account defaults (name, url) are
-// resolved; finally Validate runs. Every problem found is reported, as
+// line), an account's keys besides provider and name into its provider's
+// settings (providers.Kind.NewSettings); state_dir, the *_file secrets,
+// the account name and the provider's defaults are resolved; finally
+// Validate runs. Every problem found is reported, as
 // *FieldError values joined with errors.Join. On error the Config is nil.
 func Parse(data []byte, path string) (*Config, error) {
 	return parse(data, path, env{lookup: os.LookupEnv, readFile: readCapped, environ: os.Environ})
@@ -83,11 +85,13 @@ func parse(data []byte, path string, e env) (*Config, error) {
 	}
 
 	c := Default()
-	d := &decoder{lines: map[string]int{}, envs: map[string]string{}, lookup: e.lookup, budget: maxNodes}
+	d := &decoder{lines: map[string]int{}, envs: map[string]string{}, lookup: e.lookup, budget: maxNodes,
+		later: map[string][]pair{}, laterEnv: map[string][]laterEnv{}}
 	if root != nil {
 		d.decode(root, reflect.ValueOf(&c).Elem(), "")
 	}
 	d.applyEnv(reflect.ValueOf(&c).Elem(), vars)
+	d.finishAccounts(c.Accounts)
 	if len(d.errs) > 0 {
 		return nil, errors.Join(d.errs...)
 	}
@@ -140,7 +144,8 @@ func parseYAML(data []byte) (root *yaml.Node, err error) {
 }
 
 // resolve fills the defaults that depend on the file's location or on
-// other fields: state_dir, password_file contents, account name and url.
+// other fields: state_dir, the *_file secrets, the account name and the
+// provider's defaults.
 func (c *Config) resolve(path string, readFile func(string) ([]byte, error)) []error {
 	dir := "."
 	if path != "" {
@@ -167,14 +172,13 @@ func (c *Config) resolve(path string, readFile func(string) ([]byte, error)) []e
 		if a.Name == "" && a.Provider != "" && kinds[a.Provider] == 1 {
 			a.Name = a.Provider
 		}
-		if a.URL == "" && a.Provider == ProviderKasa {
-			a.URL = DefaultKasaURL
+		if a.Settings == nil {
+			continue
 		}
-		if a.Provider == ProviderTuya && a.Auth == "" {
-			a.Auth = TuyaAuthSimple
-		}
-		errs = append(errs, c.readSecretFile(dir, p, "password", &a.Password, a.PasswordFile, readFile)...)
-		errs = append(errs, c.readSecretFile(dir, p, "access_secret", &a.AccessSecret, a.AccessSecretFile, readFile)...)
+		a.Settings.SetDefaults()
+		settingsSecrets(a.Settings, func(key string, secret *string, file string) {
+			errs = append(errs, c.readSecretFile(dir, p, key, secret, file, readFile)...)
+		})
 	}
 	return errs
 }
@@ -249,9 +253,17 @@ type decoder struct {
 	lookup   func(string) (string, bool)
 	errs     []error
 	budget   int
+	// later holds, per account path ("accounts[0]"), the keys besides
+	// provider and name, and laterEnv the variables naming them, for
+	// finishAccounts.
+	later    map[string][]pair
+	laterEnv map[string][]laterEnv
 }
 
-var durationType = reflect.TypeFor[time.Duration]()
+var (
+	durationType = reflect.TypeFor[time.Duration]()
+	accountType  = reflect.TypeFor[Account]()
+)
 
 func (d *decoder) fail(path, value string, line int, err error) {
 	fe := newFieldError(path, value, line, err)
@@ -288,8 +300,12 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	if !d.spend(n) || isNull(n) {
 		return
 	}
-	if v.Type() == durationType {
+	switch v.Type() {
+	case durationType:
 		d.decodeDuration(n, v, path)
+		return
+	case accountType:
+		d.decodeAccount(n, v.Addr().Interface().(*Account), path)
 		return
 	}
 	switch v.Kind() {

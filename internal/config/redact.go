@@ -13,18 +13,17 @@ import (
 )
 
 // Redacted returns a deep copy of c in which every non-empty secret
-// (mqtt.password, accounts[].password, accounts[].access_secret) is replaced by "***" and any
-// password embedded in mqtt.server or accounts[].url is masked. Use it for
-// check-config output and logs.
+// (mqtt.password and the account keys the providers mark secret, such as
+// password and access_secret) is replaced by "***" and any password
+// embedded in mqtt.server or an account's URL (url, endpoint) is masked.
+// Use it for check-config output and logs.
 func (c *Config) Redacted() Config {
 	r := *c
 	r.MQTT.Password = mask(c.MQTT.Password)
 	r.MQTT.Server = redactURL(c.MQTT.Server)
 	r.Accounts = slices.Clone(c.Accounts)
 	for i := range r.Accounts {
-		r.Accounts[i].Password = mask(r.Accounts[i].Password)
-		r.Accounts[i].AccessSecret = mask(r.Accounts[i].AccessSecret)
-		r.Accounts[i].URL = redactURL(r.Accounts[i].URL)
+		r.Accounts[i].Settings = redactSettings(r.Accounts[i].Settings)
 	}
 	r.Devices = maps.Clone(c.Devices)
 	for id, d := range r.Devices {

@@ -10,16 +10,18 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
+
+	"github.com/kasa2mqtt/kasa2mqtt/bridge"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+	"github.com/kasa2mqtt/kasa2mqtt/internal/logging"
+	"github.com/kasa2mqtt/kasa2mqtt/internal/providers"
 )
 
 // Supported enumerations, in the order they are listed in messages.
 var (
-	providers   = []string{ProviderKasa, ProviderTuya}
-	tuyaRegions = []string{"cn", "us", "us-e", "eu", "eu-w", "in"}
-	logLevels   = []string{"debug", "info", "warn", "error"}
-	logFormats  = []string{"console", "json"}
+	logLevels  = []string{"debug", "info", "warn", "error"}
+	logFormats = []string{"console", "json"}
 )
 
 var (
@@ -29,8 +31,10 @@ var (
 
 // Validate checks every field and returns all violations as *FieldError
 // values joined with errors.Join, or nil. It expects defaults to be filled
-// in as Load/Parse do (Default() plus account name and url); it does not
-// modify c. Secrets never appear in the returned errors.
+// in as Load/Parse do (Default() plus the account name and the provider's
+// defaults); it does not modify c. An account of a known provider without
+// Settings is checked as an empty one. Secrets never appear in the
+// returned errors.
 func (c *Config) Validate() error {
 	return errors.Join(c.validate()...)
 }
@@ -81,20 +85,20 @@ func (c *Config) validateMQTT(v *validator) {
 	if err := checkListen(m.Embedded.Listen, "1883"); err != nil {
 		v.add("mqtt.embedded.listen", m.Embedded.Listen, err)
 	}
-	if m.KeepAlive < MinKeepAlive {
-		v.addf("mqtt.keepalive", m.KeepAlive.String(), "must be at least %s", MinKeepAlive)
+	if m.KeepAlive < bridge.MinKeepAlive {
+		v.addf("mqtt.keepalive", m.KeepAlive.String(), "must be at least %s", bridge.MinKeepAlive)
 	}
-	if m.MaxReconnectInterval < time.Second {
-		v.add("mqtt.max_reconnect_interval", m.MaxReconnectInterval.String(), errors.New("must be at least 1s"))
+	if m.MaxReconnectInterval < MinMaxReconnectInterval {
+		v.addf("mqtt.max_reconnect_interval", m.MaxReconnectInterval.String(), "must be at least %s", MinMaxReconnectInterval)
 	}
 	switch m.Output {
-	case OutputJSON, OutputAttributeAndJSON:
-	case OutputAttribute:
+	case bridge.OutputJSON, bridge.OutputAttributeAndJSON:
+	case bridge.OutputAttribute:
 		if c.HomeAssistant.Enabled {
 			v.add("mqtt.output", m.Output, errors.New(`Home Assistant discovery reads the JSON state: use "attribute_and_json", or set homeassistant.enabled: false`))
 		}
 	default:
-		v.addf("mqtt.output", m.Output, "must be %q, %q or %q", OutputJSON, OutputAttribute, OutputAttributeAndJSON)
+		v.addf("mqtt.output", m.Output, "must be %q, %q or %q", bridge.OutputJSON, bridge.OutputAttribute, bridge.OutputAttributeAndJSON)
 	}
 	if m.TLS.set() {
 		if !strings.HasPrefix(strings.ToLower(m.Server), "mqtts://") {
@@ -213,13 +217,15 @@ func (c *Config) validateAccounts(v *validator) {
 	}
 	kinds := c.providerCounts()
 	names := map[string]int{}
+	supported := strings.Join(providers.Names(), ", ")
 	for i, a := range c.Accounts {
 		p := fmt.Sprintf("accounts[%d]", i)
+		kind, known := providers.Lookup(a.Provider)
 		switch {
 		case a.Provider == "":
-			v.addf(p+".provider", "", "required; supported providers: %s", strings.Join(providers, ", "))
-		case !slices.Contains(providers, a.Provider):
-			v.addf(p+".provider", a.Provider, "unsupported provider; supported providers: %s", strings.Join(providers, ", "))
+			v.addf(p+".provider", "", "required; supported providers: %s", supported)
+		case !known:
+			v.addf(p+".provider", a.Provider, "unsupported provider; supported providers: %s", supported)
 		}
 
 		switch {
@@ -237,75 +243,40 @@ func (c *Config) validateAccounts(v *validator) {
 			}
 		}
 
-		switch a.Provider {
-		case ProviderKasa:
-			c.validateKasaAccount(v, p, a)
-		case ProviderTuya:
-			c.validateTuyaAccount(v, p, a)
+		if known {
+			c.validateSettings(v, p, kind, a)
 		}
 	}
 }
 
-func (c *Config) validateKasaAccount(v *validator, p string, a Account) {
-	if a.Username == "" {
-		v.add(p+".username", "", errors.New("required for kasa accounts (the e-mail you log in to the Kasa app with)"))
+// validateSettings checks an account's provider settings with the
+// provider's own Validate, placing each problem at its key.
+func (c *Config) validateSettings(v *validator, p string, kind providers.Kind, a Account) {
+	s := a.Settings
+	if s == nil {
+		s = kind.NewSettings()
+		s.SetDefaults()
 	}
-	if err := checkHTTPURL(a.URL); err != nil {
-		v.add(p+".url", redactURL(a.URL), err)
+	if !kind.Owns(s) {
+		v.addf(p+".provider", a.Provider, "the account's settings are a %T, not a %s configuration", s, kind.Name)
+		return
 	}
-	for _, f := range []struct{ field, val string }{{"access_id", a.AccessID}, {"access_secret", a.AccessSecret},
-		{"region", a.Region}, {"endpoint", a.Endpoint}, {"user_id", a.UserID}, {"auth", a.Auth}} {
-		if f.val != "" {
-			v.addf(p+"."+f.field, f.val, "is for tuya accounts; a kasa account has username, password and url")
+	err := s.Validate()
+	if err == nil {
+		return
+	}
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, err := range errs {
+		var ce *cloud.ConfigError
+		if errors.As(err, &ce) {
+			v.add(p+"."+ce.Key, redactKey(ce.Key, ce.Value), ce.Err)
+		} else {
+			v.add(p, "", err)
 		}
 	}
-}
-
-func (c *Config) validateTuyaAccount(v *validator, p string, a Account) {
-	if a.AccessID == "" {
-		v.add(p+".access_id", "", errors.New("required for tuya accounts (the Access ID of your Tuya IoT cloud project)"))
-	}
-	if a.AccessSecret == "" {
-		v.add(p+".access_secret", "", errors.New("required for tuya accounts: set access_secret or access_secret_file"))
-	}
-	switch {
-	case a.Region == "" && a.Endpoint == "":
-		v.addf(p+".region", "", "set region (one of %s) or endpoint", strings.Join(tuyaRegions, ", "))
-	case a.Region != "" && a.Endpoint != "":
-		v.add(p+".endpoint", a.Endpoint, errors.New("set either region or endpoint, not both"))
-	case a.Region != "" && !slices.Contains(tuyaRegions, a.Region):
-		v.addf(p+".region", a.Region, "unknown data centre; one of %s (or set endpoint)", strings.Join(tuyaRegions, ", "))
-	case a.Endpoint != "":
-		if err := checkHTTPURL(a.Endpoint); err != nil {
-			v.add(p+".endpoint", redactURL(a.Endpoint), err)
-		}
-	}
-	if a.Auth != TuyaAuthSimple && a.Auth != TuyaAuthCode {
-		v.addf(p+".auth", a.Auth, "must be %q or %q", TuyaAuthSimple, TuyaAuthCode)
-	}
-	for _, f := range []struct{ field, val string }{{"username", a.Username}, {"password", a.Password}, {"url", a.URL}} {
-		if f.val != "" {
-			v.addf(p+"."+f.field, f.val, "is for kasa accounts; a tuya account has access_id, access_secret and region or endpoint")
-		}
-	}
-}
-
-// checkHTTPURL accepts an absolute http or https URL with a host.
-func checkHTTPURL(s string) error {
-	if s == "" {
-		return errors.New("must not be empty")
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return errors.New("must be an absolute http or https URL")
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return errors.New("must be http or https")
-	}
-	if u.Host == "" || u.Hostname() == "" {
-		return errors.New("must be an absolute http or https URL with a host")
-	}
-	return nil
 }
 
 func (c *Config) validatePoll(v *validator) {
@@ -337,8 +308,8 @@ func (c *Config) validateLog(v *validator) {
 	sort.Strings(comps)
 	for _, k := range comps {
 		p := mapPath("log.levels", k)
-		if !slices.Contains(LogComponents, k) {
-			v.addf(p, "", "unknown component %q; one of %s", k, strings.Join(LogComponents, ", "))
+		if comps := logging.Components(); !slices.Contains(comps, k) {
+			v.addf(p, "", "unknown component %q; one of %s", k, strings.Join(comps, ", "))
 		} else if lvl := c.Log.Levels[k]; !slices.Contains(logLevels, lvl) {
 			v.addf(p, lvl, "must be one of %s", strings.Join(logLevels, ", "))
 		}

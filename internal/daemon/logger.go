@@ -11,12 +11,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/kasa2mqtt/kasa2mqtt/internal/config"
+	"github.com/kasa2mqtt/kasa2mqtt/internal/logging"
 )
-
-// Components are the logger names whose level can be set on their own
-// (log.levels in the configuration, bridge/request/log_level over MQTT).
-var Components = config.LogComponents
 
 // Levels holds the process log level and per-component overrides. Safe for
 // concurrent use; changes apply at once to every logger built from it.
@@ -50,8 +46,8 @@ func (l *Levels) Set(component, level string) error {
 		l.base.SetLevel(lvl)
 		return nil
 	}
-	if !slices.Contains(Components, component) {
-		return fmt.Errorf("log component %q: want one of %s", component, strings.Join(Components, ", "))
+	if comps := logging.Components(); !slices.Contains(comps, component) {
+		return fmt.Errorf("log component %q: want one of %s", component, strings.Join(comps, ", "))
 	}
 	l.mu.Lock()
 	l.overrides[component] = lvl

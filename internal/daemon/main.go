@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,9 +17,6 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/kasa2mqtt/kasa2mqtt/bridge"
-	"github.com/kasa2mqtt/kasa2mqtt/cloud"
-	"github.com/kasa2mqtt/kasa2mqtt/cloud/kasa"
-	"github.com/kasa2mqtt/kasa2mqtt/cloud/tuya"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/broker"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/config"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/metrics"
@@ -61,79 +57,6 @@ type Main struct {
 	bridge *bridge.Bridge
 }
 
-// Providers builds one provider per configured account, sharing one energy
-// meter stored in <state_dir>/energy.json.
-//
-// obs, when not nil, receives every cloud call, login and token refresh.
-func Providers(cfg *config.Config, httpClient *http.Client, log *zap.Logger, obs cloud.Observer) ([]cloud.Provider, error) {
-	energy, err := cloud.OpenEnergyMeter(filepath.Join(cfg.StateDir, "energy.json"))
-	if err != nil {
-		return nil, err
-	}
-	var provs []cloud.Provider
-	for i, a := range cfg.Accounts {
-		switch a.Provider {
-		case "kasa":
-			p, err := kasa.New(kasa.Options{
-				Account:    a.Name,
-				Username:   a.Username,
-				Password:   a.Password,
-				URL:        a.URL,
-				StateDir:   cfg.StateDir,
-				HTTPClient: httpClient,
-				Energy:     energy,
-				Logger:     log,
-				Observer:   obs,
-
-				RequestTimeout: cfg.Poll.RequestTimeout,
-			})
-			if err != nil {
-				return nil, fmt.Errorf("accounts[%d] (%s): %w", i, a.Name, err)
-			}
-			provs = append(provs, p)
-		case "tuya":
-			scale := map[string]map[string]int{}
-			for id, o := range cfg.Devices {
-				if len(o.Scale) > 0 {
-					scale[id] = o.Scale
-				}
-			}
-			p, err := tuya.New(tuya.Options{
-				Account:        a.Name,
-				AccessID:       a.AccessID,
-				AccessSecret:   a.AccessSecret,
-				Endpoint:       a.Endpoint,
-				Region:         a.Region,
-				UserID:         a.UserID,
-				Auth:           a.Auth,
-				StateDir:       cfg.StateDir,
-				HTTPClient:     httpClient,
-				Energy:         energy,
-				Logger:         log,
-				Observer:       obs,
-				ScaleOverrides: scale,
-				RequestTimeout: cfg.Poll.RequestTimeout,
-			})
-			if err != nil {
-				return nil, fmt.Errorf("accounts[%d] (%s): %w", i, a.Name, err)
-			}
-			provs = append(provs, p)
-		default:
-			return nil, fmt.Errorf("accounts[%d]: unsupported provider %q", i, a.Provider)
-		}
-	}
-	return provs, nil
-}
-
-// Overrides converts the devices: section for the bridge.
-func Overrides(cfg *config.Config) map[string]bridge.DeviceOverride {
-	m := make(map[string]bridge.DeviceOverride, len(cfg.Devices))
-	for id, o := range cfg.Devices {
-		m[id] = bridge.DeviceOverride{Name: o.Name, Topic: o.Topic, Disabled: o.Disabled}
-	}
-	return m
-}
-
 // aliveWindow is how recently the bridge's loop must have gone round for
 // /healthz and the systemd watchdog (the loop wakes at least every 15s).
 const aliveWindow = 45 * time.Second
@@ -158,10 +81,11 @@ func (m *Main) Run(ctx context.Context) error {
 		m.Metrics = metrics.New()
 	}
 	m.Metrics.SetBuildInfo(Version, Commit)
-	provs, err := Providers(cfg, m.HTTPClient, log, m.Metrics)
+	accts, _, err := OpenAccounts(cfg, m.HTTPClient, log, m.Metrics)
 	if err != nil {
 		return err
 	}
+	provs := Providers(accts)
 	tlsConfig, err := cfg.MQTTTLSConfig()
 	if err != nil {
 		return err
@@ -214,6 +138,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Commit:          Commit,
 		Config:          publicConfig(cfg, log),
 		Restart:         func() { restart.Store(true); cancel() },
+		Advise:          Advise,
 	}
 	if m.Levels != nil {
 		opts.LogLevel = m.Levels.String

@@ -1,0 +1,289 @@
+package config
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/kasa2mqtt/kasa2mqtt/internal/providers"
+)
+
+// Account is one cloud account. In the file it is one flat mapping:
+// provider, name and the provider's own keys side by side.
+type Account struct {
+	// Provider is the provider kind, one of providers.Names() ("kasa",
+	// "tuya"). Required.
+	Provider string `yaml:"provider"`
+	// Name identifies the account in logs, state files and topics; unique,
+	// ^[a-z0-9][a-z0-9_-]{0,31}$. Default: the provider kind when only one
+	// account of that kind is configured; required otherwise.
+	Name string `yaml:"name"`
+	// Settings are the provider's own keys (such as *kasa.Config), decoded
+	// strictly into the provider's type once the provider is known, with
+	// the provider's defaults filled in. Nil for an unknown provider.
+	Settings providers.Settings `yaml:"-"`
+}
+
+// The keys of an account that are not the provider's.
+var accountKeys = []string{"provider", "name"}
+
+// MarshalYAML writes the account as in the file: provider, name, then the
+// provider's keys in the order of its type.
+func (a Account) MarshalYAML() (any, error) {
+	n := &yaml.Node{Kind: yaml.MappingNode}
+	for _, kv := range [][2]string{{"provider", a.Provider}, {"name", a.Name}} {
+		n.Content = append(n.Content,
+			&yaml.Node{Kind: yaml.ScalarNode, Value: kv[0]},
+			&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: kv[1]})
+	}
+	if a.Settings == nil {
+		return n, nil
+	}
+	var s yaml.Node
+	if err := s.Encode(a.Settings); err != nil {
+		return nil, err
+	}
+	n.Content = append(n.Content, s.Content...)
+	return n, nil
+}
+
+// laterEnv is an environment variable for a provider's key of an account,
+// applied once the account's provider is known.
+type laterEnv struct {
+	rest string // the variable's name after KASA2MQTT_ACCOUNTS_<n>_
+	ev   envVar
+}
+
+// decodeAccount decodes provider and name and keeps the other keys for
+// finishAccounts, which decodes them into the provider's settings once the
+// provider is known (an environment variable may set it).
+func (d *decoder) decodeAccount(n *yaml.Node, a *Account, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.fail(path, "", d.at(path, n), fmt.Errorf("must be a mapping (key: value pairs), got %s", describe(n)))
+		return
+	}
+	for _, p := range d.pairs(n, path, 0) {
+		child := joinPath(path, p.key)
+		switch p.key {
+		case "provider":
+			d.lines[child] = p.k.Line
+			d.decode(p.v, reflect.ValueOf(&a.Provider).Elem(), child)
+		case "name":
+			d.lines[child] = p.k.Line
+			d.decode(p.v, reflect.ValueOf(&a.Name).Elem(), child)
+		default:
+			d.later[path] = append(d.later[path], p)
+		}
+	}
+}
+
+// setAccountEnv sets provider or name of the account v from a variable, or
+// keeps a variable naming another key for finishAccounts.
+func (d *decoder) setAccountEnv(v reflect.Value, rest, path string, ev envVar) error {
+	a := v.Addr().Interface().(*Account)
+	switch rest {
+	case "PROVIDER":
+		return d.setEnv(reflect.ValueOf(&a.Provider).Elem(), "", joinPath(path, "provider"), ev)
+	case "NAME":
+		return d.setEnv(reflect.ValueOf(&a.Name).Elem(), "", joinPath(path, "name"), ev)
+	case "":
+		return errUnknownEnv(path)
+	}
+	d.laterEnv[path] = append(d.laterEnv[path], laterEnv{rest, ev})
+	return nil
+}
+
+// finishAccounts decodes each account's remaining keys, from the file and
+// then from the environment, strictly into a new configuration of its
+// provider. A key of another provider is an error saying whose it is
+// (unless its value is empty); a key no provider has is an unknown key.
+// An account of an unknown provider gets no settings (Validate reports the
+// provider), only errors for keys no provider has.
+func (d *decoder) finishAccounts(accounts []Account) {
+	for i := range accounts {
+		a := &accounts[i]
+		path := fmt.Sprintf("accounts[%d]", i)
+		k, known := providers.Lookup(a.Provider)
+		if !known {
+			for _, p := range d.later[path] {
+				if keyOwner(p.key) == "" {
+					d.fail(joinPath(path, p.key), "", p.k.Line, unknownKey(p.key, allAccountKeys()))
+				}
+			}
+			for _, e := range d.laterEnv[path] {
+				if envOwner(e.rest) == "" {
+					d.errs = append(d.errs, &FieldError{Env: e.ev.name, Err: errUnknownEnv(path)})
+				}
+			}
+			continue
+		}
+		s := k.NewSettings()
+		sv := reflect.ValueOf(s).Elem()
+		fields, names := structFields(sv.Type())
+		for _, p := range d.later[path] {
+			child := joinPath(path, p.key)
+			if idx, ok := fields[p.key]; ok {
+				d.lines[child] = p.k.Line
+				d.decode(p.v, sv.Field(idx), child)
+				continue
+			}
+			if keyOwner(p.key) == "" {
+				d.fail(child, "", p.k.Line, unknownKey(p.key, slices.Concat(accountKeys, names)))
+				continue
+			}
+			if v := deref(p.v); !isNull(v) && !(v.Kind == yaml.ScalarNode && v.Value == "") {
+				val := ""
+				if v.Kind == yaml.ScalarNode {
+					val = v.Value
+				}
+				d.fail(child, redactKey(p.key, val), p.k.Line, foreignKey(p.key, k.Name, names))
+			}
+		}
+		for _, e := range d.laterEnv[path] {
+			err := d.setEnv(sv, e.rest, path, e.ev)
+			if err == nil {
+				continue
+			}
+			key := envOwnerKey(e.rest)
+			switch {
+			case key == "":
+				d.errs = append(d.errs, &FieldError{Env: e.ev.name, Err: err})
+			case e.ev.value != "":
+				fe := newFieldError(joinPath(path, key), redactKey(key, e.ev.value), 0, foreignKey(key, k.Name, names))
+				fe.Env = e.ev.name
+				d.errs = append(d.errs, fe)
+			}
+		}
+		a.Settings = s
+	}
+}
+
+// foreignKey explains a key of another provider on an account of kind.
+func foreignKey(key, kind string, own []string) error {
+	return fmt.Errorf("is for %s accounts; a %s account has %s", keyOwner(key), kind, strings.Join(slices.Concat(accountKeys, own), ", "))
+}
+
+// keyOwner returns the first provider kind whose settings have key, "".
+func keyOwner(key string) string {
+	for _, k := range providers.Kinds() {
+		if _, ok := settingsFields(k)[key]; ok {
+			return k.Name
+		}
+	}
+	return ""
+}
+
+// envOwner returns the provider kind whose settings have the key an
+// environment variable names (the rest after ACCOUNTS_<n>_), "".
+func envOwner(rest string) string {
+	if key := envOwnerKey(rest); key != "" {
+		return keyOwner(key)
+	}
+	return ""
+}
+
+// envOwnerKey returns the key of any provider that rest names, "".
+func envOwnerKey(rest string) string {
+	for _, key := range allAccountKeys() {
+		if strings.ToUpper(key) == rest {
+			return key
+		}
+	}
+	return ""
+}
+
+// allAccountKeys lists provider, name and the keys of every provider.
+func allAccountKeys() []string {
+	keys := slices.Clone(accountKeys)
+	for _, k := range providers.Kinds() {
+		for key := range settingsFields(k) {
+			if !slices.Contains(keys, key) {
+				keys = append(keys, key)
+			}
+		}
+	}
+	return keys
+}
+
+// settingsFields maps the keys of a kind's settings to their struct tags.
+func settingsFields(k providers.Kind) map[string]reflect.StructTag {
+	t := reflect.TypeOf(k.NewSettings()).Elem()
+	out := map[string]reflect.StructTag{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if name, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); f.IsExported() && name != "" && name != "-" {
+			out[name] = f.Tag
+		}
+	}
+	return out
+}
+
+// secretKeys lists the account keys of every provider tagged secret:"true".
+func secretKeys() []string {
+	var keys []string
+	for _, k := range providers.Kinds() {
+		for key, tag := range settingsFields(k) {
+			if tag.Get("secret") == "true" {
+				keys = append(keys, key)
+			}
+		}
+	}
+	return keys
+}
+
+// redactKey returns value as safe to show for an account key: a URL key's
+// password masked (secret keys are masked by newFieldError).
+func redactKey(key, value string) string {
+	for _, k := range providers.Kinds() {
+		if tag, ok := settingsFields(k)[key]; ok && tag.Get("secret") == "url" {
+			return redactURL(value)
+		}
+	}
+	return value
+}
+
+// settingsSecrets calls f for each field of s tagged secret:"true" with its
+// key, a pointer to it and the value of its sibling "<key>_file" ("" when
+// there is none).
+func settingsSecrets(s providers.Settings, f func(key string, secret *string, file string)) {
+	sv := reflect.ValueOf(s).Elem()
+	fields, names := structFields(sv.Type())
+	for _, name := range names {
+		sf := sv.Type().Field(fields[name])
+		if sf.Tag.Get("secret") != "true" || sf.Type.Kind() != reflect.String {
+			continue
+		}
+		file := ""
+		if idx, ok := fields[name+"_file"]; ok && sv.Field(idx).Kind() == reflect.String {
+			file = sv.Field(idx).String()
+		}
+		f(name, sv.Field(fields[name]).Addr().Interface().(*string), file)
+	}
+}
+
+// redactSettings returns a copy of s with its secrets masked and the
+// passwords of its URLs masked.
+func redactSettings(s providers.Settings) providers.Settings {
+	if s == nil {
+		return nil
+	}
+	cp := reflect.New(reflect.TypeOf(s).Elem())
+	cp.Elem().Set(reflect.ValueOf(s).Elem())
+	t := cp.Elem().Type()
+	for i := range t.NumField() {
+		f := cp.Elem().Field(i)
+		if f.Kind() != reflect.String || !f.CanSet() {
+			continue
+		}
+		switch t.Field(i).Tag.Get("secret") {
+		case "true":
+			f.SetString(mask(f.String()))
+		case "url":
+			f.SetString(redactURL(f.String()))
+		}
+	}
+	return cp.Interface().(providers.Settings)
+}

@@ -1,0 +1,2 @@
+// Package logging names the process's log components.
+package logging
