@@ -5,14 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/cloudtest"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/kasa"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/kasa/kasatest"
 )
@@ -30,9 +29,9 @@ type env struct {
 	t      *testing.T
 	srv    *kasatest.Server
 	dir    string
+	rec    *cloudtest.Recorder
 	logs   *observer.ObservedLogs
 	log    *zap.Logger
-	errs   []error
 	extraS []string
 }
 
@@ -41,9 +40,11 @@ func newEnv(t *testing.T) *env {
 	srv := kasatest.NewServer()
 	t.Cleanup(srv.Close)
 	srv.AddAccount(testUser, testPassword)
-	core, logs := observer.New(zap.DebugLevel)
-	e := &env{t: t, srv: srv, dir: t.TempDir(), logs: logs, log: zap.New(core)}
-	t.Cleanup(e.checkSecrets)
+	e := &env{t: t, srv: srv, dir: t.TempDir()}
+	e.rec = cloudtest.NewRecorder(t, func() []string {
+		return append(e.srv.Secrets(), append([]string{testPassword, "wrong-" + testPassword}, e.extraS...)...)
+	})
+	e.logs, e.log = e.rec.Logs(), e.rec.Logger()
 	return e
 }
 
@@ -74,74 +75,23 @@ func (e *env) provider(mod ...func(*kasa.Options)) *kasa.Provider {
 }
 
 // track registers errors to be checked for secrets at cleanup.
-func (e *env) track(errs ...error) {
-	for _, err := range errs {
-		if err != nil {
-			e.errs = append(e.errs, err)
-		}
-	}
-}
+func (e *env) track(errs ...error) { e.rec.Track(errs...) }
 
-func (e *env) checkSecrets() {
-	secrets := append(e.srv.Secrets(), testPassword, "wrong-"+testPassword)
-	secrets = append(secrets, e.extraS...)
-	var texts []string
-	for _, entry := range e.logs.All() {
-		texts = append(texts, entry.Message+" "+fmt.Sprint(entry.ContextMap()))
-	}
-	for _, err := range e.errs {
-		texts = append(texts, err.Error())
-	}
-	for _, text := range texts {
-		for _, secret := range secrets {
-			if secret != "" && strings.Contains(text, secret) {
-				e.t.Errorf("secret %q leaked into %q", secret, text)
-			}
-		}
-	}
-}
-
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+func ctxT(t *testing.T) context.Context { return cloudtest.Context(t) }
 
 func mustList(t *testing.T, e *env, p *kasa.Provider) []cloud.Device {
 	t.Helper()
-	devs, err := p.ListDevices(ctxT(t))
-	e.track(err)
-	if err != nil {
-		t.Fatalf("ListDevices: %v", err)
-	}
-	return devs
+	return cloudtest.MustList(t, e.rec, p)
 }
 
 func mustRead(t *testing.T, e *env, p *kasa.Provider, ids ...string) map[string]cloud.State {
 	t.Helper()
-	states, err := p.ReadStates(ctxT(t), ids)
-	e.track(err)
-	if err != nil {
-		t.Fatalf("ReadStates: %v", err)
-	}
-	if len(states) != len(ids) {
-		t.Fatalf("ReadStates returned %d states for %d ids", len(states), len(ids))
-	}
-	out := map[string]cloud.State{}
-	for _, st := range states {
-		e.track(st.Err)
-		out[st.DeviceID] = st
-	}
-	return out
+	return cloudtest.ByID(cloudtest.MustRead(t, e.rec, p, ids...))
 }
 
 func mustApply(t *testing.T, e *env, p *kasa.Provider, cmd cloud.Command) {
 	t.Helper()
-	err := p.Apply(ctxT(t), cmd)
-	e.track(err)
-	if err != nil {
-		t.Fatalf("Apply(%s): %v", cmd, err)
-	}
+	cloudtest.MustApply(t, e.rec, p, cmd)
 }
 
 func deviceByID(t *testing.T, devs []cloud.Device, id string) cloud.Device {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/cloudtest"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/tuya"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/tuya/tuyatest"
 )
@@ -50,10 +50,10 @@ type env struct {
 	t     *testing.T
 	srv   *tuyatest.Server
 	dir   string
+	rec   *cloudtest.Recorder
 	logs  *observer.ObservedLogs
 	log   *zap.Logger
 	clock *clock
-	errs  []error
 }
 
 func newEnv(t *testing.T) *env {
@@ -61,9 +61,9 @@ func newEnv(t *testing.T) *env {
 	srv := tuyatest.NewServer()
 	t.Cleanup(srv.Close)
 	srv.AddProject(testAccessID, testSecret)
-	core, logs := observer.New(zap.DebugLevel)
-	e := &env{t: t, srv: srv, dir: t.TempDir(), logs: logs, log: zap.New(core), clock: &clock{}}
-	t.Cleanup(e.checkSecrets)
+	e := &env{t: t, srv: srv, dir: t.TempDir(), clock: &clock{}}
+	e.rec = cloudtest.NewRecorder(t, func() []string { return append(srv.Secrets(), testSecret) })
+	e.logs, e.log = e.rec.Logs(), e.rec.Logger()
 	return e
 }
 
@@ -104,76 +104,32 @@ func (e *env) meter() *cloud.EnergyMeter {
 	return m
 }
 
-func (e *env) track(errs ...error) {
-	for _, err := range errs {
-		if err != nil {
-			e.errs = append(e.errs, err)
-		}
-	}
-}
+// track registers errors to be checked for secrets at cleanup.
+func (e *env) track(errs ...error) { e.rec.Track(errs...) }
 
-func (e *env) checkSecrets() {
-	secrets := append(e.srv.Secrets(), testSecret)
-	var texts []string
-	for _, entry := range e.logs.All() {
-		texts = append(texts, entry.Message+" "+fmt.Sprint(entry.ContextMap()))
-	}
-	for _, err := range e.errs {
-		texts = append(texts, err.Error())
-	}
-	for _, text := range texts {
-		for _, secret := range secrets {
-			if secret != "" && strings.Contains(text, secret) {
-				e.t.Errorf("secret %q leaked into %q", secret, text)
-			}
-		}
-	}
-}
-
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+func ctxT(t *testing.T) context.Context { return cloudtest.Context(t) }
 
 func mustList(t *testing.T, e *env, p *tuya.Provider) []cloud.Device {
 	t.Helper()
-	devs, err := p.ListDevices(ctxT(t))
-	e.track(err)
-	if err != nil {
-		t.Fatalf("ListDevices: %v", err)
-	}
-	return devs
+	return cloudtest.MustList(t, e.rec, p)
 }
 
+// mustRead also checks that the states come in the order asked, as
+// ReadStates promises.
 func mustRead(t *testing.T, e *env, p *tuya.Provider, ids ...string) map[string]cloud.State {
 	t.Helper()
-	states, err := p.ReadStates(ctxT(t), ids)
-	e.track(err)
-	if err != nil {
-		t.Fatalf("ReadStates: %v", err)
-	}
-	if len(states) != len(ids) {
-		t.Fatalf("ReadStates returned %d states for %d ids", len(states), len(ids))
-	}
-	out := map[string]cloud.State{}
+	states := cloudtest.MustRead(t, e.rec, p, ids...)
 	for i, st := range states {
 		if st.DeviceID != ids[i] {
 			t.Fatalf("state %d is for %q, want %q", i, st.DeviceID, ids[i])
 		}
-		e.track(st.Err)
-		out[st.DeviceID] = st
 	}
-	return out
+	return cloudtest.ByID(states)
 }
 
 func mustApply(t *testing.T, e *env, p *tuya.Provider, cmd cloud.Command) {
 	t.Helper()
-	err := p.Apply(ctxT(t), cmd)
-	e.track(err)
-	if err != nil {
-		t.Fatalf("Apply(%s): %v", cmd, err)
-	}
+	cloudtest.MustApply(t, e.rec, p, cmd)
 }
 
 func relayOn(id string) cloud.Command {

@@ -586,3 +586,13 @@ func (t *loopbackOnly) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	return t.next.RoundTrip(req)
 }
+
+// RemoveDevice takes a device off its project: lists leave it out, and
+// requests that name it answer as for an id outside the project.
+func (s *Server) RemoveDevice(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mustDevice(id)
+	delete(s.devices, id)
+	s.order = slices.DeleteFunc(s.order, func(o string) bool { return o == id })
+}

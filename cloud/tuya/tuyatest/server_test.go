@@ -444,3 +444,27 @@ func TestServer_DeterministicIDs(t *testing.T) {
 		t.Errorf("ids %q %q %v", x, sid, gangs)
 	}
 }
+
+// A removed device leaves the list, and its status is refused as for any
+// id outside the project.
+func TestRemoveDevice(t *testing.T) {
+	s := newFake(t)
+	keep := s.AddPlug(id, "Keep", false)
+	gone := s.AddPlug(id, "Gone", false)
+	c := newClient(t, s)
+	c.grant()
+	s.RemoveDevice(gone)
+	r := c.get("/v1.0/iot-01/associated-users/devices", url.Values{"size": {"20"}})
+	if !r.Success || !strings.Contains(string(r.Result), keep) || strings.Contains(string(r.Result), gone) {
+		t.Errorf("list after RemoveDevice: %+v", r)
+	}
+	if r := c.get("/v1.0/iot-03/devices/status", url.Values{"device_ids": {gone}}); r.Success || r.Code != 1106 {
+		t.Errorf("status of a removed device: %+v", r)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("removing an unknown device did not panic")
+		}
+	}()
+	s.RemoveDevice(gone)
+}

@@ -1,0 +1,183 @@
+package kasa_test
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/cloudtest"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/kasa"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/kasa/kasatest"
+)
+
+// TestConformance runs the cloud.Provider contract against the fake Kasa
+// cloud.
+func TestConformance(t *testing.T) {
+	cloudtest.Run(t, func(t *testing.T) cloudtest.Cloud { return newKasaCloud(t) })
+}
+
+func newKasaCloud(t *testing.T) *kasaCloud {
+	srv := kasatest.NewServer()
+	t.Cleanup(srv.Close)
+	srv.AddAccount(testUser, testPassword)
+	return &kasaCloud{Server: srv, dir: t.TempDir()}
+}
+
+// The suite catches providers that break the contract: each case wraps
+// the Kasa provider so that it breaks one rule, and the check for that rule
+// must report the symptom.
+func TestConformance_CatchesViolations(t *testing.T) {
+	tests := []struct {
+		check, symptom string
+		broken         broken
+	}{
+		{"ReadStates_OneStatePerID", "want one per id", broken{read: func(s []cloud.State) []cloud.State { return s[:len(s)-1] }}},
+		{"ReadStates_FollowsTheDevice", "switched to", broken{read: func(s []cloud.State) []cloud.State {
+			for i := range s {
+				if s[i].Relay != nil {
+					s[i].Relay = cloud.Bool(!*s[i].Relay)
+				}
+			}
+			return s
+		}}},
+		{"Capabilities", "without declaring", broken{list: func(ds []cloud.Device) []cloud.Device {
+			for i := range ds {
+				ds[i].Capabilities = slices.DeleteFunc(slices.Clone(ds[i].Capabilities), func(c cloud.Capability) bool { return c == cloud.CapRSSI })
+			}
+			return ds
+		}}},
+		{"Energy", "went down", broken{read: forgetsEnergy()}},
+		{"Cancellation", "want an error wrapping context canceled", broken{err: func(err error) error { return errors.New(err.Error()) }}},
+		{"RemovedDevice", "leaked", broken{err: func(err error) error { return fmt.Errorf("%w (as %s)", err, testPassword) }}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.check, func(t *testing.T) {
+			found := cloudtest.Violations(t, func(t *testing.T) cloudtest.Cloud {
+				return &brokenCloud{kasaCloud: newKasaCloud(t), broken: tc.broken}
+			}, tc.check)
+			if !slices.ContainsFunc(found[tc.check], func(f string) bool { return strings.Contains(f, tc.symptom) }) {
+				t.Errorf("check %s found %q, want %q among them", tc.check, found[tc.check], tc.symptom)
+			}
+		})
+	}
+}
+
+// forgetsEnergy returns a read edit that lowers each energy total by one
+// kWh more than the one before.
+func forgetsEnergy() func([]cloud.State) []cloud.State {
+	var lost atomic.Int64
+	return func(s []cloud.State) []cloud.State {
+		for i := range s {
+			if s[i].EnergyKWh != nil {
+				s[i].EnergyKWh = cloud.Float(*s[i].EnergyKWh - float64(lost.Add(1)))
+			}
+		}
+		return s
+	}
+}
+
+// brokenCloud builds providers that break the contract as broken says.
+type brokenCloud struct {
+	*kasaCloud
+	broken broken
+}
+
+func (b *brokenCloud) NewProvider(t *testing.T, o cloudtest.Options) cloud.Provider {
+	bp := b.broken
+	bp.Provider = b.kasaCloud.NewProvider(t, o)
+	return &bp
+}
+
+// broken is a provider that edits what the real one returns: read edits
+// states, list devices, err every error; nil fields edit nothing.
+type broken struct {
+	cloud.Provider
+	read func([]cloud.State) []cloud.State
+	list func([]cloud.Device) []cloud.Device
+	err  func(error) error
+}
+
+func (b *broken) ListDevices(ctx context.Context) ([]cloud.Device, error) {
+	ds, err := b.Provider.ListDevices(ctx)
+	if b.list != nil {
+		ds = b.list(ds)
+	}
+	return ds, b.edit(err)
+}
+
+func (b *broken) ReadStates(ctx context.Context, ids []string) ([]cloud.State, error) {
+	s, err := b.Provider.ReadStates(ctx, ids)
+	if b.read != nil && len(s) > 0 {
+		s = b.read(s)
+	}
+	for i := range s {
+		s[i].Err = b.edit(s[i].Err)
+	}
+	return s, b.edit(err)
+}
+
+func (b *broken) Apply(ctx context.Context, cmd cloud.Command) error {
+	return b.edit(b.Provider.Apply(ctx, cmd))
+}
+
+func (b *broken) edit(err error) error {
+	if err == nil || b.err == nil {
+		return err
+	}
+	return b.err(err)
+}
+
+// kasaCloud is the fake Kasa cloud as a cloudtest.Cloud: one account,
+// plain plugs HS103, metered plugs HS110 (first emeter generation), strips
+// KP303.
+type kasaCloud struct {
+	*kasatest.Server
+	dir string
+}
+
+func (k *kasaCloud) NewProvider(t *testing.T, o cloudtest.Options) cloud.Provider {
+	t.Helper()
+	dir := cmp.Or(o.StateDir, k.dir)
+	energy, err := cloud.OpenEnergyMeter(filepath.Join(dir, "energy.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := kasa.New(kasa.Options{
+		Account: "home", Username: testUser, Password: testPassword,
+		URL: k.URL(), StateDir: dir, HTTPClient: k.Client(), Energy: energy,
+		Logger: o.Logger, Observer: o.Observer, RequestTimeout: o.RequestTimeout,
+	})
+	if err != nil {
+		t.Fatalf("kasa.New: %v", err)
+	}
+	return p
+}
+
+func (k *kasaCloud) AddPlug(name string) string { return k.Server.AddPlug(testUser, name, "HS103(US)") }
+
+func (k *kasaCloud) AddMeteredPlug(name string) string {
+	return k.Server.AddMeteredPlug(testUser, name, "HS110(EU)", false)
+}
+
+func (k *kasaCloud) AddStrip(name string, outlets int) (string, []string) {
+	return k.Server.AddStrip(testUser, name, "KP303(US)", outlets, false)
+}
+
+func (k *kasaCloud) Remove(id string) { k.RemoveDevice(id) }
+
+func (k *kasaCloud) ResetEnergyCounter(id string) { k.RebootEnergy(id) }
+
+func (k *kasaCloud) RevokeCredentials() {
+	k.SetPassword(testUser, "changed "+testPassword)
+	k.ExpireTokens()
+	k.ExpireRefreshTokens()
+}
+
+func (k *kasaCloud) Secrets() []string { return append(k.Server.Secrets(), testPassword) }
