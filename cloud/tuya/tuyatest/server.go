@@ -277,6 +277,16 @@ func (s *Server) AddUnsupported(accessID, name, category string) string {
 	return s.newDevice(accessID, name, category, "Smart Light", []string{"switch_led"}).id
 }
 
+// RemoveDevice takes a device off its project: lists leave it out, and
+// requests that name it answer as for an id outside the project.
+func (s *Server) RemoveDevice(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mustDevice(id)
+	delete(s.devices, id)
+	s.order = slices.DeleteFunc(s.order, func(o string) bool { return o == id })
+}
+
 // SetOnline sets a device's connectivity.
 func (s *Server) SetOnline(id string, online bool) {
 	s.mu.Lock()
@@ -585,14 +595,4 @@ func (t *loopbackOnly) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("tuyatest: refusing request to non-loopback host %q", host)
 	}
 	return t.next.RoundTrip(req)
-}
-
-// RemoveDevice takes a device off its project: lists leave it out, and
-// requests that name it answer as for an id outside the project.
-func (s *Server) RemoveDevice(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.mustDevice(id)
-	delete(s.devices, id)
-	s.order = slices.DeleteFunc(s.order, func(o string) bool { return o == id })
 }
