@@ -17,7 +17,7 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 RUN CGO_ENABLED=0 go build -trimpath \
-      -ldflags "-s -w -X github.com/kasa2mqtt/kasa2mqtt/internal/daemon.Version=${VERSION} -X github.com/kasa2mqtt/kasa2mqtt/internal/daemon.Commit=${COMMIT}" \
+      -ldflags "-s -w -X github.com/kasa2mqtt/kasa2mqtt/internal/version.Version=${VERSION} -X github.com/kasa2mqtt/kasa2mqtt/internal/version.Commit=${COMMIT}" \
       -o /out/kasa2mqtt ./cmd/kasa2mqtt \
  && mkdir -p /out/data/state
 

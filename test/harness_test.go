@@ -29,6 +29,7 @@ import (
 	"github.com/kasa2mqtt/kasa2mqtt/internal/broker"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/config"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/daemon"
+	"github.com/kasa2mqtt/kasa2mqtt/internal/logging"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/metrics"
 )
 
@@ -360,7 +361,7 @@ func (h *harness) start() {
 	obsCore, logs := observer.New(zapcore.DebugLevel)
 	h.logs = logs
 	noteLogs(h, logs)
-	levels, err := daemon.NewLevels("debug")
+	levels, err := logging.NewLevels("debug")
 	if err != nil {
 		h.t.Fatal(err)
 	}

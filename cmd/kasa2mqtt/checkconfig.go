@@ -7,14 +7,11 @@ import (
 
 func checkConfigCmd(_ context.Context, e env) int {
 	fs := newFlags("check-config", e)
-	path := fs.String("c", defaultConf, "configuration file")
+	path := configFlag(fs)
 	quiet := fs.Bool("q", false, "print nothing when the configuration is valid")
-	if code, ok := parseFlags(fs, e.args); !ok {
-		return code
-	}
-	cfg, ok := loadConfig(*path, e)
+	cfg, code, ok := flagsAndConfig(e, fs, path)
 	if !ok {
-		return exitConfig
+		return code
 	}
 	if *quiet {
 		return exitOK

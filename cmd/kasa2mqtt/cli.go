@@ -8,9 +8,12 @@ import (
 	"io"
 	"net/http"
 
+	"go.uber.org/zap"
+
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/config"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/daemon"
+	"github.com/kasa2mqtt/kasa2mqtt/internal/logging"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/providers"
 )
 
@@ -23,12 +26,16 @@ const (
 	defaultConf = "config.yaml"
 )
 
-// env is what every command gets: its arguments and the process streams.
+// env is what every command gets: its arguments, the process streams and
+// the HTTP client of the cloud calls.
 type env struct {
 	args   []string
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	// httpClient sends every cloud request; nil (what main passes) means
+	// the providers' own pooled clients. Tests may set a fake cloud's.
+	httpClient *http.Client
 }
 
 type command struct {
@@ -112,8 +119,53 @@ func loadConfig(path string, e env) (*config.Config, bool) {
 	return cfg, true
 }
 
-// httpClientOverride, when set (by tests), is used for every cloud call.
-var httpClientOverride *http.Client
+// configFlag adds -c, the configuration file, to fs.
+func configFlag(fs *flag.FlagSet) *string {
+	return fs.String("c", defaultConf, "configuration file")
+}
+
+// flagsAndConfig parses fs (with -c from configFlag) and loads the
+// configuration it names. When ok is false the command returns code.
+func flagsAndConfig(e env, fs *flag.FlagSet, path *string) (cfg *config.Config, code int, ok bool) {
+	if code, ok := parseFlags(fs, e.args); !ok {
+		return nil, code, false
+	}
+	if cfg, ok = loadConfig(*path, e); !ok {
+		return nil, exitConfig, false
+	}
+	return cfg, exitOK, true
+}
+
+// opened is what the account commands (devices, login, tuya-authorize)
+// work with.
+type opened struct {
+	path     string
+	cfg      *config.Config
+	log      *zap.Logger // level warn, to stderr
+	accounts []*providers.Account
+}
+
+// openAccounts is the sequence the account commands share: flags (fs with
+// -c from configFlag), configuration, a logger at level warn, and every
+// configured account opened through the provider registry (no network
+// I/O). When ok is false the command returns code.
+func openAccounts(e env, fs *flag.FlagSet, path *string) (o *opened, code int, ok bool) {
+	cfg, code, ok := flagsAndConfig(e, fs, path)
+	if !ok {
+		return nil, code, false
+	}
+	log, err := logging.SimpleLogger("warn", cfg.Log.Format, e.stderr)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "kasa2mqtt: %v\n", err)
+		return nil, exitConfig, false
+	}
+	accts, _, err := daemon.OpenAccounts(cfg, e.httpClient, log, nil)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "kasa2mqtt: %v\n", err)
+		return nil, exitError, false
+	}
+	return &opened{path: *path, cfg: cfg, log: log, accounts: accts}, exitOK, true
+}
 
 // accountError prints an account's error, with what to do about it when
 // there is something.

@@ -14,6 +14,7 @@ import (
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/tuya/tuyatest"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/config"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/daemon"
+	"github.com/kasa2mqtt/kasa2mqtt/internal/logging"
 )
 
 // Demo account on the simulated cloud.
@@ -87,7 +88,7 @@ func demoCmd(ctx context.Context, e env) int {
 		fmt.Fprintf(e.stderr, "kasa2mqtt demo: %v\n", err)
 		return exitError
 	}
-	log, err := daemon.SimpleLogger(cfg.Log.Level, cfg.Log.Format, e.stderr)
+	log, err := logging.SimpleLogger(cfg.Log.Level, cfg.Log.Format, e.stderr)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kasa2mqtt demo: %v\n", err)
 		return exitUsage

@@ -17,37 +17,22 @@ import (
 // bridge would publish (strip outlets included) and what it cannot bridge.
 func devicesCmd(ctx context.Context, e env) int {
 	fs := newFlags("devices", e)
-	path := fs.String("c", defaultConf, "configuration file")
-	if code, ok := parseFlags(fs, e.args); !ok {
-		return code
-	}
-	cfg, ok := loadConfig(*path, e)
+	o, code, ok := openAccounts(e, fs, configFlag(fs))
 	if !ok {
-		return exitConfig
-	}
-	log, err := daemon.SimpleLogger("warn", cfg.Log.Format, e.stderr)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "kasa2mqtt: %v\n", err)
-		return exitConfig
-	}
-	accts, _, err := daemon.OpenAccounts(cfg, httpClientOverride, log, nil)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "kasa2mqtt: %v\n", err)
-		return exitError
+		return code
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ACCOUNT\tNAME\tID\tMODEL\tONLINE\tREGION SERVER\tTOPIC")
-	code := exitOK
 	var all []cloud.Device
 	type row struct {
 		account, name, id, model, server, note string
 		online                                 bool
 	}
 	var rows []row
-	for _, a := range accts {
+	for _, a := range o.accounts {
 		p := a.Provider
 		// What the account holds beyond what is bridged, and each row's
 		// server.
@@ -79,7 +64,7 @@ func devicesCmd(ctx context.Context, e env) int {
 			rows = append(rows, row{p.Account(), d.Name, d.ID, d.Model, server, "", d.Online})
 		}
 	}
-	topics := bridge.PlanTopics(all, daemon.Overrides(cfg), cfg.StateDir)
+	topics := bridge.PlanTopics(all, daemon.Overrides(o.cfg), o.cfg.StateDir)
 	for _, r := range rows {
 		topic := r.note
 		if topic == "" {
@@ -92,7 +77,7 @@ func devicesCmd(ctx context.Context, e env) int {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.account, r.name, r.id, r.model, online, r.server, topic)
 	}
 	if err := tw.Flush(); err != nil {
-		log.Error("write table", zap.Error(err))
+		o.log.Error("write table", zap.Error(err))
 	}
 	return code
 }

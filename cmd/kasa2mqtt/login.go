@@ -9,36 +9,22 @@ import (
 	"time"
 
 	"golang.org/x/term"
-
-	"github.com/kasa2mqtt/kasa2mqtt/internal/daemon"
 )
 
-// loginCmd asks for each password-login account's (Kasa's) password (without echo on a
-// terminal), logs in once and stores only the tokens in the state dir.
+// loginCmd asks for the password of each account that logs in with one
+// (Kasa), without echo on a terminal, logs in once and stores only the
+// tokens in the state dir.
 func loginCmd(ctx context.Context, e env) int {
 	fs := newFlags("login", e)
-	path := fs.String("c", defaultConf, "configuration file")
+	path := configFlag(fs)
 	account := fs.String("account", "", "log in to this account only (default: every account)")
-	if code, ok := parseFlags(fs, e.args); !ok {
-		return code
-	}
-	cfg, ok := loadConfig(*path, e)
+	o, code, ok := openAccounts(e, fs, path)
 	if !ok {
-		return exitConfig
-	}
-	log, err := daemon.SimpleLogger("warn", cfg.Log.Format, e.stderr)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "kasa2mqtt: %v\n", err)
-		return exitConfig
-	}
-	accts, _, err := daemon.OpenAccounts(cfg, httpClientOverride, log, nil)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "kasa2mqtt: %v\n", err)
-		return exitError
+		return code
 	}
 	in := bufio.NewReader(e.stdin)
 	done := 0
-	for _, a := range accts {
+	for _, a := range o.accounts {
 		name := a.Provider.Account()
 		if a.Login == nil || (*account != "" && name != *account) {
 			continue
@@ -57,7 +43,7 @@ func loginCmd(ctx context.Context, e env) int {
 			accountError(e, a.Provider, err)
 			return exitError
 		}
-		fmt.Fprintf(e.stdout, "Logged in. Tokens stored in %s (the password was not stored).\n", cfg.StateDir)
+		fmt.Fprintf(e.stdout, "Logged in. Tokens stored in %s (the password was not stored).\n", o.cfg.StateDir)
 		done++
 	}
 	if done == 0 {

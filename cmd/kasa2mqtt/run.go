@@ -10,30 +10,27 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/kasa2mqtt/kasa2mqtt/internal/daemon"
+	"github.com/kasa2mqtt/kasa2mqtt/internal/logging"
 )
 
 func runCmd(ctx context.Context, e env) int {
 	fs := newFlags("run", e)
-	path := fs.String("c", defaultConf, "configuration file")
-	if code, ok := parseFlags(fs, e.args); !ok {
+	cfg, code, ok := flagsAndConfig(e, fs, configFlag(fs))
+	if !ok {
 		return code
 	}
-	cfg, ok := loadConfig(*path, e)
-	if !ok {
-		return exitConfig
-	}
-	levels, err := daemon.LevelsFromConfig(cfg.Log)
+	levels, err := logging.LevelsFrom(cfg.Log.Level, cfg.Log.Levels)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kasa2mqtt: %v\n", err)
 		return exitConfig
 	}
-	log, err := daemon.NewLogger(levels, cfg.Log.Format, e.stderr)
+	log, err := logging.NewLogger(levels, cfg.Log.Format, e.stderr)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kasa2mqtt: %v\n", err)
 		return exitConfig
 	}
 	defer func() { _ = log.Sync() }()
-	m := &daemon.Main{Config: cfg, Logger: log, Levels: levels}
+	m := &daemon.Main{Config: cfg, Logger: log, Levels: levels, HTTPClient: e.httpClient}
 	err = m.Run(ctx)
 	switch {
 	case errors.Is(err, daemon.ErrRestart):

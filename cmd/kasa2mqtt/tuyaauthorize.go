@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kasa2mqtt/kasa2mqtt/internal/daemon"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/providers"
 )
 
@@ -19,29 +18,16 @@ import (
 // 127.0.0.1 redirect listener), exchanges it and stores the tokens.
 func tuyaAuthorizeCmd(ctx context.Context, e env) int {
 	fs := newFlags("tuya-authorize", e)
-	path := fs.String("c", defaultConf, "configuration file")
+	path := configFlag(fs)
 	account := fs.String("account", "", "the Tuya account to authorise (default: the only one with auth: code)")
 	listen := fs.String("listen", "127.0.0.1:0", "address of the local redirect listener (\"off\" to only accept a typed code)")
 	timeout := fs.Duration("timeout", 10*time.Minute, "how long to wait for the code")
-	if code, ok := parseFlags(fs, e.args); !ok {
-		return code
-	}
-	cfg, ok := loadConfig(*path, e)
+	o, exit, ok := openAccounts(e, fs, path)
 	if !ok {
-		return exitConfig
-	}
-	log, err := daemon.SimpleLogger("warn", cfg.Log.Format, e.stderr)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "kasa2mqtt: %v\n", err)
-		return exitConfig
-	}
-	accts, _, err := daemon.OpenAccounts(cfg, httpClientOverride, log, nil)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "kasa2mqtt: %v\n", err)
-		return exitError
+		return exit
 	}
 	var acct *providers.Account
-	for _, a := range accts {
+	for _, a := range o.accounts {
 		if a.Authorize == nil || (*account != "" && a.Provider.Account() != *account) {
 			continue
 		}
@@ -52,7 +38,7 @@ func tuyaAuthorizeCmd(ctx context.Context, e env) int {
 		acct = a
 	}
 	if acct == nil {
-		fmt.Fprintf(e.stderr, "kasa2mqtt: no Tuya account with auth: code%s in %s\n", map[bool]string{true: " named " + *account, false: ""}[*account != ""], *path)
+		fmt.Fprintf(e.stderr, "kasa2mqtt: no Tuya account with auth: code%s in %s\n", map[bool]string{true: " named " + *account, false: ""}[*account != ""], o.path)
 		return exitUsage
 	}
 	auth := acct.Authorize

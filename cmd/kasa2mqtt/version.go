@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"runtime"
 
-	"github.com/kasa2mqtt/kasa2mqtt/internal/daemon"
+	"github.com/kasa2mqtt/kasa2mqtt/internal/version"
 )
 
 func versionCmd(_ context.Context, e env) int {
@@ -13,10 +13,10 @@ func versionCmd(_ context.Context, e env) int {
 	if code, ok := parseFlags(fs, e.args); !ok {
 		return code
 	}
-	commit := daemon.Commit
+	commit := version.Commit
 	if commit == "" {
 		commit = "unknown"
 	}
-	fmt.Fprintf(e.stdout, "kasa2mqtt %s (commit %s, %s)\n", daemon.Version, commit, runtime.Version())
+	fmt.Fprintf(e.stdout, "kasa2mqtt %s (commit %s, %s)\n", version.Version, commit, runtime.Version())
 	return exitOK
 }

@@ -1,17 +1,14 @@
-package daemon
+package logging
 
 import (
 	"fmt"
-	"io"
-	"os"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
-
-	"github.com/kasa2mqtt/kasa2mqtt/internal/logging"
 )
 
 // Levels holds the process log level and per-component overrides. Safe for
@@ -46,7 +43,7 @@ func (l *Levels) Set(component, level string) error {
 		l.base.SetLevel(lvl)
 		return nil
 	}
-	if comps := logging.Components(); !slices.Contains(comps, component) {
+	if comps := Components(); !slices.Contains(comps, component) {
 		return fmt.Errorf("log component %q: want one of %s", component, strings.Join(comps, ", "))
 	}
 	l.mu.Lock()
@@ -121,39 +118,17 @@ func (c levelCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.Che
 // own cores; NewLogger does this itself).
 func (l *Levels) Core(c zapcore.Core) zapcore.Core { return levelCore{Core: c, levels: l} }
 
-// NewLogger builds the one logger of the process, format console|json,
-// written to w (os.Stderr when nil), filtered by levels.
-func NewLogger(levels *Levels, format string, w io.Writer) (*zap.Logger, error) {
-	if w == nil {
-		w = os.Stderr
-	}
-	encCfg := zap.NewProductionEncoderConfig()
-	encCfg.TimeKey = "time"
-	encCfg.EncodeTime = zapcore.ISO8601TimeEncoder
-	encCfg.EncodeDuration = zapcore.StringDurationEncoder
-	var enc zapcore.Encoder
-	switch format {
-	case "json":
-		enc = zapcore.NewJSONEncoder(encCfg)
-	case "", "console":
-		encCfg.EncodeLevel = zapcore.CapitalLevelEncoder
-		enc = zapcore.NewConsoleEncoder(encCfg)
-	default:
-		return nil, fmt.Errorf("log format %q: must be console or json", format)
-	}
-	// The inner core lets everything through; levelCore decides. Repeated
-	// identical warnings and errors are rate-limited (logdedup.go) after
-	// the level filtering, so only entries to be written are counted.
-	core := zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), zapcore.DebugLevel)
-	dedup := newDedupCore(core, dedupWindow, dedupMaxKeys, nil)
-	return zap.New(levelCore{Core: dedup, levels: levels}), nil
-}
-
-// SimpleLogger is NewLogger with one level, for the short-lived commands.
-func SimpleLogger(level, format string, w io.Writer) (*zap.Logger, error) {
+// LevelsFrom builds the Levels of the log section: level for everything,
+// then each component's own level (log.level and log.levels).
+func LevelsFrom(level string, components map[string]string) (*Levels, error) {
 	levels, err := NewLevels(level)
 	if err != nil {
 		return nil, err
 	}
-	return NewLogger(levels, format, w)
+	for _, c := range slices.Sorted(maps.Keys(components)) {
+		if err := levels.Set(c, components[c]); err != nil {
+			return nil, err
+		}
+	}
+	return levels, nil
 }
