@@ -139,7 +139,6 @@ func flagsAndConfig(e env, fs *flag.FlagSet, path *string) (cfg *config.Config, 
 // opened is what the account commands (devices, login, tuya-authorize)
 // work with.
 type opened struct {
-	path     string
 	cfg      *config.Config
 	log      *zap.Logger // level warn, to stderr
 	accounts []*providers.Account
@@ -164,7 +163,7 @@ func openAccounts(e env, fs *flag.FlagSet, path *string) (o *opened, code int, o
 		fmt.Fprintf(e.stderr, "kasa2mqtt: %v\n", err)
 		return nil, exitError, false
 	}
-	return &opened{path: *path, cfg: cfg, log: log, accounts: accts}, exitOK, true
+	return &opened{cfg: cfg, log: log, accounts: accts}, exitOK, true
 }
 
 // accountError prints an account's error, with what to do about it when

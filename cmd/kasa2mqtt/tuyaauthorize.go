@@ -38,7 +38,7 @@ func tuyaAuthorizeCmd(ctx context.Context, e env) int {
 		acct = a
 	}
 	if acct == nil {
-		fmt.Fprintf(e.stderr, "kasa2mqtt: no Tuya account with auth: code%s in %s\n", map[bool]string{true: " named " + *account, false: ""}[*account != ""], o.path)
+		fmt.Fprintf(e.stderr, "kasa2mqtt: no Tuya account with auth: code%s in %s\n", map[bool]string{true: " named " + *account, false: ""}[*account != ""], *path)
 		return exitUsage
 	}
 	auth := acct.Authorize
