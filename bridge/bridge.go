@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	paho "github.com/eclipse/paho.mqtt.golang"
 	"go.uber.org/zap"
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
@@ -89,6 +88,10 @@ type Options struct {
 	// in again), or the error unchanged; bridge/info, the account_error
 	// event and the log show what it returns. Nil adds nothing.
 	Advise func(p cloud.Provider, err error) error
+
+	// clock replaces the system clock in this package's tests (timers and
+	// time stamps; see clock). Nil: the system clock.
+	clock clock
 }
 
 // Output modes for device state (zigbee2mqtt semantics).
@@ -187,6 +190,9 @@ func New(opts Options, providers ...cloud.Provider) (*Bridge, error) {
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
+	if opts.clock == nil {
+		opts.clock = realClock{}
+	}
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
@@ -225,7 +231,7 @@ func New(opts Options, providers ...cloud.Provider) (*Bridge, error) {
 		connected: make(chan struct{}, 1),
 		lost:      make(chan struct{}, 1),
 		ready:     make(chan struct{}),
-		started:   time.Now(),
+		started:   opts.clock.Now(),
 	}
 	// A bridge that was just built counts as alive until Run's loop takes
 	// over the heartbeat.
@@ -251,7 +257,7 @@ func (b *Bridge) Ready() error {
 // Alive reports whether the run loop went round in the last d (it wakes at
 // least every 15 s): false means it is stuck. For the systemd watchdog.
 func (b *Bridge) Alive(d time.Duration) bool {
-	return time.Since(b.started)-time.Duration(b.heartbeat.Load()) < d
+	return b.opts.clock.Now().Sub(b.started)-time.Duration(b.heartbeat.Load()) < d
 }
 
 // FirstConnect is closed once the bridge first connected to the broker and
@@ -283,9 +289,11 @@ func (b *Bridge) Run(ctx context.Context) error {
 
 	b.log.Info("connecting to the MQTT broker", zap.String("server", b.opts.MQTT.Server), zap.String("client_id", b.opts.MQTT.ClientID))
 	// keepConnected connects and reconnects; onConnect does the rest.
-	wg.Go(func() { keepConnected(loopCtx, client, b.lost, b.opts.MQTT.MaxReconnectInterval, b.log.Named("mqtt")) })
+	wg.Go(func() {
+		keepConnected(loopCtx, client, b.lost, b.opts.MQTT.MaxReconnectInterval, b.opts.clock, b.log.Named("mqtt"))
+	})
 
-	st := newRunState(b, ob, loopCtx)
+	l := newRunLoop(loopCtx, b, ob)
 	for _, p := range b.providers {
 		pl := &poller{
 			prov:         p,
@@ -296,65 +304,16 @@ func (b *Bridge) Run(ctx context.Context) error {
 			relist:       make(chan struct{}, 1),
 			log:          b.log.Named("poller").With(zap.String(keyAccount, p.Account())),
 			metrics:      b.opts.Metrics,
+			clock:        b.opts.clock,
 		}
-		st.pollers[p] = pl
+		l.pollers[p] = pl
 		wg.Go(func() { pl.run(loopCtx) })
 	}
-
-	birth := time.NewTimer(time.Hour)
-	birth.Stop()
-	defer birth.Stop()
-	tick := time.NewTicker(15 * time.Second)
-	defer tick.Stop()
-	infoEvery := 0
-	st.updateReadiness()
-	b.heartbeat.Store(int64(time.Since(b.started)))
-
-loop:
-	for {
-		b.heartbeat.Store(int64(time.Since(b.started)))
-		select {
-		case <-ctx.Done():
-			break loop
-		case <-tick.C:
-			// Refresh bridge/info (uptime, calls today) every minute.
-			if infoEvery++; infoEvery%4 == 0 && b.online.Load() {
-				st.publishInfo()
-			}
-		case <-b.connected:
-			st.replay("connected")
-			b.readyOnce.Do(func() { close(b.ready) })
-		case <-birth.C:
-			st.replay("home assistant restarted")
-		case m := <-b.msgs:
-			if m.topic == b.opts.StatusTopic {
-				if strings.EqualFold(strings.TrimSpace(string(m.payload)), "online") {
-					d := b.opts.BirthDelay()
-					b.log.Info("home assistant is online; replaying discovery and state", zap.Duration("delay", d))
-					birth.Reset(d)
-				}
-				continue
-			}
-			if path, ok := isRequestTopic(b.opts.BaseTopic, m.topic); ok {
-				st.handleRequest(path, m)
-				continue
-			}
-			st.handleMessage(m)
-		case ev := <-b.events:
-			switch ev := ev.(type) {
-			case listEvent:
-				st.handleList(ev)
-			case statesEvent:
-				st.handleStates(ev)
-			case resultEvent:
-				st.handleResult(ev)
-			}
-		}
-	}
+	l.run(ctx)
 
 	// Shutdown: stop producers, flush what is queued, say goodbye.
 	cancel()
-	st.stopWorkers()
+	l.stopWorkers()
 	wg.Wait()
 	if client.IsConnectionOpen() {
 		ob.flush(2 * time.Second)
@@ -366,108 +325,5 @@ loop:
 	client.Disconnect(250)
 	b.online.Store(false)
 	b.log.Info("stopped")
-	return nil
-}
-
-// onConnect runs in a paho goroutine on every (re)connect: subscribe, then
-// wake the run loop to republish everything.
-func (b *Bridge) onConnect(c paho.Client) {
-	lost := b.lostCount.Load()
-	filters := map[string]byte{b.opts.BaseTopic + "/#": 1}
-	if b.opts.HomeAssistant {
-		filters[b.opts.StatusTopic] = 1
-	}
-	// Without its subscriptions the bridge is deaf: retry until the broker
-	// grants them or the connection drops (paho then reconnects and calls
-	// onConnect again). Never Disconnect here: in paho that is final.
-	for attempt := 1; ; attempt++ {
-		err := subscribe(c, filters)
-		if err == nil {
-			break
-		}
-		if !c.IsConnectionOpen() {
-			b.log.Warn("connection lost while subscribing; reconnecting", zap.Error(err))
-			return
-		}
-		b.log.Error("subscribing to command topics failed; retrying", zap.Int("attempt", attempt), zap.Error(err))
-		time.Sleep(min(time.Duration(attempt)*2*time.Second, 30*time.Second))
-	}
-	b.online.Store(true)
-	if b.opts.Metrics != nil {
-		b.opts.Metrics.SetMQTTConnected(true)
-	}
-	if b.lostCount.Load() != lost || !c.IsConnectionOpen() {
-		// Lost meanwhile: onConnectionLost may have cleared the flags
-		// before the lines above set them; clear them again (set, then
-		// check: either order ends offline).
-		b.online.Store(false)
-		if b.opts.Metrics != nil {
-			b.opts.Metrics.SetMQTTConnected(false)
-		}
-		return
-	}
-	b.log.Info("connected to the MQTT broker")
-	select {
-	case b.connected <- struct{}{}:
-	default:
-	}
-}
-
-func (b *Bridge) onConnectionLost(err error) {
-	b.lostCount.Add(1)
-	b.online.Store(false)
-	if b.opts.Metrics != nil {
-		b.opts.Metrics.SetMQTTConnected(false)
-	}
-	b.log.Warn("lost the MQTT connection; reconnecting", zap.Error(err))
-	select {
-	case b.lost <- struct{}{}:
-	default:
-	}
-}
-
-// onMessage runs in paho's goroutines: it keeps only command and status
-// messages (our own state echoes are dropped here) and never blocks.
-func (b *Bridge) onMessage(_ paho.Client, m paho.Message) {
-	topic := m.Topic()
-	if topic != b.opts.StatusTopic {
-		_, isCmd := parseCommandTopic(b.opts.BaseTopic, topic)
-		_, isReq := isRequestTopic(b.opts.BaseTopic, topic)
-		if !isCmd && !isReq {
-			return
-		}
-	}
-	if b.opts.Metrics != nil {
-		b.opts.Metrics.MQTTMessage("in")
-	}
-	payload := m.Payload()
-	size := len(payload)
-	if size > maxPayload {
-		// Queued messages must not hold megabytes each (the queue has
-		// room for 1024): the message is refused for its size anyway.
-		payload = payload[:maxPayload+1]
-	}
-	msg := mqttMessage{topic: topic, payload: append([]byte(nil), payload...), size: size, retained: m.Retained()}
-	select {
-	case b.msgs <- msg:
-	default:
-		b.log.Warn("command queue full, dropping message", zap.String(keyTopic, topic), zap.String(keyPayload, quotePayload(msg.payload)))
-	}
-}
-
-// subscribe subscribes to filters and checks that the broker granted each
-// one (a refusal, return code 0x80, is not an error for paho).
-func subscribe(c paho.Client, filters map[string]byte) error {
-	tok := c.SubscribeMultiple(filters, nil)
-	if err := waitToken(context.Background(), tok, 10*time.Second); err != nil {
-		return err
-	}
-	if st, ok := tok.(*paho.SubscribeToken); ok {
-		for filter, code := range st.Result() {
-			if code == 0x80 {
-				return fmt.Errorf("broker refused the subscription to %q (check its ACL)", filter)
-			}
-		}
-	}
 	return nil
 }

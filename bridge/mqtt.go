@@ -149,18 +149,12 @@ func reconnectDelay(n int, maxWait time.Duration) time.Duration {
 // away is not hammered. Attempts are single (paho's ConnectRetry is off)
 // and bounded by the connect timeout. It returns when ctx ends, without
 // waiting for an attempt in flight (the caller's Disconnect aborts it).
-func keepConnected(ctx context.Context, client paho.Client, lost <-chan struct{}, maxWait time.Duration, log *zap.Logger) {
+func keepConnected(ctx context.Context, client paho.Client, lost <-chan struct{}, maxWait time.Duration, c clock, log *zap.Logger) {
 	fails, flaps := 0, 0 // failed attempts now; quick drops before
 	first := true
 	for {
-		if d := reconnectDelay(flaps+fails, maxWait); d > 0 {
-			t := time.NewTimer(d)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return
-			case <-t.C:
-			}
+		if d := reconnectDelay(flaps+fails, maxWait); d > 0 && !sleep(c, d, ctx.Done()) {
+			return
 		}
 		if ctx.Err() != nil {
 			return
@@ -187,13 +181,13 @@ func keepConnected(ctx context.Context, client paho.Client, lost <-chan struct{}
 		}
 		wasDown := first || fails > 0 // the broker was away, or this is the start
 		first, fails = false, 0
-		up := time.Now()
+		up := c.Now()
 		select {
 		case <-ctx.Done():
 			return
 		case <-lost:
 		}
-		if wasDown || time.Since(up) >= stableConnection {
+		if wasDown || c.Now().Sub(up) >= stableConnection {
 			flaps = 0
 		} else {
 			flaps++
@@ -215,4 +209,107 @@ func waitToken(ctx context.Context, tok paho.Token, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// onConnect runs in a paho goroutine on every (re)connect: subscribe, then
+// wake the run loop to republish everything.
+func (b *Bridge) onConnect(c paho.Client) {
+	lost := b.lostCount.Load()
+	filters := map[string]byte{b.opts.BaseTopic + "/#": 1}
+	if b.opts.HomeAssistant {
+		filters[b.opts.StatusTopic] = 1
+	}
+	// Without its subscriptions the bridge is deaf: retry until the broker
+	// grants them or the connection drops (paho then reconnects and calls
+	// onConnect again). Never Disconnect here: in paho that is final.
+	for attempt := 1; ; attempt++ {
+		err := subscribe(c, filters)
+		if err == nil {
+			break
+		}
+		if !c.IsConnectionOpen() {
+			b.log.Warn("connection lost while subscribing; reconnecting", zap.Error(err))
+			return
+		}
+		b.log.Error("subscribing to command topics failed; retrying", zap.Int("attempt", attempt), zap.Error(err))
+		sleep(b.opts.clock, min(time.Duration(attempt)*2*time.Second, 30*time.Second), nil)
+	}
+	b.online.Store(true)
+	if b.opts.Metrics != nil {
+		b.opts.Metrics.SetMQTTConnected(true)
+	}
+	if b.lostCount.Load() != lost || !c.IsConnectionOpen() {
+		// Lost meanwhile: onConnectionLost may have cleared the flags
+		// before the lines above set them; clear them again (set, then
+		// check: either order ends offline).
+		b.online.Store(false)
+		if b.opts.Metrics != nil {
+			b.opts.Metrics.SetMQTTConnected(false)
+		}
+		return
+	}
+	b.log.Info("connected to the MQTT broker")
+	select {
+	case b.connected <- struct{}{}:
+	default:
+	}
+}
+
+func (b *Bridge) onConnectionLost(err error) {
+	b.lostCount.Add(1)
+	b.online.Store(false)
+	if b.opts.Metrics != nil {
+		b.opts.Metrics.SetMQTTConnected(false)
+	}
+	b.log.Warn("lost the MQTT connection; reconnecting", zap.Error(err))
+	select {
+	case b.lost <- struct{}{}:
+	default:
+	}
+}
+
+// onMessage runs in paho's goroutines: it keeps only command and status
+// messages (our own state echoes are dropped here) and never blocks.
+func (b *Bridge) onMessage(_ paho.Client, m paho.Message) {
+	topic := m.Topic()
+	if topic != b.opts.StatusTopic {
+		_, isCmd := parseCommandTopic(b.opts.BaseTopic, topic)
+		_, isReq := isRequestTopic(b.opts.BaseTopic, topic)
+		if !isCmd && !isReq {
+			return
+		}
+	}
+	if b.opts.Metrics != nil {
+		b.opts.Metrics.MQTTMessage("in")
+	}
+	payload := m.Payload()
+	size := len(payload)
+	if size > maxPayload {
+		// Queued messages must not hold megabytes each (the queue has
+		// room for 1024): the message is refused for its size anyway.
+		payload = payload[:maxPayload+1]
+	}
+	msg := mqttMessage{topic: topic, payload: append([]byte(nil), payload...), size: size, retained: m.Retained()}
+	select {
+	case b.msgs <- msg:
+	default:
+		b.log.Warn("command queue full, dropping message", zap.String(keyTopic, topic), zap.String(keyPayload, quotePayload(msg.payload)))
+	}
+}
+
+// subscribe subscribes to filters and checks that the broker granted each
+// one (a refusal, return code 0x80, is not an error for paho).
+func subscribe(c paho.Client, filters map[string]byte) error {
+	tok := c.SubscribeMultiple(filters, nil)
+	if err := waitToken(context.Background(), tok, 10*time.Second); err != nil {
+		return err
+	}
+	if st, ok := tok.(*paho.SubscribeToken); ok {
+		for filter, code := range st.Result() {
+			if code == 0x80 {
+				return fmt.Errorf("broker refused the subscription to %q (check its ACL)", filter)
+			}
+		}
+	}
+	return nil
 }

@@ -16,24 +16,19 @@ import (
 func PlanTopics(devs []cloud.Device, devOpts map[string]DeviceOverride, stateDir string) map[string]string {
 	known, _ := newKnownFile(stateDir).load() // missing or unreadable: plan from scratch
 	ov, _ := newOverrides(devOpts, stateDir)  // options set over MQTT count too
-	st := &runState{ov: ov, byTopic: map[string]*device{}, knownDev: known}
+	alloc := newTopicAllocator(ov.get, func(key string) string { return known[key].Topic })
 	sorted := slices.Clone(devs)
-	slices.SortFunc(sorted, func(a, b cloud.Device) int {
-		if ra, rb := st.topicRank(a), st.topicRank(b); ra != rb {
-			return ra - rb
-		}
-		return assignOrder(a, b)
-	})
+	alloc.sort(sorted)
 	out := map[string]string{}
 	for _, d := range sorted {
 		if ov.get(d.ID).Disabled {
 			continue
 		}
-		d.Name = st.displayName(d)
-		dv := &device{key: deviceKey(d.Provider, d.ID), dev: d}
-		dv.topic = st.assignTopic(dv)
-		st.byTopic[dv.topic] = dv
-		out[d.ID] = dv.topic
+		d.Name = alloc.name(d)
+		key := deviceKey(d.Provider, d.ID)
+		topic := alloc.assign(key, d)
+		alloc.claim(topic, key)
+		out[d.ID] = topic
 	}
 	return out
 }

@@ -30,6 +30,7 @@ type poller struct {
 	relist       chan struct{}
 	log          *zap.Logger
 	metrics      Metrics // may be nil
+	clock        clock
 }
 
 // listEvent carries a ListDevices result.
@@ -107,10 +108,9 @@ func (p *poller) send(ctx context.Context, ev event) bool {
 
 func (p *poller) run(ctx context.Context) {
 	var ids []string
-	listTimer := time.NewTimer(0)
+	listTimer := p.clock.NewTimer(0)
 	defer listTimer.Stop()
-	pollTimer := time.NewTimer(time.Hour)
-	pollTimer.Stop()
+	pollTimer := stoppedTimer(p.clock)
 	defer pollTimer.Stop()
 	failures := 0
 
@@ -154,10 +154,10 @@ func (p *poller) run(ctx context.Context) {
 		if len(ids) == 0 {
 			return
 		}
-		started := time.Now()
+		started := p.clock.Now()
 		defer func() {
 			if p.metrics != nil {
-				p.metrics.ObservePoll(p.prov.Kind(), p.prov.Account(), time.Since(started))
+				p.metrics.ObservePoll(p.prov.Kind(), p.prov.Account(), p.clock.Now().Sub(started))
 			}
 		}()
 		pctx, cancel := context.WithTimeout(ctx, runDeadline(p.pollInterval))
@@ -205,9 +205,9 @@ func (p *poller) run(ctx context.Context) {
 			return
 		case <-p.relist:
 			list()
-		case <-listTimer.C:
+		case <-listTimer.C():
 			list()
-		case <-pollTimer.C:
+		case <-pollTimer.C():
 			poll()
 		}
 	}

@@ -55,6 +55,7 @@ type job struct {
 // resultEvent carries what a worker did.
 type resultEvent struct {
 	key       string
+	worker    uint64 // the worker's serial number (startWorkerEffect.serial)
 	cmd       *cloud.Command
 	rename    string
 	renameErr error
@@ -69,6 +70,7 @@ type resultEvent struct {
 // for one device are applied in the order they arrived.
 type worker struct {
 	key    string
+	serial uint64
 	id     string
 	prov   cloud.Provider
 	jobs   chan job
@@ -77,22 +79,25 @@ type worker struct {
 	// rt is the request timeout: the bound of a rename and of a re-read,
 	// and the unit of the command budget (commandBudget).
 	rt     time.Duration
+	clock  clock
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-// workerQueue is how many commands may wait for one device.
+// workerQueue is how many jobs one device may have waiting or under way;
+// the registry counts them and refuses more.
 const workerQueue = 32
 
 // startWorker starts the worker of one device; rt is the request timeout
-// (<= 0: cloud.DefaultRequestTimeout).
-func startWorker(parent context.Context, key, id string, prov cloud.Provider, events chan<- event, log *zap.Logger, rt time.Duration) *worker {
+// (<= 0: cloud.DefaultRequestTimeout); c times the retry delays and the
+// re-reads.
+func startWorker(parent context.Context, key string, serial uint64, id string, prov cloud.Provider, events chan<- event, log *zap.Logger, rt time.Duration, c clock) *worker {
 	if rt <= 0 {
 		rt = cloud.DefaultRequestTimeout
 	}
 	ctx, cancel := context.WithCancel(parent)
-	w := &worker{key: key, id: id, prov: prov, jobs: make(chan job, workerQueue), events: events, log: log, rt: rt,
-		cancel: cancel, done: make(chan struct{})}
+	w := &worker{key: key, serial: serial, id: id, prov: prov, jobs: make(chan job, workerQueue), events: events, log: log, rt: rt,
+		clock: c, cancel: cancel, done: make(chan struct{})}
 	go w.run(ctx)
 	return w
 }
@@ -119,7 +124,7 @@ func (w *worker) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case j := <-w.jobs:
-			ev := resultEvent{key: w.key, cmd: j.cmd, rename: j.rename, reply: j.reply}
+			ev := resultEvent{key: w.key, worker: w.serial, cmd: j.cmd, rename: j.rename, reply: j.reply}
 			if j.rename != "" {
 				rn, ok := w.prov.(cloud.Renamer)
 				if !ok {
@@ -136,7 +141,7 @@ func (w *worker) run(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			ev.started = time.Now()
+			ev.started = w.clock.Now()
 			rctx, cancel := context.WithTimeout(ctx, w.rt)
 			var states []cloud.State
 			err := safely(w.log, "read state", func() (err error) {
@@ -182,12 +187,8 @@ func (w *worker) apply(ctx context.Context, cmd cloud.Command) error {
 		wait := commandRetryDelays[attempt]
 		w.log.Info("command failed; retrying", zap.Stringer("command", cmd), zap.Int("attempt", attempt+1),
 			zap.Duration("in", wait), zap.Error(err))
-		t := time.NewTimer(wait)
-		select {
-		case <-actx.Done():
-			t.Stop()
+		if !sleep(w.clock, wait, actx.Done()) {
 			return err
-		case <-t.C:
 		}
 	}
 }

@@ -20,6 +20,8 @@ type applyProvider struct {
 	script    []func(ctx context.Context) error
 	calls     int
 	deadlines []time.Duration // per call: how long its context had left
+	clock     clock           // when set, starts records each call's time on it
+	starts    []time.Time
 }
 
 func (p *applyProvider) Kind() string    { return "fake" }
@@ -41,6 +43,9 @@ func (p *applyProvider) Apply(ctx context.Context, _ cloud.Command) error {
 	if dl, ok := ctx.Deadline(); ok {
 		p.deadlines = append(p.deadlines, time.Until(dl))
 	}
+	if p.clock != nil {
+		p.starts = append(p.starts, p.clock.Now())
+	}
 	p.mu.Unlock()
 	return f(ctx)
 }
@@ -51,12 +56,19 @@ func (p *applyProvider) applyCalls() int {
 	return p.calls
 }
 
+// instantClock is a fake clock on which every wait ends at once.
+func instantClock() *fakeClock {
+	c := newFakeClock()
+	c.instant = true
+	return c
+}
+
 // runCommand sends one relay command through a worker with request timeout
-// rt and returns its result.
-func runCommand(t *testing.T, p *applyProvider, rt time.Duration) resultEvent {
+// rt, waiting on clk, and returns its result.
+func runCommand(t *testing.T, p *applyProvider, rt time.Duration, clk clock) resultEvent {
 	t.Helper()
 	events := make(chan event, 1)
-	w := startWorker(t.Context(), "fake/x", "x", p, events, zap.NewNop(), rt)
+	w := startWorker(t.Context(), "fake/x", 1, "x", p, events, zap.NewNop(), rt, clk)
 	defer w.stop()
 	cmd := cloud.Command{DeviceID: "x", Action: cloud.ActionSetRelay, On: true}
 	if !w.enqueue(job{cmd: &cmd}) {
@@ -72,11 +84,13 @@ func runCommand(t *testing.T, p *applyProvider, rt time.Duration) resultEvent {
 }
 
 // hang is an attempt that gets no answer: like a provider's transport, it
-// gives up after the request timeout rt (or when ctx ends first).
-func hang(rt time.Duration) func(ctx context.Context) error {
+// gives up after the request timeout rt on clk (or when ctx ends first).
+func hang(clk clock, rt time.Duration) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
+		t := clk.NewTimer(rt)
+		defer t.Stop()
 		select {
-		case <-time.After(rt):
+		case <-t.C():
 			return fmt.Errorf("vendor: no answer within %s: %w", rt, cloud.ErrTimeout)
 		case <-ctx.Done():
 			return ctx.Err()
@@ -103,7 +117,7 @@ func TestCommandBudget_EveryAttemptMayTakeTheRequestTimeout(t *testing.T) {
 func TestWorker_CommandContextHasRoomForEveryRetry(t *testing.T) {
 	const rt = time.Minute
 	p := &applyProvider{script: []func(context.Context) error{func(context.Context) error { return nil }}}
-	if ev := runCommand(t, p, rt); ev.applyErr != nil {
+	if ev := runCommand(t, p, rt, realClock{}); ev.applyErr != nil {
 		t.Fatalf("apply: %v", ev.applyErr)
 	}
 	if len(p.deadlines) != 1 {
@@ -118,8 +132,9 @@ func TestWorker_CommandContextHasRoomForEveryRetry(t *testing.T) {
 // again, and the retry's answer is the command's.
 func TestWorker_RetriesAnAttemptThatTimedOut(t *testing.T) {
 	const rt = 300 * time.Millisecond
-	p := &applyProvider{script: []func(context.Context) error{hang(rt), func(context.Context) error { return nil }}}
-	if ev := runCommand(t, p, rt); ev.applyErr != nil {
+	clk := instantClock()
+	p := &applyProvider{script: []func(context.Context) error{hang(clk, rt), func(context.Context) error { return nil }}}
+	if ev := runCommand(t, p, rt, clk); ev.applyErr != nil {
 		t.Fatalf("apply: %v", ev.applyErr)
 	}
 	if n := p.applyCalls(); n != 2 {
@@ -127,18 +142,27 @@ func TestWorker_RetriesAnAttemptThatTimedOut(t *testing.T) {
 	}
 }
 
-// Every attempt timing out: all retries are made within the budget, and the
-// last error is the command's (the last attempt may run into the end of the
-// budget, which the budget's sum makes coincide with its own timeout).
+// Every attempt timing out: all retries are made, after their delays, and
+// the last error is the command's. (On the real clock the last attempt may
+// run into the end of the budget, which the budget's sum makes coincide
+// with its own timeout: either error is the command's.)
 func TestWorker_GivesUpAfterTheLastRetry(t *testing.T) {
 	const rt = 100 * time.Millisecond
-	p := &applyProvider{script: []func(context.Context) error{hang(rt)}}
-	ev := runCommand(t, p, rt)
+	clk := instantClock()
+	p := &applyProvider{script: []func(context.Context) error{hang(clk, rt)}, clock: clk}
+	ev := runCommand(t, p, rt, clk)
 	if !errors.Is(ev.applyErr, cloud.ErrTimeout) && !errors.Is(ev.applyErr, context.DeadlineExceeded) {
 		t.Errorf("apply error %v, want the last timeout", ev.applyErr)
 	}
 	if n, want := p.applyCalls(), 1+len(commandRetryDelays); n != want {
-		t.Errorf("%d apply calls, want %d", n, want)
+		t.Fatalf("%d apply calls, want %d", n, want)
+	}
+	// Each retry waits its delay (0.5, 1 and 2 s) after the attempt before
+	// it gave up.
+	for i, wait := range commandRetryDelays {
+		if got := p.starts[i+1].Sub(p.starts[i]); got != rt+wait {
+			t.Errorf("retry %d started %s after the attempt before, want %s + %s", i+1, got, rt, wait)
+		}
 	}
 }
 
@@ -153,7 +177,7 @@ func TestWorker_DoesNotRetryWhatCannotPass(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			p := &applyProvider{script: []func(context.Context) error{f}}
-			if ev := runCommand(t, p, time.Second); ev.applyErr == nil {
+			if ev := runCommand(t, p, time.Second, instantClock()); ev.applyErr == nil {
 				t.Error("the command succeeded")
 			}
 			if n := p.applyCalls(); n != 1 {

@@ -1,0 +1,182 @@
+package bridge
+
+import (
+	"bytes"
+	"maps"
+	"slices"
+
+	"github.com/kasa2mqtt/kasa2mqtt/discovery"
+)
+
+// publisher is where the registry's publications go (through the effects
+// the run loop carries out). The MQTT implementation is mqttPublisher; the
+// registry's tests record the calls instead.
+type publisher interface {
+	// retain publishes payload retained on topic, unless force is false and
+	// it is what was last published there. An empty payload clears the
+	// topic on the broker; cleared topics are cleared again by every replay.
+	retain(topic string, payload []byte, force bool)
+	// state publishes a device's JSON state for the device topic segment
+	// topic, as the output mode says (JSON and/or one topic per value),
+	// unless force is false and it is the state last published there.
+	state(topic string, payload []byte, force bool)
+	// clear empties a device's retained topics: state (and its value
+	// topics), availability and, when configTopic is set and discovery is
+	// on, its discovery topic.
+	clear(topic, configTopic string)
+	// send publishes a message that is not retained (a request's answer).
+	send(topic string, payload []byte)
+	// event publishes a bridge event on <base>/bridge/event; events raised
+	// while the broker is away are held and sent, in order, by the next
+	// replay.
+	event(payload []byte)
+	// replay republishes everything retained, in the documented order.
+	replay(s replaySet)
+}
+
+// replaySet is what the registry holds for a replay, in publication order.
+// The publisher adds the bridge state and the cleared topics before, and
+// the held events after.
+type replaySet struct {
+	discovery    []message // devices' discovery, strips before outlets
+	availability []message // every device's availability
+	offline      []message // known devices not listed yet in this run
+	states       []message // topic segment and JSON state of every device
+	devices      []byte    // <base>/bridge/devices
+	bridgeConfig *message  // the bridge's own discovery; nil without discovery
+	info         []byte    // <base>/bridge/info; nil if it could not be encoded
+}
+
+// sink takes publications without blocking; the outbox is one.
+type sink interface{ put(m message) }
+
+// maxHeldEvents bounds the events kept while the broker is away.
+const maxHeldEvents = 1000
+
+// mqttPublisher publishes through a sink (the outbox), remembering what was
+// last published on every retained topic (the dedup cache and the set of
+// cleared topics) and the events held while disconnected. It is owned by
+// the run loop and not safe for concurrent use.
+type mqttPublisher struct {
+	out           sink
+	base          string
+	output        string
+	homeAssistant bool
+	// connected reports whether the broker connection is up (and
+	// subscribed); events are held while it is not.
+	connected func() bool
+
+	// last is the payload last published on each retained topic; an empty
+	// (non-nil) one marks a cleared topic.
+	last map[string][]byte
+	// states is the JSON state last published per device topic segment
+	// (kept apart from last: attribute output publishes no JSON topic).
+	states map[string][]byte
+	held   []message
+}
+
+func newMQTTPublisher(out sink, base, output string, homeAssistant bool, connected func() bool) *mqttPublisher {
+	return &mqttPublisher{out: out, base: base, output: output, homeAssistant: homeAssistant, connected: connected,
+		last: map[string][]byte{}, states: map[string][]byte{}}
+}
+
+func (p *mqttPublisher) retain(topic string, payload []byte, force bool) {
+	prev, seen := p.last[topic]
+	if !force && seen && bytes.Equal(prev, payload) {
+		return
+	}
+	if payload == nil {
+		payload = []byte{}
+	}
+	p.last[topic] = payload
+	p.out.put(message{topic: topic, payload: payload, retained: true})
+}
+
+func (p *mqttPublisher) state(topic string, payload []byte, force bool) {
+	if !force && bytes.Equal(p.states[topic], payload) {
+		return
+	}
+	p.states[topic] = payload
+	st := discovery.StateTopic(p.base, topic)
+	if p.output != OutputAttribute {
+		p.retain(st, payload, true)
+	}
+	if p.output != OutputJSON {
+		for _, a := range stateAttributes(payload) {
+			p.retain(st+"/"+a.key, a.value, true)
+		}
+	}
+}
+
+func (p *mqttPublisher) clear(topic, configTopic string) {
+	if configTopic != "" && p.homeAssistant {
+		p.retain(configTopic, nil, true)
+	}
+	if topic == "" {
+		return
+	}
+	delete(p.states, topic)
+	st := discovery.StateTopic(p.base, topic)
+	p.retain(st, nil, true)
+	p.retain(discovery.AvailabilityTopic(p.base, topic), nil, true)
+	if p.output != OutputJSON {
+		for _, key := range stateKeys {
+			p.retain(st+"/"+key, nil, true)
+		}
+	}
+}
+
+func (p *mqttPublisher) send(topic string, payload []byte) {
+	p.out.put(message{topic: topic, payload: payload})
+}
+
+// event holds the event while disconnected (at start, before the broker
+// answered, or during an outage), up to maxHeldEvents (the oldest go
+// first). While events are held, later ones join them even if the
+// connection is back (the replay may not have run yet), so events always
+// go out in order.
+func (p *mqttPublisher) event(payload []byte) {
+	m := message{topic: p.base + "/bridge/event", payload: payload}
+	if !p.connected() || len(p.held) > 0 {
+		if len(p.held) >= maxHeldEvents {
+			p.held = p.held[1:]
+		}
+		p.held = append(p.held, m)
+		return
+	}
+	p.out.put(m)
+}
+
+// replay publishes, in order: the bridge state online, an empty payload
+// again on every topic cleared during this run (a clear published while
+// the broker was away is lost), discovery, availability, offline for
+// devices known from the previous run but not listed yet, states,
+// bridge/devices, the bridge's own discovery, bridge/info, then the held
+// events.
+func (p *mqttPublisher) replay(s replaySet) {
+	p.retain(discovery.BridgeStateTopic(p.base), availabilityPayload(true), true)
+	for _, topic := range slices.Sorted(maps.Keys(p.last)) {
+		if len(p.last[topic]) == 0 {
+			p.retain(topic, nil, true)
+		}
+	}
+	for _, group := range [][]message{s.discovery, s.availability, s.offline} {
+		for _, m := range group {
+			p.retain(m.topic, m.payload, true)
+		}
+	}
+	for _, m := range s.states {
+		p.state(m.topic, m.payload, true)
+	}
+	p.retain(p.base+"/bridge/devices", s.devices, true)
+	if s.bridgeConfig != nil {
+		p.retain(s.bridgeConfig.topic, s.bridgeConfig.payload, true)
+	}
+	if len(s.info) > 0 {
+		p.retain(discovery.BridgeInfoTopic(p.base), s.info, true)
+	}
+	for _, m := range p.held {
+		p.out.put(m)
+	}
+	p.held = nil
+}

@@ -1,0 +1,349 @@
+package bridge
+
+import (
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+	"github.com/kasa2mqtt/kasa2mqtt/discovery"
+)
+
+// device is the registry's record of one bridged device.
+type device struct {
+	key  string       // provider/id
+	dev  cloud.Device // Name is the display name (override or cloud name)
+	prov cloud.Provider
+	// cloudName is the name the vendor app shows.
+	cloudName string
+
+	topic     string
+	state     *cloud.State // last good read
+	available bool
+	// availPublished: the availability was published on the current topic.
+	availPublished bool
+	// payload is the state last published on the current topic (the
+	// answer of a device/refresh).
+	payload []byte
+	misses  int
+	lastErr string
+
+	// confirmedAt is when the newest command re-read started; poll results
+	// that started earlier are older than what is published and are ignored.
+	confirmedAt time.Time
+	// relayIntent is the relay target of commands still in the worker's
+	// queue, so TOGGLE twice in a row does what the user meant.
+	relayIntent *bool
+	inflight    int
+	// worker is the serial number of the device's worker; queued counts
+	// the jobs handed to it and not answered yet.
+	worker uint64
+	queued int
+}
+
+// registry is the run loop's state: the devices by key and by topic, the
+// devices published by the previous run (bridge-devices.json), the skipped
+// ids, every device's state, availability and command bookkeeping, and the
+// accounts' status. Its handlers (handleList, handleStates, handleResult,
+// handleMessage, handleRequest, replay, info) change that state and return
+// the effects the run loop must carry out; they never block, publish, start
+// goroutines or touch files, so the registry is deterministic and is tested
+// alone. It reads the time from its clock, the per-device options from
+// overrides (safe for concurrent use) and calls Options.SetLogLevel for
+// log_level requests. Only the run loop uses it.
+type registry struct {
+	opts      Options // defaults filled in
+	disc      discovery.Config
+	providers []cloud.Provider
+	ov        *overrides
+	log       *zap.Logger
+	clock     clock
+	started   time.Time
+	// connected reports whether the broker connection is up, for
+	// health_check.
+	connected func() bool
+
+	devices  map[string]*device
+	topics   *topicAllocator
+	known    map[string]knownDevice // persisted in bridge-devices.json
+	skipped  map[string]bool        // disabled or duplicate ids, logged once
+	accounts *accountTracker
+	// relisted is when each account was last asked to re-list early.
+	relisted map[cloud.Provider]time.Time
+	workers  uint64 // workers started
+
+	effs []effect // of the handler under way
+}
+
+func newRegistry(opts Options, disc discovery.Config, providers []cloud.Provider, ov *overrides, started time.Time, connected func() bool) *registry {
+	r := &registry{
+		opts: opts, disc: disc, providers: providers, ov: ov, log: opts.Logger, clock: opts.clock,
+		started: started, connected: connected,
+		devices:  map[string]*device{},
+		known:    map[string]knownDevice{},
+		skipped:  map[string]bool{},
+		accounts: newAccountTracker(opts.Logger, opts.clock),
+		relisted: map[cloud.Provider]time.Time{},
+	}
+	r.topics = newTopicAllocator(ov.get, func(key string) string { return r.known[key].Topic })
+	return r
+}
+
+func (r *registry) emit(e ...effect) { r.effs = append(r.effs, e...) }
+
+// done returns the effects of the handler under way.
+func (r *registry) done() []effect {
+	e := r.effs
+	r.effs = nil
+	return e
+}
+
+// start takes the devices published by the previous run. Devices of
+// accounts that are no longer configured will never be listed again: they
+// are cleared (the clears are replayed on connect) and forgotten.
+func (r *registry) start(known map[string]knownDevice) []effect {
+	if known != nil {
+		r.known = known
+	}
+	configured := map[string]bool{}
+	for _, p := range r.providers {
+		configured[p.Kind()+"/"+p.Account()] = true
+	}
+	for _, key := range slices.Sorted(maps.Keys(r.known)) {
+		kd := r.known[key]
+		if !configured[kd.Provider+"/"+kd.Account] {
+			r.emit(clearEffect{kd.Topic, kd.ConfigTopic})
+			delete(r.known, key)
+			r.log.Info("clearing a device of an account that is no longer configured",
+				zap.String(keyAccount, kd.Account), zap.String(keyDeviceID, kd.ID), zap.String(keyTopic, kd.Topic))
+		}
+	}
+	r.updateReadiness()
+	return r.done()
+}
+
+// byTopic returns the device holding topic, or nil.
+func (r *registry) byTopic(topic string) *device {
+	if key, ok := r.topics.owner(topic); ok {
+		return r.devices[key]
+	}
+	return nil
+}
+
+// sortedDevices lists the devices strips first (Home Assistant links an
+// outlet to its strip (via_device) only when the strip already exists),
+// then by topic.
+func (r *registry) sortedDevices() []*device {
+	list := slices.Collect(maps.Values(r.devices))
+	slices.SortFunc(list, func(a, b *device) int {
+		if pa, pb := a.dev.ParentID != "", b.dev.ParentID != ""; pa != pb {
+			if pa {
+				return 1
+			}
+			return -1
+		}
+		return strings.Compare(a.topic, b.topic)
+	})
+	return list
+}
+
+// providerDevices lists p's devices in key order.
+func (r *registry) providerDevices(p cloud.Provider) []*device {
+	var out []*device
+	for _, key := range slices.Sorted(maps.Keys(r.devices)) {
+		if dv := r.devices[key]; dv.prov == p {
+			out = append(out, dv)
+		}
+	}
+	return out
+}
+
+func (r *registry) configTopic(d cloud.Device) string {
+	if !r.opts.HomeAssistant {
+		return ""
+	}
+	return discovery.ConfigTopic(r.disc, d)
+}
+
+func (r *registry) remember(dv *device) {
+	r.known[dv.key] = knownDevice{Account: dv.prov.Account(), Provider: dv.dev.Provider, ID: dv.dev.ID,
+		Topic: dv.topic, ConfigTopic: r.configTopic(dv.dev)}
+}
+
+func (r *registry) addDevice(key string, p cloud.Provider, d cloud.Device, cloudName string) {
+	dv := &device{key: key, dev: d, prov: p, available: d.Online, cloudName: cloudName}
+	dv.topic = r.topics.assign(key, d)
+	r.devices[key] = dv
+	r.topics.claim(dv.topic, key)
+	if kd, ok := r.known[key]; ok {
+		// Renamed (or re-configured) while the daemon was stopped: the old
+		// topics must not linger as ghosts.
+		oldConfig := ""
+		if kd.ConfigTopic != r.configTopic(d) {
+			oldConfig = kd.ConfigTopic
+		}
+		oldTopic := ""
+		if kd.Topic != dv.topic {
+			oldTopic = kd.Topic
+		}
+		if oldTopic != "" || oldConfig != "" {
+			r.emit(clearEffect{oldTopic, oldConfig})
+			r.log.Info("cleared the topics the device had before", zap.String(keyDeviceID, d.ID),
+				zap.String("old_topic", kd.Topic), zap.String(keyTopic, dv.topic))
+		}
+	}
+	r.workers++
+	dv.worker = r.workers
+	r.emit(startWorkerEffect{key: key, id: d.ID, serial: dv.worker, prov: p})
+	r.log.Info("device added", zap.String(keyDeviceID, d.ID), zap.String(keyDevice, d.Name),
+		zap.String(keyTopic, dv.topic), zap.String("model", d.Model), zap.Bool("cloud_online", d.Online))
+	r.remember(dv)
+	r.publishDiscovery(dv, false)
+	r.publishAvailability(dv)
+	r.deviceEvent("device_added", dv, "")
+	r.metricsDevices(p)
+}
+
+// cloudName is the vendor app's name of dv.
+func (r *registry) cloudName(dv *device) string {
+	if dv.cloudName != "" {
+		return dv.cloudName
+	}
+	return dv.dev.Name
+}
+
+// updateDevice applies a new listing (or name) of dv: a rename moves it to
+// the topic that follows (the old topics are cleared), and discovery and
+// state are republished if their bytes changed.
+func (r *registry) updateDevice(dv *device, d cloud.Device) {
+	old := dv.dev
+	dv.dev = d
+	if old.Name != d.Name {
+		r.log.Info("device renamed", zap.String(keyDeviceID, d.ID), zap.String("from", old.Name), zap.String("to", d.Name))
+	}
+	if t := r.topics.assign(dv.key, d); t != dv.topic && !topicFits(dv.topic, r.topics.wanted(d)) {
+		r.log.Info("device topic changed", zap.String(keyDeviceID, d.ID), zap.String("from", dv.topic), zap.String("to", t))
+		r.emit(clearEffect{dv.topic, ""})
+		r.topics.release(dv.topic, dv.key)
+		dv.topic = t
+		r.topics.claim(t, dv.key)
+		dv.payload, dv.availPublished = nil, false
+		r.remember(dv)
+	}
+	// The list's online flag is stale by design (it is refreshed with the
+	// list); once the device has been read, reads decide availability.
+	if dv.state == nil && d.Online != old.Online {
+		r.setAvailable(dv, d.Online)
+	}
+	r.publishDiscovery(dv, false)
+	r.publishState(dv, false)
+	if !dv.availPublished {
+		r.publishAvailability(dv)
+	}
+}
+
+func (r *registry) removeDevice(dv *device, why string) {
+	r.emit(stopWorkerEffect{dv.key})
+	delete(r.devices, dv.key)
+	r.topics.release(dv.topic, dv.key)
+	delete(r.known, dv.key)
+	r.emit(clearEffect{dv.topic, r.configTopic(dv.dev)})
+	r.log.Info("device removed", zap.String(keyDeviceID, dv.dev.ID), zap.String(keyDevice, dv.dev.Name), zap.String("reason", why))
+	r.deviceEvent("device_removed", dv, "")
+	r.metricsDevices(dv.prov)
+}
+
+func (r *registry) saveKnown() { r.emit(saveKnownEffect{maps.Clone(r.known)}) }
+
+// enqueue hands j to dv's worker unless its queue is full.
+func (r *registry) enqueue(dv *device, j job) bool {
+	if dv.queued >= workerQueue {
+		return false
+	}
+	dv.queued++
+	r.emit(enqueueEffect{key: dv.key, job: j})
+	return true
+}
+
+// relistSoon asks an account's poller to list devices now (at most once a
+// minute): a device that was offline when listed may have children or
+// capabilities the list could not learn.
+func (r *registry) relistSoon(p cloud.Provider) {
+	now := r.clock.Now()
+	if now.Sub(r.relisted[p]) < time.Minute {
+		return
+	}
+	r.relisted[p] = now
+	r.emit(relistEffect{p})
+}
+
+// ---- publishing ----------------------------------------------------------
+
+func (r *registry) discoveryMessage(dv *device) (message, bool) {
+	payload, err := discovery.Payload(r.disc, discovery.Device{Device: dv.dev, Topic: dv.topic})
+	if err != nil {
+		r.log.Error("cannot build discovery payload", zap.String(keyDeviceID, dv.dev.ID), zap.Error(err))
+		return message{}, false
+	}
+	return message{topic: discovery.ConfigTopic(r.disc, dv.dev), payload: payload, retained: true}, true
+}
+
+func (r *registry) publishDiscovery(dv *device, force bool) {
+	if !r.opts.HomeAssistant {
+		return
+	}
+	if m, ok := r.discoveryMessage(dv); ok {
+		r.emit(retainEffect{m.topic, m.payload, force})
+	}
+}
+
+func (r *registry) publishState(dv *device, force bool) {
+	payload := encodeState(dv.dev, dv.state)
+	if payload == nil {
+		return
+	}
+	dv.payload = payload
+	r.emit(stateEffect{dv.topic, payload, force})
+}
+
+// setAvailable publishes dv's availability when it changes (or was not
+// published on its topic yet).
+func (r *registry) setAvailable(dv *device, online bool) {
+	if dv.available == online && dv.availPublished {
+		return
+	}
+	if dv.available != online {
+		r.log.Info("device availability changed", zap.String(keyDeviceID, dv.dev.ID), zap.String(keyTopic, dv.topic), zap.Bool("online", online))
+	}
+	dv.available = online
+	r.publishAvailability(dv)
+	r.metricsDevices(dv.prov)
+}
+
+func (r *registry) publishAvailability(dv *device) {
+	dv.availPublished = true
+	r.emit(retainEffect{discovery.AvailabilityTopic(r.opts.BaseTopic, dv.topic), availabilityPayload(dv.available), true})
+}
+
+// metricsDevices updates the device gauges of p's account.
+func (r *registry) metricsDevices(p cloud.Provider) {
+	e := devicesMetricEffect{provider: p.Kind(), account: p.Account()}
+	for _, dv := range r.devices {
+		if dv.prov == p {
+			e.total++
+			if dv.available {
+				e.online++
+			}
+		}
+	}
+	r.emit(e)
+}
+
+// updateReadiness records, for Bridge.Ready, which accounts have not
+// reached a steady state (listed once, or failed for a reported reason).
+func (r *registry) updateReadiness() {
+	r.emit(readinessEffect{r.accounts.waiting(r.providers)})
+}
