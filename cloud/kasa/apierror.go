@@ -1,8 +1,6 @@
 package kasa
 
 import (
-	"errors"
-
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/apierr"
 )
@@ -131,11 +129,7 @@ func sentinelFor(code int) error {
 
 // apiCode returns the code of the *APIError in err's chain.
 func apiCode(err error) (int, bool) {
-	ae, ok := errors.AsType[*APIError](err)
-	if !ok {
-		return 0, false
-	}
-	return ae.Code, true
+	return apierr.CodeOf(err, func(e *APIError) int { return e.Code })
 }
 
 // isTokenError reports whether err says the session token is no longer

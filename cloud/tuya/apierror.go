@@ -1,8 +1,6 @@
 package tuya
 
 import (
-	"errors"
-
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/apierr"
 )
@@ -143,11 +141,7 @@ func sentinelFor(code int) error {
 
 // apiCode returns the code of the *APIError in err's chain.
 func apiCode(err error) (int, bool) {
-	ae, ok := errors.AsType[*APIError](err)
-	if !ok {
-		return 0, false
-	}
-	return ae.Code, true
+	return apierr.CodeOf(err, func(e *APIError) int { return e.Code })
 }
 
 // isTokenCode reports the codes that say the access token is no longer

@@ -9,6 +9,7 @@
 package apierr
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -47,4 +48,14 @@ func Message(op, source string, code int, meaning, msg, hint string) string {
 		s += "; " + hint
 	}
 	return s
+}
+
+// CodeOf returns the code, as code reads it, of the first error of type E
+// in err's chain: for a vendor's `apiCode(err)`.
+func CodeOf[E error](err error, code func(E) int) (int, bool) {
+	e, ok := errors.AsType[E](err)
+	if !ok {
+		return 0, false
+	}
+	return code(e), true
 }

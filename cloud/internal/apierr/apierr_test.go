@@ -1,6 +1,8 @@
 package apierr
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -37,5 +39,22 @@ func TestMessage(t *testing.T) {
 	long := Message("x", "cloud", 1, "m", strings.Repeat("é", 300), "")
 	if !strings.HasSuffix(long, `…"`) || len(long) > 260 {
 		t.Errorf("long message not cut: %d bytes", len(long))
+	}
+}
+
+type codedErr struct{ code int }
+
+func (e *codedErr) Error() string { return fmt.Sprint("code ", e.code) }
+
+func TestCodeOf(t *testing.T) {
+	get := func(e *codedErr) int { return e.code }
+	if code, ok := CodeOf(fmt.Errorf("op: %w", &codedErr{-20651}), get); !ok || code != -20651 {
+		t.Errorf("CodeOf(wrapped) = %d, %v", code, ok)
+	}
+	if _, ok := CodeOf(errors.New("plain"), get); ok {
+		t.Error("CodeOf(plain error) ok")
+	}
+	if _, ok := CodeOf(nil, get); ok {
+		t.Error("CodeOf(nil) ok")
 	}
 }
