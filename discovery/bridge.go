@@ -59,7 +59,7 @@ func BridgePayload(c Config, b Bridge) ([]byte, error) {
 		"version": {
 			Platform: "sensor", UniqueID: id + "_version", DefaultEntityID: "sensor." + entity + "_version",
 			Name: "Version", EntityCategory: "diagnostic", Icon: "mdi:tag", StateTopic: info,
-			ValueTemplate: "{{ value_json.version }}", Availability: avail, QoS: qos,
+			ValueTemplate: valueTemplate(attr("version")), Availability: avail, QoS: qos,
 		},
 		"restart": {
 			Platform: "button", UniqueID: id + "_restart", DefaultEntityID: "button." + entity + "_restart",
@@ -76,14 +76,14 @@ func BridgePayload(c Config, b Bridge) ([]byte, error) {
 			Platform: "binary_sensor", UniqueID: id + "_account_" + key + "_problem",
 			DefaultEntityID: "binary_sensor." + entity + "_" + entitySlug(a) + "_cloud_problem",
 			Name:            a + " cloud problem", DeviceClass: "problem", EntityCategory: "diagnostic", StateTopic: info,
-			ValueTemplate: "{{ 'ON' if value_json.accounts['" + a + "'].problem else 'OFF' }}",
+			ValueTemplate: onOffTemplate(attr("accounts"), item(a), attr("problem")),
 			PayloadOn:     payloadOn, PayloadOff: payloadOff, Availability: avail, QoS: qos,
 		}
 		comps["account_"+key+"_calls"] = bridgeComponent{
 			Platform: "sensor", UniqueID: id + "_account_" + key + "_calls",
 			DefaultEntityID: "sensor." + entity + "_" + entitySlug(a) + "_calls_today",
 			Name:            a + " cloud calls today", EntityCategory: "diagnostic", Icon: "mdi:cloud-sync", StateTopic: info,
-			ValueTemplate: "{{ value_json.accounts['" + a + "'].calls_today }}", UnitOfMeasurement: "calls",
+			ValueTemplate: valueTemplate(attr("accounts"), item(a), attr("calls_today")), UnitOfMeasurement: "calls",
 			StateClass: "total_increasing", Availability: avail, QoS: qos,
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/kasa2mqtt/kasa2mqtt/cloud"
 )
 
 func TestBridgePayload_Golden(t *testing.T) {
@@ -30,6 +32,39 @@ func TestPayload_ViaBridge_Golden(t *testing.T) {
 	}
 	if !strings.HasPrefix(p.Device.ViaDevice, "kasa2mqtt_kasa_") {
 		t.Fatalf("outlet via_device = %q, want its strip", p.Device.ViaDevice)
+	}
+}
+
+// TestPayload_ParentNotAnnounced: an outlet whose strip has no discovery
+// message links to the bridge device, or to nothing, never to the strip.
+func TestPayload_ParentNotAnnounced(t *testing.T) {
+	viaOf := func(c Config, d Device) string {
+		var p struct {
+			Device struct {
+				ViaDevice *string `json:"via_device"`
+			} `json:"device"`
+		}
+		if err := json.Unmarshal(mustPayload(t, c, d), &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.Device.ViaDevice == nil {
+			return "<none>"
+		}
+		return *p.Device.ViaDevice
+	}
+	outlet := fixtures["strip_outlet"]
+	outlet.ParentNotAnnounced = true
+	if got := viaOf(testConfig, outlet); got != "<none>" {
+		t.Errorf("via_device = %q, want none", got)
+	}
+	c := testConfig
+	c.ViaBridge = true
+	if got := viaOf(c, outlet); got != BridgeIdentifier(c) {
+		t.Errorf("via_device = %q, want the bridge %q", got, BridgeIdentifier(c))
+	}
+	outlet.ParentNotAnnounced = false
+	if got := viaOf(c, outlet); got != Identifier(cloud.Device{ID: stripID, Provider: "kasa"}) {
+		t.Errorf("via_device = %q, want the strip", got)
 	}
 }
 

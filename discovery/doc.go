@@ -31,7 +31,13 @@
 // A key may be left out when its value is unknown: the value templates
 // render "" for a missing key and Home Assistant ignores that update (the
 // entity keeps its last value). An explicit JSON null sets the entity to
-// unknown.
+// unknown. Every template also renders "" (never a template error) for an
+// empty payload, such as the retained clear of a topic, and for one that
+// is not JSON; testdata/templates.golden pins this for every template.
+//
+// Every device is announced with at least one entity: one without any
+// known capability gets a connectivity binary sensor on its availability
+// topic.
 //
 // Availability topics (BridgeStateTopic, AvailabilityTopic) carry
 // {"state":"online"} or {"state":"offline"}. Commands arrive as plain

@@ -38,6 +38,12 @@ type Device struct {
 	// "living_room_lamp". The bridge keeps it unique and sanitised; it also
 	// seeds the suggested entity ids ("switch.living_room_lamp").
 	Topic string
+	// ParentNotAnnounced is set by the bridge when the device's parent
+	// (ParentID) has no discovery message of its own, e.g. a strip
+	// disabled in the configuration: via_device then names the bridge
+	// device (Config.ViaBridge) or nothing, never a device Home Assistant
+	// does not know. Default false: the parent is announced.
+	ParentNotAnnounced bool
 }
 
 // Component ids inside the device payload. The discovery id HA derives is
@@ -51,15 +57,21 @@ const (
 	compRSSI    = "rssi"
 	compLED     = "led"
 	compRestart = "restart"
+	// compConnectivity is given only to a device with none of the others
+	// (a Tuya strip without a master switch), so that it is announced.
+	compConnectivity = "connectivity"
 )
 
 const (
-	qos             = 1
-	payloadOn       = "ON"
-	payloadOff      = "OFF"
-	payloadPress    = "PRESS"
-	availabilityTpl = "{{ value_json.state }}"
+	qos          = 1
+	payloadOn    = "ON"
+	payloadOff   = "OFF"
+	payloadPress = "PRESS"
 )
+
+// availabilityTpl reads {"state":"online"|"offline"} on the availability
+// topics; "" (ignored by Home Assistant) for anything else.
+var availabilityTpl = valueTemplate(attr("state"))
 
 // Names: the relay is the device's main feature and takes the device name
 // (JSON null). Every other entity with a device_class is left unnamed so HA
@@ -117,6 +129,7 @@ type component struct {
 	EntityCategory            string          `json:"entity_category,omitempty"`
 	EnabledByDefault          *bool           `json:"enabled_by_default,omitempty"`
 	Icon                      string          `json:"icon,omitempty"`
+	StateTopic                string          `json:"state_topic,omitempty"`
 	CommandTopic              string          `json:"command_topic,omitempty"`
 	PayloadOn                 string          `json:"payload_on,omitempty"`
 	PayloadOff                string          `json:"payload_off,omitempty"`
@@ -127,6 +140,8 @@ type component struct {
 	UnitOfMeasurement         string          `json:"unit_of_measurement,omitempty"`
 	StateClass                string          `json:"state_class,omitempty"`
 	SuggestedDisplayPrecision *int            `json:"suggested_display_precision,omitempty"`
+	// Availability replaces the device's availability for this entity.
+	Availability []availability `json:"availability,omitempty"`
 	// QoS repeats the root qos: HA releases before qos became a shared
 	// device-discovery option ignore the root value for components.
 	QoS int `json:"qos"`
@@ -137,10 +152,12 @@ type component struct {
 // byte-for-byte identical for equal inputs.
 //
 // The payload has one component per capability d declares (unknown
-// capabilities are ignored; a device without known capabilities gets an
-// empty components object). Strip outlets (ParentID set) reference their
-// strip with via_device and carry no MAC connection, because an outlet
-// shares its strip's MAC and HA merges devices that share a connection.
+// capabilities are ignored); a device without known capabilities gets a
+// connectivity binary sensor instead, so every device is announced with at
+// least one entity. Strip outlets (ParentID set) reference their strip
+// with via_device (unless ParentNotAnnounced) and carry no MAC connection,
+// because an outlet shares its strip's MAC and HA merges devices that
+// share a connection.
 //
 // Payload returns an error wrapping ErrInvalid when c fails Validate, when
 // d's Provider or ID is empty or contains NUL, '+' or '#', when ParentID
@@ -191,12 +208,13 @@ func deviceBlock(c Config, d Device) deviceInfo {
 		SWVersion:    d.FirmwareVersion,
 		HWVersion:    d.HardwareVersion,
 	}
-	if d.ParentID != "" {
+	switch {
+	case d.ParentID != "" && !d.ParentNotAnnounced:
 		info.ViaDevice = Identifier(cloud.Device{ID: d.ParentID, Provider: d.Provider})
-	} else {
-		if c.ViaBridge {
-			info.ViaDevice = BridgeIdentifier(c)
-		}
+	case c.ViaBridge:
+		info.ViaDevice = BridgeIdentifier(c)
+	}
+	if d.ParentID == "" {
 		if mac, ok := normalizeMAC(d.MAC); ok {
 			info.Connections = [][2]string{{"mac", mac}}
 		}
@@ -264,7 +282,7 @@ func components(c Config, d Device) map[string]component {
 			CommandTopic:  cmds(PropState),
 			PayloadOn:     payloadOn,
 			PayloadOff:    payloadOff,
-			ValueTemplate: valueTemplate("state"),
+			ValueTemplate: stateTemplate("state"),
 			StateOn:       payloadOn,
 			StateOff:      payloadOff,
 		})
@@ -283,7 +301,7 @@ func components(c Config, d Device) map[string]component {
 		} {
 			add(s.id, "sensor", "_"+s.id, component{
 				DeviceClass:               s.id,
-				ValueTemplate:             valueTemplate(s.id),
+				ValueTemplate:             stateTemplate(s.id),
 				UnitOfMeasurement:         s.unit,
 				StateClass:                s.stateClass,
 				SuggestedDisplayPrecision: ptr(s.precision),
@@ -295,7 +313,7 @@ func components(c Config, d Device) map[string]component {
 			DeviceClass:       "signal_strength",
 			EntityCategory:    "diagnostic",
 			EnabledByDefault:  ptr(false),
-			ValueTemplate:     valueTemplate("rssi"),
+			ValueTemplate:     stateTemplate("rssi"),
 			UnitOfMeasurement: "dBm",
 			StateClass:        "measurement",
 		})
@@ -308,7 +326,7 @@ func components(c Config, d Device) map[string]component {
 			CommandTopic:   cmds(PropLED),
 			PayloadOn:      payloadOn,
 			PayloadOff:     payloadOff,
-			ValueTemplate:  valueTemplate("led"),
+			ValueTemplate:  stateTemplate("led"),
 			StateOn:        payloadOn,
 			StateOff:       payloadOff,
 		})
@@ -321,15 +339,30 @@ func components(c Config, d Device) map[string]component {
 			PayloadPress:   payloadPress,
 		})
 	}
+	if len(out) == 0 {
+		// Without an entity Home Assistant would register nothing, and
+		// outlets would link to a device it never names. Connectivity
+		// reads the device's availability topic and is itself available
+		// while the bridge is, so it shows "disconnected" rather than
+		// "unavailable" when the device is offline.
+		add(compConnectivity, "binary_sensor", "_connectivity", component{
+			DeviceClass:    "connectivity",
+			EntityCategory: "diagnostic",
+			StateTopic:     AvailabilityTopic(c.BaseTopic, d.Topic),
+			ValueTemplate:  availabilityTpl,
+			PayloadOn:      "online",
+			PayloadOff:     "offline",
+			Availability:   []availability{{Topic: BridgeStateTopic(c.BaseTopic), ValueTemplate: availabilityTpl}},
+		})
+	}
 	return out
 }
 
-// valueTemplate extracts key from the JSON state. A missing key renders
-// "" (HA ignores the update, the entity keeps its value, and no "undefined
-// variable" warning is logged), so the bridge may leave out values it does
-// not have; an explicit JSON null renders "None", which HA reads as unknown.
-func valueTemplate(key string) string {
-	return "{{ value_json." + key + " | default('') }}"
-}
+// stateTemplate extracts key from the JSON state. A missing key (or an
+// empty or non-JSON payload) renders "": HA ignores the update, the entity
+// keeps its value and nothing is logged, so the bridge may leave out
+// values it does not have; an explicit JSON null renders "None", which HA
+// reads as unknown.
+func stateTemplate(key string) string { return valueTemplate(attr(key)) }
 
 func ptr[T any](v T) *T { return &v }

@@ -68,6 +68,11 @@ var fixtures = map[string]Device{
 		Online:          true,
 		Capabilities:    []cloud.Capability{cloud.CapRelay, cloud.CapEnergy, cloud.CapRSSI},
 	}},
+	// A Tuya strip without a master switch: no capability of its own.
+	"strip_without_entities": {Topic: "garage_strip", Device: cloud.Device{
+		ID: "bf0123456789abcdefghij", Provider: "tuya", Account: "tuya",
+		Name: "Garage Strip", Model: "cz", Manufacturer: "Tuya", Online: true,
+	}},
 	"unicode_name": {Topic: "kuche_kaffeemaschine", Device: cloud.Device{
 		ID: "8006000000000000000000000000000000000001", Provider: "kasa", Account: "home",
 		Name: `Küche – Kaffee & Tee ☕ "Eck" <客厅>`, Model: "KP105(DE)", Manufacturer: "TP-Link",
@@ -147,13 +152,13 @@ func TestPayload_ComponentsPerCapability(t *testing.T) {
 		caps []cloud.Capability
 		want []string
 	}{
-		{"none", nil, nil},
+		{"none: connectivity", nil, []string{"connectivity"}},
 		{"relay", []cloud.Capability{cloud.CapRelay}, []string{"switch"}},
 		{"energy", []cloud.Capability{cloud.CapEnergy}, []string{"current", "energy", "power", "voltage"}},
 		{"rssi", []cloud.Capability{cloud.CapRSSI}, []string{"rssi"}},
 		{"led", []cloud.Capability{cloud.CapLED}, []string{"led"}},
 		{"reboot", []cloud.Capability{cloud.CapReboot}, []string{"restart"}},
-		{"unknown ignored", []cloud.Capability{"dimmer"}, nil},
+		{"unknown ignored", []cloud.Capability{"dimmer"}, []string{"connectivity"}},
 		{"all", []cloud.Capability{cloud.CapRelay, cloud.CapEnergy, cloud.CapRSSI, cloud.CapLED, cloud.CapReboot},
 			[]string{"current", "energy", "led", "power", "restart", "rssi", "switch", "voltage"}},
 	}
@@ -468,8 +473,8 @@ func checkInvariants(tb testing.TB, c Config, d Device, b []byte) {
 		tb.Fatalf("availability has %d entries, want 2", len(p.Availability))
 	}
 	for i, a := range p.Availability {
-		if a.Topic != wantAvail[i] || a.ValueTemplate != "{{ value_json.state }}" {
-			tb.Errorf("availability[%d] = %+v, want topic %q with value_json.state", i, a, wantAvail[i])
+		if a.Topic != wantAvail[i] || a.ValueTemplate != "{{ value_json.state if value_json is defined and value_json.state is defined else '' }}" {
+			tb.Errorf("availability[%d] = %+v, want topic %q with a guarded value_json.state", i, a, wantAvail[i])
 		}
 	}
 	if p.StateTopic != StateTopic(c.BaseTopic, d.Topic) {

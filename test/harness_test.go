@@ -326,16 +326,23 @@ func newHarness(t *testing.T, kind string) *harness {
 	h.fake.AddAccount(user, password)
 	h.broker = startBroker(t, kind)
 	h.rec = newRecorder(t, h.broker.url())
+	h.cfg = h.testConfig()
+	h.cfg.MQTT.Server = h.broker.url()
+	return h
+}
+
+// testConfig is the daemon configuration of the tests: the fake cloud's
+// account, poll every 1s, list every hour, debug logs, h's state
+// directory, and the embedded broker (set MQTT.Server for another).
+func (h *harness) testConfig() config.Config {
 	cfg := config.Default()
-	cfg.MQTT.Server = h.broker.url()
 	cfg.MQTT.ClientID = "kasa2mqtt-test"
 	cfg.Accounts = []config.Account{{Provider: "kasa", Name: "home", Settings: &kasa.Config{Username: user, Password: password, URL: h.fake.URL()}}}
 	cfg.Poll.Interval = time.Second
 	cfg.Poll.DeviceListInterval = time.Hour
 	cfg.StateDir = h.stateDir
 	cfg.Log.Level = "debug"
-	h.cfg = cfg
-	return h
+	return cfg
 }
 
 // kasaSettings returns the settings of accounts[i], a kasa account, to

@@ -134,12 +134,6 @@ type MQTT struct {
 	Embedded Embedded `yaml:"embedded"`
 }
 
-// Embedded configures the built-in broker used when MQTT.Server is empty.
-type Embedded struct {
-	// Listen is host:port. Default "127.0.0.1:1883" (local only).
-	Listen string `yaml:"listen"`
-}
-
 // HomeAssistant configures MQTT discovery.
 type HomeAssistant struct {
 	// Enabled publishes discovery. Default true.
@@ -198,7 +192,7 @@ type DeviceOption struct {
 }
 
 // Default returns a Config with every default filled in and no accounts:
-// mqtt.base_topic "kasa2mqtt", mqtt.embedded.listen "127.0.0.1:1883",
+// mqtt.base_topic "kasa2mqtt", mqtt.embedded as DefaultEmbedded,
 // mqtt.keepalive 30s, mqtt.max_reconnect_interval 30s, mqtt.output "json",
 // homeassistant.enabled true, discovery_prefix "homeassistant",
 // status_topic "homeassistant/status", poll.interval 60s,
@@ -213,7 +207,7 @@ func Default() Config {
 			KeepAlive:            bridge.DefaultKeepAlive,
 			MaxReconnectInterval: bridge.DefaultMaxReconnectInterval,
 			Output:               bridge.OutputJSON,
-			Embedded:             Embedded{Listen: DefaultEmbeddedListen},
+			Embedded:             DefaultEmbedded(),
 		},
 		HomeAssistant: HomeAssistant{
 			Enabled:         true,

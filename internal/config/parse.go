@@ -160,7 +160,7 @@ func (c *Config) resolve(path string, readFile func(string) ([]byte, error)) []e
 
 	var errs []error
 	errs = append(errs, c.readSecretFile(dir, "mqtt", "password", &c.MQTT.Password, c.MQTT.PasswordFile, readFile)...)
-	for _, f := range []*string{&c.MQTT.TLS.CA, &c.MQTT.TLS.Cert, &c.MQTT.TLS.Key} {
+	for _, f := range []*string{&c.MQTT.TLS.CA, &c.MQTT.TLS.Cert, &c.MQTT.TLS.Key, &c.MQTT.Embedded.TLS.Cert, &c.MQTT.Embedded.TLS.Key} {
 		if *f != "" && !filepath.IsAbs(*f) {
 			*f = filepath.Join(dir, *f)
 		}

@@ -82,9 +82,7 @@ func (c *Config) validateMQTT(v *validator) {
 	if strings.ContainsAny(m.ClientID, "+#") {
 		v.add("mqtt.client_id", m.ClientID, errors.New("must not contain '+' or '#'"))
 	}
-	if err := checkListen(m.Embedded.Listen, "1883"); err != nil {
-		v.add("mqtt.embedded.listen", m.Embedded.Listen, err)
-	}
+	c.validateEmbedded(v)
 	if m.KeepAlive < bridge.MinKeepAlive {
 		v.addf("mqtt.keepalive", m.KeepAlive.String(), "must be at least %s", bridge.MinKeepAlive)
 	}

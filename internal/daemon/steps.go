@@ -44,17 +44,29 @@ func (m *Main) startBroker(r *run) (func(), error) {
 	if r.server != "" {
 		return nil, nil
 	}
+	e := cfg.MQTT.Embedded
+	tlsConfig, err := cfg.EmbeddedTLSConfig()
+	if err != nil {
+		return nil, fmt.Errorf("embedded broker: %w", err)
+	}
 	brk, err := broker.Start(broker.Options{
-		Listen:   cfg.MQTT.Embedded.Listen,
-		Username: cfg.MQTT.Username,
-		Password: cfg.MQTT.Password,
-		Logger:   m.Logger,
+		Listen:           e.Listen,
+		TLSListen:        e.TLS.Listen,
+		TLSConfig:        tlsConfig,
+		WebSocketListen:  e.WebSocket.Listen,
+		WebSocketOrigins: e.WebSocket.AllowedOrigins,
+		Username:         cfg.MQTT.Username,
+		Password:         cfg.MQTT.Password,
+		StateFile:        cfg.EmbeddedStatePath(),
+		MaxPacketSize:    uint32(e.MaxPacketSize),
+		Logger:           m.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("embedded broker: %w", err)
 	}
 	r.server = brk.URL()
-	m.Logger.Info("embedded MQTT broker listening", zap.String("address", brk.Addr()))
+	m.Logger.Info("embedded MQTT broker listening", zap.String("address", brk.Addr()), zap.String("tls_address", brk.TLSAddr()),
+		zap.String("websocket_address", brk.WebSocketAddr()), zap.Bool("persistence", e.Persistence))
 	if m.OnBrokerStarted != nil {
 		m.OnBrokerStarted(brk.Addr())
 	}
