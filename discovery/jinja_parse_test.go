@@ -236,4 +236,3 @@ func isName(s string) bool {
 	}
 	return true
 }
-
