@@ -25,12 +25,15 @@ const (
 	codeAccountNotFound     = -20600
 	codeWrongPassword       = -20601
 	codeAccountInactive     = -20602
+	codePermissionDenied    = -20001
+	codeWrongCode           = -20607
 	codeTokenExpired        = -20651
 	codeTokenIncorrect      = -20652
 	codeRefreshExpired      = -20655
 	codeRefreshIncorrect    = -20656
 	codeAccountLocked       = -20661
 	codeLoggedInElsewhere   = -20675
+	codeCodeExpired         = -20676
 	codeVerificationNeeded  = -20677
 	codeAppVersionTooOld2FA = -23003
 )
@@ -44,7 +47,7 @@ var codeMeanings = apierr.Meanings{
 	codeRateLimitIP:         "IP request rate limit exceeded",
 	codeRateLimitUser:       "user request rate limit exceeded",
 	codeServerError:         "server internal error",
-	-20001:                  "permission denied",
+	codePermissionDenied:    "permission denied",
 	codeRequestTimeout:      "request timeout: the device did not answer in time",
 	codeServerBusy:          "server busy",
 	codeAPIRateLimit:        "API rate limit exceeded",
@@ -64,7 +67,7 @@ var codeMeanings = apierr.Meanings{
 	codeAccountNotFound:     "account not found",
 	codeWrongPassword:       "wrong password",
 	codeAccountInactive:     "account inactive",
-	-20607:                  "verification code error",
+	codeWrongCode:           "verification code error",
 	codeTokenExpired:        "token expired",
 	codeTokenIncorrect:      "token incorrect",
 	codeRefreshExpired:      "refresh token expired",
@@ -72,10 +75,10 @@ var codeMeanings = apierr.Meanings{
 	codeAccountLocked:       "account locked",
 	-20662:                  "device locked after too many verification-code requests",
 	codeLoggedInElsewhere:   "account logged in elsewhere",
-	-20676:                  "verification code no longer valid",
+	codeCodeExpired:         "verification code no longer valid",
 	codeVerificationNeeded:  "verification code required (MFA)",
 	-21001:                  "too many verification-code requests from this IP",
-	codeAppVersionTooOld2FA: "2FA is enabled: V1 login refused, see docs",
+	codeAppVersionTooOld2FA: "2FA is enabled: V1 login refused; set api: v2 on this account",
 }
 
 // CodeMeaning returns a short English explanation of a cloud error code, or
@@ -152,9 +155,9 @@ func loginRefusal(code int) (string, bool) {
 	case codeAccountLocked:
 		return "account locked", true
 	case codeAppVersionTooOld2FA:
-		return "2FA is enabled: V1 login refused, see docs", true
+		return "2FA is enabled: V1 login refused; set api: v2 on this account", true
 	case codeVerificationNeeded:
-		return "a verification code (MFA) is required: V1 login refused, see docs", true
+		return "a verification code (two-step verification) is required", true
 	}
 	return "", false
 }

@@ -1,6 +1,7 @@
 package kasa
 
 import (
+	"crypto/x509"
 	"fmt"
 	"net/http"
 	"strings"
@@ -14,6 +15,8 @@ import (
 const (
 	// DefaultURL is the global Kasa V1 cloud endpoint.
 	DefaultURL = "https://wap.tplinkcloud.com"
+	// DefaultV2URL is the V2 entry host, where regional discovery starts.
+	DefaultV2URL = "https://n-wap.tplinkcloud.com"
 	// DefaultConcurrency is the default number of parallel passthrough
 	// requests per ListDevices or ReadStates call.
 	DefaultConcurrency = 4
@@ -38,17 +41,26 @@ type Options struct {
 	// the provider then cannot recover from a dead refresh token by itself.
 	// It is never logged, stored or put in an error.
 	Password string
-	// URL is the cloud endpoint; default DefaultURL. Devices whose
-	// appServerUrl has the same scheme and host are trusted as well, which
-	// is what self-hosted and test clouds rely on.
+	// URL is the cloud endpoint: default DefaultURL, or DefaultV2URL with
+	// API APIV2 (the entry host of regional discovery). Servers named by
+	// the cloud's answers (a device's appServerUrl, the V2 regional host)
+	// are trusted when they are https on tplinkcloud.com, or have exactly
+	// the scheme and host of URL, which is what self-hosted and test clouds
+	// rely on.
 	URL string
+	// API is APIV1 (default when empty) or APIV2.
+	API string
+	// V2 configures an APIV2 account; ignored with APIV1.
+	V2 V2Options
 	// StateDir holds the token file <StateDir>/kasa-<Account>.json. Empty
 	// means no persistence: every start logs in with the password.
 	StateDir string
 	// HTTPClient sends every request; nil means a shared pooled client
 	// (dial 10s, TLS handshake 10s, idle connections 90s, 60s overall
 	// backstop). Redirects are never followed, whichever client is used,
-	// so the token in a request body cannot be re-posted elsewhere.
+	// so the token in a request body cannot be re-posted elsewhere. An
+	// APIV2 account uses a copy whose transport (then an *http.Transport,
+	// or nil) trusts only V2.RootCAs.
 	HTTPClient *http.Client
 	// Energy turns device counters into lifetime totals that never
 	// decrease; nil publishes the raw device counter (never negative).
@@ -68,14 +80,28 @@ type Options struct {
 	RequestTimeout time.Duration
 }
 
-// String renders the options for diagnostics without the password.
+// V2Options are the settings of an APIV2 account.
+type V2Options struct {
+	// AccessKey and SecretKey are the app's key pair that signs every V2
+	// request; both required. Never logged or put in an error.
+	AccessKey, SecretKey string
+	// RootCAs are the only certificates trusted for the V2 requests of
+	// this account; nil means V2RootCAs (TP-Link's roots).
+	RootCAs *x509.CertPool
+}
+
+// String renders the options for diagnostics without the password or the
+// V2 keys.
 func (o Options) String() string {
-	pw := "unset"
-	if o.Password != "" {
-		pw = "set"
+	return fmt.Sprintf("kasa.Options{Account:%q Username:%q Password:%s URL:%q API:%q V2Keys:%s StateDir:%q Concurrency:%d}",
+		o.Account, o.Username, setOrUnset(o.Password), o.URL, o.API, setOrUnset(o.V2.AccessKey+o.V2.SecretKey), o.StateDir, o.Concurrency)
+}
+
+func setOrUnset(s string) string {
+	if s == "" {
+		return "unset"
 	}
-	return fmt.Sprintf("kasa.Options{Account:%q Username:%q Password:%s URL:%q StateDir:%q Concurrency:%d}",
-		o.Account, o.Username, pw, o.URL, o.StateDir, o.Concurrency)
+	return "set"
 }
 
 // GoString is like String, so that %#v does not print the password either.

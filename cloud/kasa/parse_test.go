@@ -112,7 +112,7 @@ func TestAPIError(t *testing.T) {
 		{-20601, cloud.ErrAuth, "wrong password"},
 		{-20600, cloud.ErrAuth, "account not found"},
 		{-20661, cloud.ErrAuth, "account locked"},
-		{-23003, cloud.ErrAuth, "2FA is enabled: V1 login refused, see docs"},
+		{-23003, cloud.ErrAuth, "2FA is enabled: V1 login refused; set api: v2 on this account"},
 		{-20004, cloud.ErrRateLimited, "API rate limit exceeded"},
 		{-10200, cloud.ErrRateLimited, "IP request rate limit exceeded"},
 		{-10201, cloud.ErrRateLimited, "user request rate limit exceeded"},

@@ -13,10 +13,10 @@ import (
 type passthroughParams struct {
 	DeviceID    string `json:"deviceId"`
 	RequestData string `json:"requestData"`
-	Token       string `json:"token"`
+	Token       string `json:"token,omitempty"` // V1 only
 }
 
-// tokenParams is the body of token-only requests such as getDeviceList.
+// tokenParams is the body of token-only V1 requests such as getDeviceList.
 type tokenParams struct {
 	Token string `json:"token"`
 }

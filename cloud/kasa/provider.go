@@ -31,7 +31,6 @@ type Provider struct {
 	calls   *cloud.CallCounter
 	account string
 	base    *url.URL
-	rt      *transport
 	sess    *session
 	energy  *cloud.EnergyMeter
 	log     *zap.Logger
@@ -86,9 +85,24 @@ func New(opts Options) (*Provider, error) {
 	if strings.TrimSpace(opts.Username) == "" {
 		return nil, fmt.Errorf("kasa account %q: username is empty", opts.Account)
 	}
+	apiName := opts.API
+	switch apiName {
+	case "":
+		apiName = APIV1
+	case APIV1:
+	case APIV2:
+		if opts.V2.AccessKey == "" || opts.V2.SecretKey == "" {
+			return nil, fmt.Errorf("kasa account %q: api v2 needs the app's access key and secret key", opts.Account)
+		}
+	default:
+		return nil, fmt.Errorf("kasa account %q: api %q: want %s or %s", opts.Account, opts.API, APIV1, APIV2)
+	}
 	rawURL := opts.URL
 	if rawURL == "" {
 		rawURL = DefaultURL
+		if apiName == APIV2 {
+			rawURL = DefaultV2URL
+		}
 	}
 	base, err := url.Parse(rawURL)
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" || base.User != nil {
@@ -112,10 +126,13 @@ func New(opts Options) (*Provider, error) {
 		return nil, fmt.Errorf("kasa account %q: %w (delete the file to start a new session)", opts.Account, err)
 	}
 	if found && st.Username != opts.Username {
-		if st.Token != "" || st.RefreshToken != "" {
+		if st.Token != "" || st.RefreshToken != "" || st.V2 != (v2State{}) {
 			log.Info("kasa stored tokens belong to another username, discarding them")
 		}
-		st.Token, st.RefreshToken = "", ""
+		st.tokens, st.V2 = tokens{}, v2State{}
+	}
+	if st.V2.URL == "" {
+		st.V2.tokens = tokens{} // tokens without their regional server are of no use
 	}
 	uuidStored := found && st.TerminalUUID != ""
 	if st.TerminalUUID == "" {
@@ -123,20 +140,29 @@ func New(opts Options) (*Provider, error) {
 	}
 	st.Username = opts.Username
 
-	rt := newTransport(opts.HTTPClient, opts.RequestTimeout)
 	calls := &cloud.CallCounter{}
 	obs := opts.Observer
-	rt.observe = func(method string, err error) {
+	observe := func(method string, err error) {
 		calls.Add(time.Now())
 		if obs != nil {
 			obs.CloudCall(ProviderKind, opts.Account, method, err)
 		}
 	}
+	var a api
+	if apiName == APIV2 {
+		a, err = newV2API(opts, base, st.TerminalUUID, observe)
+		if err != nil {
+			return nil, fmt.Errorf("kasa account %q: %w", opts.Account, err)
+		}
+	} else {
+		rt := newTransport(opts.HTTPClient, opts.RequestTimeout)
+		rt.observe = observe
+		a = &v1API{rt: rt, loginURL: base.String(), username: opts.Username}
+	}
 	p := &Provider{
 		calls:   calls,
 		account: opts.Account,
 		base:    base,
-		rt:      rt,
 		energy:  opts.Energy,
 		log:     log,
 		conc:    conc,
@@ -148,8 +174,7 @@ func New(opts Options) (*Provider, error) {
 		account:    opts.Account,
 		username:   opts.Username,
 		password:   opts.Password,
-		loginURL:   base.String(),
-		rt:         rt,
+		api:        a,
 		store:      store,
 		log:        log,
 		now:        time.Now,
@@ -169,7 +194,7 @@ func New(opts Options) (*Provider, error) {
 // token that has not been refused.
 func (p *Provider) Stats() cloud.AccountStats {
 	p.sess.mu.Lock()
-	loggedIn := p.sess.st.Token != "" && p.sess.fatal == nil
+	loggedIn := p.sess.tok().Token != "" && p.sess.fatal == nil
 	p.sess.mu.Unlock()
 	return cloud.AccountStats{CallsToday: p.calls.Today(time.Now()), LoggedIn: loggedIn}
 }
@@ -259,7 +284,10 @@ func (p *Provider) ListDevices(ctx context.Context) ([]cloud.Device, error) {
 
 // refreshList runs getDeviceList and updates the cache.
 func (p *Provider) refreshList(ctx context.Context) ([]ListedDevice, error) {
-	res, err := p.authCall(ctx, p.base.String(), "getDeviceList", func(token string) any {
+	res, err := p.authCall(ctx, "", "getDeviceList", func(token string) any {
+		if token == "" {
+			return nil // V2: the token travels in the query, and the body has no params
+		}
 		return tokenParams{Token: token}
 	})
 	if err != nil {
@@ -456,9 +484,11 @@ func (p *Provider) ensureListed(ctx context.Context) error {
 	return err
 }
 
-// authCall sends one authenticated request, with the token in
-// params.token. When the token is refused it is renewed (once for all
-// concurrent callers) and the request replayed once.
+// authCall sends one authenticated request to endpoint ("" is the
+// account's own server: the configured URL for V1, the regional server for
+// V2), the token in params.token (V1) or in the query (V2). When the token
+// is refused it is renewed (once for all concurrent callers) and the
+// request replayed once.
 func (p *Provider) authCall(ctx context.Context, endpoint, method string, params func(token string) any) (json.RawMessage, error) {
 	token, gen, err := p.sess.current()
 	if err != nil {
@@ -469,7 +499,13 @@ func (p *Provider) authCall(ctx context.Context, endpoint, method string, params
 			return nil, err
 		}
 	}
-	res, err := p.rt.call(ctx, endpoint, method, params(token))
+	to := func() string {
+		if endpoint == "" {
+			return p.sess.server()
+		}
+		return endpoint
+	}
+	res, err := p.sess.api.call(ctx, to(), method, params, token)
 	if !isTokenError(err) {
 		return res, err
 	}
@@ -478,7 +514,7 @@ func (p *Provider) authCall(ctx context.Context, endpoint, method string, params
 	if token, _, err = p.sess.renew(ctx, gen); err != nil {
 		return nil, err
 	}
-	res, err = p.rt.call(ctx, endpoint, method, params(token))
+	res, err = p.sess.api.call(ctx, to(), method, params, token)
 	if isTokenError(err) {
 		return nil, fmt.Errorf("token refused again right after renewal: %w", err)
 	}

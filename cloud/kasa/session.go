@@ -2,7 +2,6 @@ package kasa
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -41,8 +40,7 @@ type session struct {
 	account  string
 	username string
 	password string
-	loginURL string
-	rt       *transport
+	api      api // V1 or V2
 	store    *tokenStore
 	log      *zap.Logger
 	now      func() time.Time
@@ -60,25 +58,6 @@ type session struct {
 	lastLoginErr    error
 }
 
-type loginParams struct {
-	AppType            string `json:"appType"`
-	CloudUserName      string `json:"cloudUserName"`
-	CloudPassword      string `json:"cloudPassword"`
-	TerminalUUID       string `json:"terminalUUID"` // the key must be present
-	RefreshTokenNeeded bool   `json:"refreshTokenNeeded"`
-}
-
-type refreshParams struct {
-	AppType      string `json:"appType"`
-	TerminalUUID string `json:"terminalUUID"`
-	RefreshToken string `json:"refreshToken"`
-}
-
-type tokenResult struct {
-	Token        string `json:"token"`
-	RefreshToken string `json:"refreshToken"`
-}
-
 // current returns the token to use (possibly empty: then call renew) and
 // its generation, or the sticky authentication error.
 func (s *session) current() (string, uint64, error) {
@@ -87,7 +66,17 @@ func (s *session) current() (string, uint64, error) {
 	if err := s.fatalLocked(); err != nil {
 		return "", 0, err
 	}
-	return s.st.Token, s.gen, nil
+	return s.tok().Token, s.gen, nil
+}
+
+// tok returns the tokens of the session's API generation; s.mu is held.
+func (s *session) tok() *tokens { return s.api.slot(&s.st) }
+
+// server returns where the account's own requests go (see api.server).
+func (s *session) server() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.api.server(s.st)
 }
 
 // fatalLocked returns the sticky error, unless the token file now holds a
@@ -98,7 +87,10 @@ func (s *session) fatalLocked() error {
 		return nil
 	}
 	st, found, err := s.store.Load()
-	if err != nil || !found || st.Username != s.username || st.Token == "" || st.Token == s.st.Token {
+	if err != nil || !found || st.Username != s.username {
+		return s.fatal
+	}
+	if stored := s.api.slot(&st).Token; stored == "" || stored == s.tok().Token || s.api.server(st) == "" {
 		return s.fatal
 	}
 	if st.TerminalUUID == "" {
@@ -133,8 +125,9 @@ func (s *session) login(ctx context.Context, password string) error {
 func (s *session) doRenew(ctx context.Context) error {
 	s.mu.Lock()
 	st := s.st
+	cur := *s.tok()
 	s.mu.Unlock()
-	if st.RefreshToken != "" {
+	if cur.RefreshToken != "" {
 		err := s.refresh(ctx, st)
 		if err == nil {
 			return nil
@@ -145,27 +138,19 @@ func (s *session) doRenew(ctx context.Context) error {
 		s.log.Info("kasa token refresh failed, trying a password login", zap.Error(err))
 		if code, ok := apiCode(err); ok && (code == codeRefreshExpired || code == codeRefreshIncorrect) {
 			s.mu.Lock()
-			s.st.RefreshToken = ""
+			s.tok().RefreshToken = ""
 			s.mu.Unlock()
 		}
 	}
-	return s.autoLogin(ctx, st.Token != "")
+	return s.autoLogin(ctx, cur.Token != "")
 }
 
 func (s *session) refresh(ctx context.Context, st tokenState) error {
-	res, err := s.rt.call(ctx, s.loginURL, "refreshToken", refreshParams{
-		AppType:      appType,
-		TerminalUUID: st.TerminalUUID,
-		RefreshToken: st.RefreshToken,
-	})
+	g, err := s.api.refresh(ctx, st)
 	if err != nil {
 		return err
 	}
-	var r tokenResult
-	if err := json.Unmarshal(res, &r); err != nil || r.Token == "" {
-		return errors.New("refreshToken: response without a token")
-	}
-	if err := s.adopt(r.Token, r.RefreshToken, false); err != nil {
+	if err := s.adopt(g, false); err != nil {
 		s.log.Warn("kasa token refreshed but not stored; the next start logs in again", zap.Error(err))
 	}
 	s.log.Info("kasa token refreshed")
@@ -206,22 +191,22 @@ func (s *session) autoLogin(ctx context.Context, hadToken bool) error {
 	return s.passwordLogin(ctx, password, false)
 }
 
-// passwordLogin sends one login request. A terminal refusal makes an
-// automatic login sticky-failed; other failures start the back-off.
+// passwordLogin sends one login (for V2 with its regional discovery). A
+// terminal refusal makes an automatic login sticky-failed; other failures
+// start the back-off. A two-step verification is returned as
+// *MFARequiredError to an explicit login (and remembered for
+// completeMFA); to an automatic one it is a sticky "login needed".
 func (s *session) passwordLogin(ctx context.Context, password string, explicit bool) error {
 	s.ensureUUIDStored()
 	s.mu.Lock()
 	terminal := s.st.TerminalUUID
 	s.mu.Unlock()
 
-	res, err := s.rt.call(ctx, s.loginURL, "login", loginParams{
-		AppType:            appType,
-		CloudUserName:      s.username,
-		CloudPassword:      password,
-		TerminalUUID:       terminal,
-		RefreshTokenNeeded: true,
-	})
+	g, err := s.api.login(ctx, terminal, password)
 	if err != nil {
+		if mfa, ok := errors.AsType[*MFARequiredError](err); ok {
+			return s.mfaRequired(mfa, explicit)
+		}
 		if code, ok := apiCode(err); ok {
 			if reason, isTerminal := loginRefusal(code); isTerminal {
 				if explicit {
@@ -247,12 +232,13 @@ func (s *session) passwordLogin(ctx context.Context, password string, explicit b
 		}
 		return fmt.Errorf("account %q: %w", s.account, err)
 	}
-	var r tokenResult
-	if err := json.Unmarshal(res, &r); err != nil || r.Token == "" {
-		return fmt.Errorf("account %q: login: response without a token", s.account)
-	}
-	perr := s.adopt(r.Token, r.RefreshToken, true)
-	s.log.Info("kasa login succeeded", zap.Bool("refresh_token", r.RefreshToken != ""))
+	return s.loggedIn(g, explicit)
+}
+
+// loggedIn adopts the tokens of a login (by password or with a code).
+func (s *session) loggedIn(g grant, explicit bool) error {
+	perr := s.adopt(g, true)
+	s.log.Info("kasa login succeeded", zap.Bool("refresh_token", g.RefreshToken != ""))
 	if s.onLogin != nil {
 		s.onLogin("login")
 	}
@@ -266,13 +252,21 @@ func (s *session) passwordLogin(ctx context.Context, password string, explicit b
 }
 
 // adopt installs a new token (and refresh token: replaced after a login,
-// kept after a refresh that returned none), clears failure state and
+// kept after a refresh that returned none; and for V2 the regional
+// server), ends any verification under way, clears failure state and
 // persists the session.
-func (s *session) adopt(token, refresh string, fromLogin bool) error {
+func (s *session) adopt(g grant, fromLogin bool) error {
 	s.mu.Lock()
-	s.st.Token = token
-	if refresh != "" || fromLogin {
-		s.st.RefreshToken = refresh
+	t := s.tok()
+	t.Token = g.Token
+	if g.RefreshToken != "" || fromLogin {
+		t.RefreshToken = g.RefreshToken
+	}
+	if g.URL != "" {
+		s.st.V2.URL = g.URL
+	}
+	if fromLogin {
+		s.st.V2.MFA = nil
 	}
 	s.st.Username = s.username
 	s.gen++

@@ -31,9 +31,11 @@ func newTransport(hc *http.Client, timeout time.Duration) *transport {
 	return &transport{http: httpx.NewCaller(hc, timeout)}
 }
 
+// envelopeRequest is {"method":…,"params":…}; nil params are left out
+// (V2 getDeviceList).
 type envelopeRequest struct {
 	Method string `json:"method"`
-	Params any    `json:"params"`
+	Params any    `json:"params,omitempty"`
 }
 
 // call posts {"method":method,"params":params} to endpoint and returns the

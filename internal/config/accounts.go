@@ -221,11 +221,38 @@ func settingsFields(k providers.Kind) map[string]reflect.StructTag {
 	return out
 }
 
-// secretKeys lists the account keys of every provider tagged secret:"true".
+// settingsLeaves maps the keys of a kind's settings, those of nested
+// sections included ("v2.secret_key"), to their struct tags.
+func settingsLeaves(k providers.Kind) map[string]reflect.StructTag {
+	out := map[string]reflect.StructTag{}
+	walkSettings(reflect.ValueOf(k.NewSettings()).Elem(), "", func(key string, _ reflect.Value, tag reflect.StructTag) {
+		out[key] = tag
+	})
+	return out
+}
+
+// walkSettings calls f for every exported leaf field of the settings
+// struct v with its key (the dotted path of yaml keys below v, prefixed
+// by prefix), the field and its tag; nested structs are sections.
+func walkSettings(v reflect.Value, prefix string, f func(key string, field reflect.Value, tag reflect.StructTag)) {
+	fields, names := structFields(v.Type())
+	for _, name := range names {
+		i := fields[name]
+		key := joinPath(prefix, name)
+		if fv := v.Field(i); fv.Kind() == reflect.Struct && fv.Type() != durationType {
+			walkSettings(fv, key, f)
+			continue
+		}
+		f(key, v.Field(i), v.Type().Field(i).Tag)
+	}
+}
+
+// secretKeys lists the account keys of every provider tagged secret:"true",
+// those of nested sections as dotted paths ("v2.secret_key").
 func secretKeys() []string {
 	var keys []string
 	for _, k := range providers.Kinds() {
-		for key, tag := range settingsFields(k) {
+		for key, tag := range settingsLeaves(k) {
 			if tag.Get("secret") == "true" {
 				keys = append(keys, key)
 			}
@@ -238,52 +265,71 @@ func secretKeys() []string {
 // password masked (secret keys are masked by newFieldError).
 func redactKey(key, value string) string {
 	for _, k := range providers.Kinds() {
-		if tag, ok := settingsFields(k)[key]; ok && tag.Get("secret") == "url" {
+		if tag, ok := settingsLeaves(k)[key]; ok && tag.Get("secret") == "url" {
 			return redactURL(value)
 		}
 	}
 	return value
 }
 
-// settingsSecrets calls f for each field of s tagged secret:"true" with its
-// key, a pointer to it and the value of its sibling "<key>_file" ("" when
-// there is none).
+// settingsSecrets calls f for each field of s tagged secret:"true", in
+// nested sections too, with its key ("password", "v2.secret_key"), a
+// pointer to it and the value of its sibling "<key>_file" ("" when there
+// is none).
 func settingsSecrets(s providers.Settings, f func(key string, secret *string, file string)) {
 	sv := reflect.ValueOf(s).Elem()
-	fields, names := structFields(sv.Type())
-	for _, name := range names {
-		sf := sv.Type().Field(fields[name])
-		if sf.Tag.Get("secret") != "true" || sf.Type.Kind() != reflect.String {
-			continue
+	walkSettings(sv, "", func(key string, field reflect.Value, tag reflect.StructTag) {
+		if tag.Get("secret") != "true" || field.Kind() != reflect.String {
+			return
 		}
-		file := ""
-		if idx, ok := fields[name+"_file"]; ok && sv.Field(idx).Kind() == reflect.String {
-			file = sv.Field(idx).String()
+		f(key, field.Addr().Interface().(*string), settingString(sv, key+"_file"))
+	})
+}
+
+// settingFiles calls f with a pointer to each string field of s whose key
+// ends in "_file" and is not the file of a secret (those are read at load
+// time): paths the provider opens itself, such as v2.ca_file.
+func settingFiles(s providers.Settings, f func(path *string)) {
+	sv := reflect.ValueOf(s).Elem()
+	secrets := map[string]bool{}
+	settingsSecrets(s, func(key string, _ *string, _ string) { secrets[key+"_file"] = true })
+	walkSettings(sv, "", func(key string, field reflect.Value, _ reflect.StructTag) {
+		if strings.HasSuffix(key, "_file") && !secrets[key] && field.Kind() == reflect.String {
+			f(field.Addr().Interface().(*string))
 		}
-		f(name, sv.Field(fields[name]).Addr().Interface().(*string), file)
-	}
+	})
+}
+
+// settingString returns the string field at the dotted key of the
+// settings struct v, "" when there is none.
+func settingString(v reflect.Value, key string) string {
+	out := ""
+	walkSettings(v, "", func(k string, field reflect.Value, _ reflect.StructTag) {
+		if k == key && field.Kind() == reflect.String {
+			out = field.String()
+		}
+	})
+	return out
 }
 
 // redactSettings returns a copy of s with its secrets masked and the
-// passwords of its URLs masked.
+// passwords of its URLs masked, in nested sections too.
 func redactSettings(s providers.Settings) providers.Settings {
 	if s == nil {
 		return nil
 	}
 	cp := reflect.New(reflect.TypeOf(s).Elem())
 	cp.Elem().Set(reflect.ValueOf(s).Elem())
-	t := cp.Elem().Type()
-	for i := range t.NumField() {
-		f := cp.Elem().Field(i)
+	walkSettings(cp.Elem(), "", func(_ string, f reflect.Value, tag reflect.StructTag) {
 		if f.Kind() != reflect.String || !f.CanSet() {
-			continue
+			return
 		}
-		switch t.Field(i).Tag.Get("secret") {
+		switch tag.Get("secret") {
 		case "true":
 			f.SetString(mask(f.String()))
 		case "url":
 			f.SetString(redactURL(f.String()))
 		}
-	}
+	})
 	return cp.Interface().(providers.Settings)
 }

@@ -24,5 +24,5 @@ func tuyaOf(a Account) *tuya.Config {
 
 // kasaAccount returns a kasa account with the given username, default url.
 func kasaAcct(name, username string) Account {
-	return Account{Provider: "kasa", Name: name, Settings: &kasa.Config{Username: username, URL: kasa.DefaultURL}}
+	return Account{Provider: "kasa", Name: name, Settings: &kasa.Config{Username: username, URL: kasa.DefaultURL, API: kasa.APIV1}}
 }

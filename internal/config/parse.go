@@ -179,6 +179,11 @@ func (c *Config) resolve(path string, readFile func(string) ([]byte, error)) []e
 		settingsSecrets(a.Settings, func(key string, secret *string, file string) {
 			errs = append(errs, c.readSecretFile(dir, p, key, secret, file, readFile)...)
 		})
+		settingFiles(a.Settings, func(path *string) {
+			if *path != "" && !filepath.IsAbs(*path) {
+				*path = filepath.Join(dir, *path)
+			}
+		})
 	}
 	return errs
 }

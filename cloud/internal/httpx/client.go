@@ -27,26 +27,32 @@ const MaxBody = 4 << 20
 // connections kept 90 s (at most 32, 8 per host), proxy from the
 // environment, and a 60 s overall backstop. It never follows redirects.
 // It is built on first use.
-var Shared = sync.OnceValue(func() *http.Client {
-	return &http.Client{
-		Transport: &http.Transport{
-			Proxy: http.ProxyFromEnvironment,
-			DialContext: (&net.Dialer{
-				Timeout:   10 * time.Second,
-				KeepAlive: 30 * time.Second,
-			}).DialContext,
-			ForceAttemptHTTP2:     true,
-			TLSHandshakeTimeout:   10 * time.Second,
-			IdleConnTimeout:       90 * time.Second,
-			MaxIdleConns:          32,
-			MaxIdleConnsPerHost:   8,
-			ResponseHeaderTimeout: 30 * time.Second,
-			ExpectContinueTimeout: time.Second,
-		},
-		Timeout:       60 * time.Second,
-		CheckRedirect: NoRedirects,
+var Shared = sync.OnceValue(func() *http.Client { return newClient(NewTransport()) })
+
+// NewTransport returns a new transport with the settings of Shared's
+// (dial 10 s, TLS handshake 10 s, response headers 30 s, idle connections
+// kept 90 s, at most 32 and 8 per host, proxy from the environment), with
+// a connection pool of its own.
+func NewTransport() *http.Transport {
+	return &http.Transport{
+		Proxy: http.ProxyFromEnvironment,
+		DialContext: (&net.Dialer{
+			Timeout:   10 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		ForceAttemptHTTP2:     true,
+		TLSHandshakeTimeout:   10 * time.Second,
+		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConns:          32,
+		MaxIdleConnsPerHost:   8,
+		ResponseHeaderTimeout: 30 * time.Second,
+		ExpectContinueTimeout: time.Second,
 	}
-})
+}
+
+func newClient(rt http.RoundTripper) *http.Client {
+	return &http.Client{Transport: rt, Timeout: 60 * time.Second, CheckRedirect: NoRedirects}
+}
 
 // NoRedirects is a CheckRedirect that stops at the first redirect and
 // hands the redirect response to the caller: a 307/308 would re-send the
