@@ -23,6 +23,23 @@ func TestConformance(t *testing.T) {
 	cloudtest.Run(t, func(t *testing.T) cloudtest.Cloud { return newKasaCloud(t) })
 }
 
+// TestConformanceV2 runs it against the fake V2 cloud: signed requests,
+// regional server, rotating refresh tokens, nested errors.
+func TestConformanceV2(t *testing.T) {
+	cloudtest.Run(t, func(t *testing.T) cloudtest.Cloud {
+		srv := kasatest.NewServerV2(kasatest.V2Options{AccessKey: kasatest.TestAccessKey, SecretKey: kasatest.TestSecretKey})
+		t.Cleanup(srv.Close)
+		srv.AddAccount(testUser, testPassword)
+		t.Cleanup(func() {
+			if n := srv.BadSignatures(); n != 0 {
+				t.Errorf("%d requests with a bad signature", n)
+			}
+		})
+		return &kasaCloud{Server: srv, dir: t.TempDir(), v2: &kasa.V2Options{
+			AccessKey: kasatest.TestAccessKey, SecretKey: kasatest.TestSecretKey, RootCAs: caPool(t, srv)}}
+	})
+}
+
 func newKasaCloud(t *testing.T) *kasaCloud {
 	srv := kasatest.NewServer()
 	t.Cleanup(srv.Close)
@@ -140,6 +157,7 @@ func (b *broken) edit(err error) error {
 type kasaCloud struct {
 	*kasatest.Server
 	dir string
+	v2  *kasa.V2Options // nil: api v1
 }
 
 func (k *kasaCloud) NewProvider(t *testing.T, o cloudtest.Options) cloud.Provider {
@@ -149,11 +167,15 @@ func (k *kasaCloud) NewProvider(t *testing.T, o cloudtest.Options) cloud.Provide
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := kasa.New(kasa.Options{
+	opts := kasa.Options{
 		Account: "home", Username: testUser, Password: testPassword,
 		URL: k.URL(), StateDir: dir, HTTPClient: k.Client(), Energy: energy,
 		Logger: o.Logger, Observer: o.Observer, RequestTimeout: o.RequestTimeout,
-	})
+	}
+	if k.v2 != nil {
+		opts.API, opts.V2 = kasa.APIV2, *k.v2
+	}
+	p, err := kasa.New(opts)
 	if err != nil {
 		t.Fatalf("kasa.New: %v", err)
 	}
@@ -180,4 +202,6 @@ func (k *kasaCloud) RevokeCredentials() {
 	k.ExpireRefreshTokens()
 }
 
-func (k *kasaCloud) Secrets() []string { return append(k.Server.Secrets(), testPassword) }
+func (k *kasaCloud) Secrets() []string {
+	return append(k.Server.Secrets(), testPassword, kasatest.TestSecretKey)
+}

@@ -256,3 +256,76 @@ func FuzzParseDeviceList(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeV2(f *testing.F) {
+	for _, seed := range []string{
+		`{"error_code":0,"result":{"token":"t","refreshToken":"r"}}`,
+		`{"error_code":0,"result":{"errorCode":"-20677","errorMsg":"MFA","MFAProcessId":"p","supportedMFATypes":[1,2]}}`,
+		`{"error_code":0,"result":{"errorCode":-20601}}`,
+		`{"error_code":-20651,"msg":"Token expired"}`,
+		`{"error_code":0,"result":{"errorCode":"1e999"}}`,
+		`{"error_code":0,"result":{"errorCode":null}}`,
+		`{"error_code":0,"result":[]}`, `[]`, `null`, ``,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		res, err := decodeV2("login", data)
+		if err != nil {
+			_ = err.Error()
+			if ae, ok := errors.AsType[*APIError](err); ok && ae.Code == 0 {
+				t.Fatalf("APIError with code 0 for %q", data)
+			}
+			if res != nil && !json.Valid(res) {
+				t.Fatalf("result %q with the error is not valid JSON", res)
+			}
+			return
+		}
+		if !json.Valid(res) {
+			t.Fatalf("result %q is not valid JSON", res)
+		}
+		if obj, ok := jsonv.Object(res); ok {
+			if code, ok := jsonv.Int(obj["errorCode"]); ok && code != 0 {
+				t.Fatalf("nested error %d accepted in %q", code, data)
+			}
+		}
+	})
+}
+
+func FuzzParseMFAChallenge(f *testing.F) {
+	for _, seed := range []string{
+		`{"MFAProcessId":"abc","supportedMFATypes":[1,2]}`,
+		`{"mfaProcessId":42,"supportedMFATypes":["email","PUSH"]}`,
+		`{"MFAProcessId":null,"supportedMFATypes":{}}`,
+		`{"MFAProcessId":1e400}`, `[]`, `"x"`, ``,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		id, methods := parseMFAChallenge(data)
+		if len(methods) == 0 || len(methods) > 2 {
+			t.Fatalf("methods %v for %q", methods, data)
+		}
+		for _, m := range methods {
+			if m != MFAPush && m != MFAEmail {
+				t.Fatalf("method %q for %q", m, data)
+			}
+		}
+		// The process id lets a code finish a login: it is never shown.
+		if msg := (&MFARequiredError{Methods: methods, processID: id}).Error(); len(id) >= 8 && strings.Contains(msg, id) {
+			t.Fatalf("error %q shows the process id", msg)
+		}
+	})
+}
+
+func FuzzParseMFAMethod(f *testing.F) {
+	for _, seed := range []string{"email", "push", " PUSH ", "sms", ""} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		m, err := ParseMFAMethod(s)
+		if (err == nil) != (m == MFAPush || m == MFAEmail) {
+			t.Fatalf("ParseMFAMethod(%q) = %q, %v", s, m, err)
+		}
+	})
+}

@@ -40,6 +40,12 @@ func newEnv(t *testing.T) *env {
 	srv := kasatest.NewServer()
 	t.Cleanup(srv.Close)
 	srv.AddAccount(testUser, testPassword)
+	return newEnvOn(t, srv)
+}
+
+// newEnvOn is newEnv on a fake the caller started (with the account).
+func newEnvOn(t *testing.T, srv *kasatest.Server) *env {
+	t.Helper()
 	e := &env{t: t, srv: srv, dir: t.TempDir()}
 	e.rec = cloudtest.NewRecorder(t, func() []string {
 		return append(e.srv.Secrets(), append([]string{testPassword, "wrong-" + testPassword}, e.extraS...)...)

@@ -173,3 +173,36 @@ func (a *v2API) checkCode(ctx context.Context, server, terminal string, p pendin
 
 // errNoMFA is CompleteMFA's error when no verification is under way.
 var errNoMFA = errors.New("no two-step verification under way: log in with the password first")
+
+// RequestMFACode asks the cloud to send a two-step verification code by m
+// for the verification a Login (in this process or an earlier one, see
+// the token file) started: one call. The password is the one of that
+// login; it is sent, never stored. It returns where the code goes, for a
+// person: "the Kasa app (a notification)" or "the e-mail address of
+// <username>".
+func (p *Provider) RequestMFACode(ctx context.Context, password string, m MFAMethod) (string, error) {
+	if err := p.sess.requestMFACode(ctx, password, m); err != nil {
+		return "", fmt.Errorf("kasa: %w", err)
+	}
+	if m == MFAPush {
+		return "the Kasa app (a notification on a phone logged in to the account)", nil
+	}
+	return "the e-mail address of " + p.sess.username, nil
+}
+
+// CompleteMFA finishes the verification under way with code, received by
+// m ("" means the way RequestMFACode used), and stores the token and
+// refresh token (mode 0600): one call. A wrong or expired code is an error
+// for which IsWrongCode holds; the verification stays under way, so the
+// person may try another code. A daemon running on the same token file
+// picks the tokens up without a restart.
+func (p *Provider) CompleteMFA(ctx context.Context, m MFAMethod, code string) error {
+	if err := p.sess.completeMFA(ctx, m, strings.TrimSpace(code)); err != nil {
+		return fmt.Errorf("kasa: %w", err)
+	}
+	return nil
+}
+
+// MFAPending reports whether a verification started by Login waits for
+// its code (in this process or in the token file).
+func (p *Provider) MFAPending() bool { return p.sess.hasPending() }

@@ -231,7 +231,10 @@ func (p *Provider) TokenPath() string { return p.sess.store.Path() }
 // login` does, and stores the token and refresh token; the password itself
 // is never stored. It waits for any login in progress, and clears a sticky
 // authentication failure when it succeeds. A refused password is an error
-// wrapping cloud.ErrAuth naming the reason ("wrong password", 2FA).
+// wrapping cloud.ErrAuth naming the reason ("wrong password", 2FA on a V1
+// account). A V2 account with two-step verification gets an error
+// wrapping *MFARequiredError: the login goes on with RequestMFACode and
+// CompleteMFA. Calls: V1 one; V2 two (regional discovery, login).
 func (p *Provider) Login(ctx context.Context, password string) error {
 	if err := p.sess.login(ctx, password); err != nil {
 		return fmt.Errorf("kasa: login: %w", err)

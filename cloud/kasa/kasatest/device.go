@@ -451,7 +451,7 @@ func (s *Server) listRow(d *device) map[string]any {
 	}
 	appURL := d.appServerURL
 	if appURL == "" {
-		appURL = s.ts.URL
+		appURL = s.RegionURL()
 	}
 	status := 0
 	if d.online {

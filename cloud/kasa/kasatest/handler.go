@@ -45,6 +45,10 @@ var messages = map[int]string{
 	-20675:               "Account login in other places",
 	-10200:               "IP request out of rate limit",
 	-10201:               "User request out of rate limit",
+	codePermissionDenied: "Permission denied",
+	codeWrongCode:        "Verification code error",
+	codeCodeExpired:      "Verification code is ineffective",
+	codeMFARequired:      "Please verify the MFA code",
 }
 
 const maxRequestBody = 1 << 20
@@ -67,7 +71,19 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.delay(r) {
 		return
 	}
+	if s.v2 != nil {
+		resp, status, method := s.handleV2(r, body)
+		s.answer(w, r, resp, status, func(key string) bool { return key == "" || key == method })
+		return
+	}
 	resp, status := s.handle(r, body)
+	s.answer(w, r, resp, status, envelopeMethodIs(body))
+}
+
+// answer writes resp (or what a RewriteNext rule whose key matches makes
+// of it), an HTTP error for a status other than 200, or holds a hung
+// request.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, resp []byte, status int, match func(key string) bool) {
 	if status == statusHang {
 		s.hold(r)
 		return
@@ -77,7 +93,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
-	s.writeBody(w, body, resp) // RewriteNext (hostile.go)
+	s.hostile.Write(w, match, resp) // RewriteNext (hostile.go)
 }
 
 // handle answers one envelope; a status other than 200 means an HTTP error.
@@ -135,20 +151,28 @@ func (s *Server) handle(r *http.Request, body []byte) ([]byte, int) {
 		return s.login(params), http.StatusOK
 	case "refreshToken":
 		return s.refreshToken(params), http.StatusOK
+	}
+	return s.accountCall(method, params, rec.Token), http.StatusOK
+}
+
+// accountCall answers the token-authenticated envelope methods
+// (getDeviceList, passthrough), the same in V1 and V2. s.mu is held.
+func (s *Server) accountCall(method string, params map[string]json.RawMessage, token string) []byte {
+	switch method {
 	case "getDeviceList":
-		user, code := s.authenticate(rec.Token)
+		user, code := s.authenticate(token)
 		if code != 0 {
-			return apiError(code), http.StatusOK
+			return apiError(code)
 		}
-		return s.deviceList(user), http.StatusOK
+		return s.deviceList(user)
 	case "passthrough":
-		user, code := s.authenticate(rec.Token)
+		user, code := s.authenticate(token)
 		if code != 0 {
-			return apiError(code), http.StatusOK
+			return apiError(code)
 		}
-		return s.passthrough(user, params), http.StatusOK
+		return s.passthrough(user, params)
 	default:
-		return apiError(codeMethodNotFound), http.StatusOK
+		return apiError(codeMethodNotFound)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 
 	"github.com/kasa2mqtt/kasa2mqtt/internal/httpfault"
 )
@@ -14,7 +13,8 @@ import (
 type BodyFault = httpfault.BodyFault
 
 // RewriteNext makes the next n successful answers to method ("login",
-// "refreshToken", "getDeviceList", "passthrough"; "" for any method) be
+// "refreshToken", "getDeviceList", "passthrough", and in V2 mode the other
+// account calls by name, e.g. "getAccountStatusAndUrl"; "" for any) be
 // written by f instead. The request is handled as usual first (tokens are
 // issued, commands applied); only the bytes of the answer change, and its
 // status stays 200. Rules for different methods are independent; a later
@@ -24,11 +24,12 @@ func (s *Server) RewriteNext(method string, n int, f BodyFault) {
 	s.hostile.Set(method, n, f)
 }
 
-// writeBody writes a successful answer to the request with body reqBody,
-// or what a RewriteNext rule makes of it.
-func (s *Server) writeBody(w http.ResponseWriter, reqBody, resp []byte) {
+// envelopeMethodIs returns the RewriteNext matcher of a V1 request with
+// body reqBody: "" matches any, otherwise the envelope's method (parsed on
+// first use).
+func envelopeMethodIs(reqBody []byte) func(key string) bool {
 	method, parsed := "", false
-	s.hostile.Write(w, func(key string) bool {
+	return func(key string) bool {
 		if key == "" {
 			return true
 		}
@@ -40,7 +41,7 @@ func (s *Server) writeBody(w http.ResponseWriter, reqBody, resp []byte) {
 			method, parsed = env.Method, true
 		}
 		return key == method
-	}, resp)
+	}
 }
 
 // Raw answers with body, whatever was asked.

@@ -39,10 +39,12 @@
 package kasatest
 
 import (
+	"context"
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -80,6 +82,9 @@ type Server struct {
 	// hostile holds the RewriteNext rules (hostile.go); it has its own
 	// mutex, s.mu does not guard it.
 	hostile httpfault.Rewrites
+
+	// v2 is the V2 mode (v2.go); nil for a V1 server.
+	v2 *v2State
 }
 
 type account struct {
@@ -106,6 +111,8 @@ type Request struct {
 	Method string
 	// Host is the Host header the request was sent to.
 	Host string
+	// Path is the URL path (V2 mode: the call, under RegionPath or not).
+	Path string
 	// Token is the token the request carried (params.token or ?token=).
 	Token string
 	// TokenInQuery is true when the token came in the URL query.
@@ -132,7 +139,14 @@ func NewServer() *Server { return start(httptest.NewServer) }
 func NewServerTLS() *Server { return start(httptest.NewTLSServer) }
 
 func start(newServer func(http.Handler) *httptest.Server) *Server {
-	s := &Server{
+	s := newState()
+	s.ts = newServer(http.HandlerFunc(s.serveHTTP))
+	s.client = s.loopbackClient()
+	return s
+}
+
+func newState() *Server {
+	return &Server{
 		accounts:  map[string]*account{},
 		devices:   map[string]*device{},
 		tokens:    map[string]*grant{},
@@ -141,9 +155,6 @@ func start(newServer func(http.Handler) *httptest.Server) *Server {
 		failDev:   map[string]int{},
 		calls:     map[string]int{},
 	}
-	s.ts = newServer(http.HandlerFunc(s.serveHTTP))
-	s.client = &http.Client{Transport: &loopbackOnly{next: s.ts.Client().Transport, s: s}}
-	return s
 }
 
 // URL returns the base URL, e.g. "http://127.0.0.1:41234". Every
@@ -152,8 +163,10 @@ func start(newServer func(http.Handler) *httptest.Server) *Server {
 func (s *Server) URL() string { return s.ts.URL }
 
 // Client returns an HTTP client for the server. It refuses (and records,
-// see ForeignHosts) every request to a host that is not loopback, so code
-// under test can never reach the network through it.
+// see ForeignHosts) every connection to a host that is not loopback, so
+// code under test can never reach the network through it. Its transport is
+// an *http.Transport, so a V2 account can copy it with a certificate pool
+// of its own (the client itself trusts the server's certificate).
 func (s *Server) Client() *http.Client { return s.client }
 
 // Close releases hung requests (see Hang) and shuts the server down. It
@@ -325,24 +338,26 @@ func (s *Server) idFor(alias string) string {
 	}
 }
 
-// loopbackOnly is the Client transport: loopback hosts only.
-type loopbackOnly struct {
-	next http.RoundTripper
-	s    *Server
-}
-
-func (t *loopbackOnly) RoundTrip(req *http.Request) (*http.Response, error) {
-	host := req.URL.Hostname()
-	if host != "127.0.0.1" && host != "::1" && host != "localhost" {
-		if req.Body != nil {
-			_ = req.Body.Close()
+// loopbackClient returns the Client: the server's own TLS trust, and a
+// dialer that connects to loopback hosts only.
+func (s *Server) loopbackClient() *http.Client {
+	tr := s.ts.Client().Transport.(*http.Transport).Clone()
+	tr.Proxy = nil
+	var d net.Dialer
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			host = addr
 		}
-		t.s.mu.Lock()
-		t.s.foreign = append(t.s.foreign, req.URL.Host)
-		t.s.mu.Unlock()
-		return nil, fmt.Errorf("kasatest: refusing request to non-loopback host %q", host)
+		if host != "127.0.0.1" && host != "::1" && host != "localhost" {
+			s.mu.Lock()
+			s.foreign = append(s.foreign, host)
+			s.mu.Unlock()
+			return nil, fmt.Errorf("kasatest: refusing request to non-loopback host %q", host)
+		}
+		return d.DialContext(ctx, network, addr)
 	}
-	return t.next.RoundTrip(req)
+	return &http.Client{Transport: tr}
 }
 
 // regTime is the fixed registration time reported by login.
