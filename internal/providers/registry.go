@@ -77,6 +77,9 @@ type PasswordLogin struct {
 	// Login logs in with password and stores the tokens (never the
 	// password).
 	Login func(ctx context.Context, password string) error
+	// Code, when set, is the second step a login may ask for (two-step
+	// verification); nil for accounts that never ask.
+	Code *CodeLogin
 }
 
 // Authorization is a one-time authorisation in a browser that ends with a
