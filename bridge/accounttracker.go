@@ -108,6 +108,19 @@ func (t *accountTracker) ok(p cloud.Provider) (changed, recovered bool) {
 	return true, recovered
 }
 
+// attention lists, for each account stopped on an authentication error
+// (a refused password, a login only a person can do), "account <name>:
+// <error>", the error with its advice; for Bridge.Attention.
+func (t *accountTracker) attention(providers []cloud.Provider) []string {
+	var out []string
+	for _, p := range providers {
+		if as := t.get(p); as.status == statusAuthError {
+			out = append(out, "account "+p.Account()+": "+as.lastErr)
+		}
+	}
+	return out
+}
+
 // waiting lists the accounts of providers that have not reached a steady
 // state yet (listed once, or failed for a reported reason), for Ready.
 func (t *accountTracker) waiting(providers []cloud.Provider) []string {

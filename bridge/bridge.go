@@ -138,6 +138,8 @@ type Bridge struct {
 	started   time.Time
 	// waiting lists the accounts not yet in a steady state (for Ready).
 	waiting atomic.Pointer[[]string]
+	// attention lists the accounts stopped on an authentication error.
+	attention atomic.Pointer[[]string]
 	// heartbeat is when the run loop last went round (for Alive), as the
 	// monotonic time since started, so wall-clock steps (NTP on a board
 	// without a real-time clock) do not make the bridge look stuck.
@@ -250,6 +252,17 @@ func (b *Bridge) Ready() error {
 		return errors.New("starting")
 	} else if len(*w) > 0 {
 		return fmt.Errorf("waiting for the first device list of: %s", strings.Join(*w, ", "))
+	}
+	return nil
+}
+
+// Attention returns, for each account stopped on an authentication error
+// that a person must resolve (a refused password, a login needed), one
+// line "account <name>: <error>; <advice>", for the /readyz detail: such
+// an account does not make the bridge unready. Safe for concurrent use.
+func (b *Bridge) Attention() []string {
+	if a := b.attention.Load(); a != nil {
+		return *a
 	}
 	return nil
 }

@@ -93,8 +93,9 @@ type devicesMetricEffect struct {
 	total, online     int
 }
 
-// readinessEffect records the accounts Bridge.Ready still waits for.
-type readinessEffect struct{ waiting []string }
+// readinessEffect records the accounts Bridge.Ready still waits for, and
+// those Bridge.Attention reports.
+type readinessEffect struct{ waiting, attention []string }
 
 // restartEffect calls Options.Restart (after the answer was queued).
 type restartEffect struct{}

@@ -345,5 +345,5 @@ func (r *registry) metricsDevices(p cloud.Provider) {
 // updateReadiness records, for Bridge.Ready, which accounts have not
 // reached a steady state (listed once, or failed for a reported reason).
 func (r *registry) updateReadiness() {
-	r.emit(readinessEffect{r.accounts.waiting(r.providers)})
+	r.emit(readinessEffect{r.accounts.waiting(r.providers), r.accounts.attention(r.providers)})
 }

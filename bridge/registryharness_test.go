@@ -120,6 +120,7 @@ type harness struct {
 	saves     int
 	metrics   map[string][2]int // account → total, online
 	waiting   []string
+	attention []string
 	restarts  int
 	connected bool
 }
@@ -177,7 +178,7 @@ func (h *harness) apply(effs []effect) {
 		case devicesMetricEffect:
 			h.metrics[e.account] = [2]int{e.total, e.online}
 		case readinessEffect:
-			h.waiting = e.waiting
+			h.waiting, h.attention = e.waiting, e.attention
 		case restartEffect:
 			h.restarts++
 		default:

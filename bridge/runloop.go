@@ -148,8 +148,9 @@ func (l *runLoop) apply(effs []effect) {
 				o.Metrics.SetDevicesOnline(e.provider, e.account, e.online)
 			}
 		case readinessEffect:
-			w := e.waiting
+			w, a := e.waiting, e.attention
 			l.b.waiting.Store(&w)
+			l.b.attention.Store(&a)
 		case restartEffect:
 			o.Restart()
 		}

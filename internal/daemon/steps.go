@@ -133,6 +133,7 @@ func (m *Main) startOps(r *run) (func(), error) {
 	srv := ops.NewServer(ops.ServerOptions{
 		Listen:  m.Config.HTTP.Listen,
 		Ready:   r.bridge.Ready,
+		Detail:  r.bridge.Attention,
 		Alive:   r.alive,
 		Metrics: m.Metrics.Handler(),
 		Logger:  m.Logger.Named("http"),

@@ -50,6 +50,9 @@ type ServerOptions struct {
 	// and must be safe for concurrent use; the error text must hold no
 	// secret. Nil means always ready.
 	Ready func() error
+	// Detail, when set, adds notes to a ready answer ("ready; <notes>"),
+	// e.g. accounts that wait for a person. Same rules as Ready.
+	Detail func() []string
 	// Alive reports liveness for /healthz. Same rules as Ready. Nil means
 	// always alive.
 	Alive func() bool
@@ -65,8 +68,8 @@ type ServerOptions struct {
 // Server is the operations HTTP endpoint:
 //
 //   - GET /healthz: 200 "ok" while Alive() is true, else 503 with a reason.
-//   - GET /readyz: 200 "ready" while Ready() is nil, else 503 with the
-//     error text.
+//   - GET /readyz: 200 "ready" while Ready() is nil (followed by
+//     "; <note>; …" when Detail has notes), else 503 with the error text.
 //   - GET /metrics: ServerOptions.Metrics, when set.
 //   - anything else: 404 (405 for another method on a known path).
 //
@@ -215,7 +218,13 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 			return
 		}
 	}
-	plain(w, http.StatusOK, "ready")
+	msg := "ready"
+	if s.opts.Detail != nil {
+		if notes := s.opts.Detail(); len(notes) > 0 {
+			msg += "; " + strings.Join(notes, "; ")
+		}
+	}
+	plain(w, http.StatusOK, msg)
 }
 
 // plain writes msg, folded onto one line, as a text/plain response.

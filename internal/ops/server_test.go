@@ -95,6 +95,41 @@ func TestServer_Endpoints(t *testing.T) {
 	check("not ready", "GET", "/readyz", 503, "not ready: mqtt: not connected to broker\n")
 }
 
+// Detail's notes follow a ready answer on the same line; a not-ready
+// answer gives its reason only.
+func TestServer_ReadyDetail(t *testing.T) {
+	var notes atomic.Pointer[[]string]
+	var readyErr atomic.Pointer[error]
+	s := startServer(t, ServerOptions{
+		Ready: func() error {
+			if p := readyErr.Load(); p != nil {
+				return *p
+			}
+			return nil
+		},
+		Detail: func() []string {
+			if p := notes.Load(); p != nil {
+				return *p
+			}
+			return nil
+		},
+	})
+	if code, body := get(t, s, "GET", "/readyz"); code != 200 || body != "ready\n" {
+		t.Errorf("without notes: %d %q", code, body)
+	}
+	n := []string{"account home: login needed; run `kasa2mqtt login -account home`", "account b: wrong\npassword"}
+	notes.Store(&n)
+	want := "ready; account home: login needed; run `kasa2mqtt login -account home`; account b: wrong password\n"
+	if code, body := get(t, s, "GET", "/readyz"); code != 200 || body != want {
+		t.Errorf("with notes: %d %q, want %q", code, body, want)
+	}
+	err := errors.New("not connected")
+	readyErr.Store(&err)
+	if code, body := get(t, s, "GET", "/readyz"); code != 503 || body != "not ready: not connected\n" {
+		t.Errorf("not ready: %d %q", code, body)
+	}
+}
+
 func TestServer_Defaults(t *testing.T) {
 	if got := NewServer(ServerOptions{}).opts.Listen; got != DefaultListen {
 		t.Errorf("default Listen = %q, want %q", got, DefaultListen)
