@@ -131,7 +131,13 @@ func (p *poller) run(ctx context.Context) {
 		if err != nil {
 			failures++
 			wait := p.listInterval
-			if !errors.Is(err, cloud.ErrAuth) {
+			switch {
+			case errors.Is(err, cloud.ErrLoginNeeded):
+				// The provider waits for a person (`kasa2mqtt login`)
+				// without contacting the cloud: look for the tokens that
+				// login stores at the poll interval.
+				wait = min(p.pollInterval, p.listInterval)
+			case !errors.Is(err, cloud.ErrAuth):
 				wait = backoffDelay(failures, 5*time.Second, p.listInterval)
 			}
 			listTimer.Reset(wait)
