@@ -12,7 +12,9 @@ import (
 // password) is reported for the /readyz detail with its advice, without
 // holding readiness back; its recovery clears the note.
 func TestRegistry_AttentionListsAccountsWaitingForAPerson(t *testing.T) {
-	advise := func(p cloud.Provider, err error) error { return fmt.Errorf("%w; run login -account %s", err, p.Account()) }
+	advise := func(p cloud.Provider, err error) error {
+		return fmt.Errorf("%w; run login -account %s", err, p.Account())
+	}
 	h := newHarness(t, Options{Advise: advise}, nil, home)
 	h.listFails(home, fmt.Errorf("vendor: login needed: %w", cloud.ErrLoginNeeded))
 	want := []string{"account home: vendor: login needed: " + cloud.ErrAuth.Error() + "; run login -account home"}

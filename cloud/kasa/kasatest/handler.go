@@ -177,60 +177,108 @@ func (s *Server) accountCall(method string, params map[string]json.RawMessage, t
 }
 
 func (s *Server) login(p map[string]json.RawMessage) []byte {
-	app, ok1 := str(p["appType"])
-	user, ok2 := str(p["cloudUserName"])
-	password, ok3 := str(p["cloudPassword"])
-	terminal, ok4 := str(p["terminalUUID"]) // any string, even empty, but the key must be there
-	if !ok1 || !ok2 || !ok3 || !ok4 || app == "" || user == "" {
+	r, ok := parseCredentials(p) // terminalUUID: any string, even empty, but the key must be there
+	if !ok {
 		return apiError(codeParamMissing)
 	}
-	wantRefresh := isTrue(p["refreshTokenNeeded"])
-	s.lastLogin = &LoginRecord{AppType: app, Username: user, Password: password, TerminalUUID: terminal, RefreshTokenNeeded: wantRefresh}
-	a := s.accounts[strings.ToLower(user)]
+	s.lastLogin = r.record()
+	a, refused := s.checkCredentials(r)
 	switch {
-	case a == nil:
-		return apiError(codeAccountNotFound)
-	case a.password != password:
-		return apiError(codeWrongPassword)
+	case refused != nil:
+		return refused
 	case a.twoFA:
 		return apiError(codeAppVersionTooOld)
 	}
-	token := s.issue("token", a.user)
-	s.tokens[token] = &grant{user: strings.ToLower(a.user), terminal: terminal}
-	result := map[string]any{
-		"accountId":    hexOf("account/"+strings.ToLower(a.user), 8),
-		"regTime":      regTime,
-		"countryCode":  "DE",
-		"riskDetected": 0,
-		"nickname":     "",
-		"email":        a.user,
-		"token":        token,
-	}
-	if wantRefresh {
-		rt := s.issue("refresh", a.user)
-		s.refreshes[rt] = &grant{user: strings.ToLower(a.user), terminal: terminal}
-		result["refreshToken"] = rt
-	}
+	terminal, wantRefresh := r.terminal, r.wantRefresh
+	result := s.loginResult(a.user, terminal, wantRefresh)
+	result["riskDetected"], result["nickname"] = 0, ""
 	return success(result)
 }
 
-func (s *Server) refreshToken(p map[string]json.RawMessage) []byte {
-	app, ok1 := str(p["appType"])
-	rt, ok2 := str(p["refreshToken"])
-	terminal, ok3 := str(p["terminalUUID"])
-	if !ok1 || !ok2 || !ok3 || app == "" || rt == "" {
-		return apiError(codeParamMissing)
-	}
-	g := s.refreshes[rt]
+// credentials are the account part of a login (V1, V2) or of a V2 code
+// request.
+type credentials struct {
+	app, user, password, terminal string
+	wantRefresh                   bool
+}
+
+// parseCredentials reads appType, cloudUserName, cloudPassword and
+// terminalUUID (every key present, as a string; app and user not empty).
+func parseCredentials(p map[string]json.RawMessage) (credentials, bool) {
+	var r credentials
+	var ok [4]bool
+	r.app, ok[0] = str(p["appType"])
+	r.user, ok[1] = str(p["cloudUserName"])
+	r.password, ok[2] = str(p["cloudPassword"])
+	r.terminal, ok[3] = str(p["terminalUUID"])
+	r.wantRefresh = isTrue(p["refreshTokenNeeded"])
+	return r, ok == [4]bool{true, true, true, true} && r.app != "" && r.user != ""
+}
+
+func (r credentials) record() *LoginRecord {
+	return &LoginRecord{AppType: r.app, Username: r.user, Password: r.password, TerminalUUID: r.terminal, RefreshTokenNeeded: r.wantRefresh}
+}
+
+// checkCredentials returns the account of r, or the answer refusing it
+// (unknown account, wrong password). s.mu is held.
+func (s *Server) checkCredentials(r credentials) (*account, []byte) {
+	a := s.accounts[strings.ToLower(r.user)]
 	switch {
-	case g == nil || g.terminal != terminal:
-		return apiError(codeRefreshIncorrect)
-	case g.expired:
-		return apiError(codeRefreshExpired)
+	case a == nil:
+		return nil, apiError(codeAccountNotFound)
+	case a.password != r.password:
+		return nil, apiError(codeWrongPassword)
+	}
+	return a, nil
+}
+
+// loginResult issues a token (and a refresh token) to user's terminal and
+// returns the result of a successful login. s.mu is held.
+func (s *Server) loginResult(user, terminal string, withRefresh bool) map[string]any {
+	token := s.issue("token", user)
+	s.tokens[token] = &grant{user: strings.ToLower(user), terminal: terminal}
+	result := map[string]any{
+		"accountId":   hexOf("account/"+strings.ToLower(user), 8),
+		"regTime":     regTime,
+		"countryCode": "DE",
+		"email":       user,
+		"token":       token,
+	}
+	if withRefresh {
+		rt := s.issue("refresh", user)
+		s.refreshes[rt] = &grant{user: strings.ToLower(user), terminal: terminal}
+		result["refreshToken"] = rt
+	}
+	return result
+}
+
+func (s *Server) refreshToken(p map[string]json.RawMessage) []byte {
+	g, terminal, refused := s.checkRefresh(p)
+	if refused != nil {
+		return refused
 	}
 	token := s.issue("token", g.user)
 	s.tokens[token] = &grant{user: g.user, terminal: terminal}
 	return success(map[string]any{"token": token})
+}
+
+// checkRefresh checks a refreshToken request's parameters and refresh
+// token; refused is the error answer when they do not pass. s.mu is held.
+func (s *Server) checkRefresh(p map[string]json.RawMessage) (g *grant, terminal string, refused []byte) {
+	app, ok1 := str(p["appType"])
+	rt, ok2 := str(p["refreshToken"])
+	terminal, ok3 := str(p["terminalUUID"])
+	if !ok1 || !ok2 || !ok3 || app == "" || rt == "" {
+		return nil, "", apiError(codeParamMissing)
+	}
+	g = s.refreshes[rt]
+	switch {
+	case g == nil || g.terminal != terminal:
+		return nil, "", apiError(codeRefreshIncorrect)
+	case g.expired:
+		return nil, "", apiError(codeRefreshExpired)
+	}
+	return g, terminal, nil
 }
 
 // authenticate maps a token to its user, or to an error code.

@@ -195,68 +195,40 @@ func (s *Server) v2AccountStatus(p map[string]json.RawMessage) []byte {
 }
 
 func (s *Server) v2Login(p map[string]json.RawMessage, termID string) []byte {
-	app, ok1 := str(p["appType"])
-	user, ok2 := str(p["cloudUserName"])
-	password, ok3 := str(p["cloudPassword"])
-	terminal, ok4 := str(p["terminalUUID"])
-	if !ok1 || !ok2 || !ok3 || !ok4 || app != "Kasa_Android_Mix" || user == "" || terminal == "" || terminal != termID {
+	r, ok := parseCredentials(p)
+	if !ok || r.app != "Kasa_Android_Mix" || r.terminal == "" || r.terminal != termID {
 		return apiError(codeParamMissing)
 	}
-	wantRefresh := isTrue(p["refreshTokenNeeded"])
-	s.lastLogin = &LoginRecord{AppType: app, Username: user, Password: password, TerminalUUID: terminal, RefreshTokenNeeded: wantRefresh}
-	a := s.accounts[strings.ToLower(user)]
+	s.lastLogin = r.record()
+	a, refused := s.checkCredentials(r)
 	switch {
-	case a == nil:
-		return apiError(codeAccountNotFound)
-	case a.password != password:
-		return apiError(codeWrongPassword)
+	case refused != nil:
+		return refused
 	case a.twoFA:
 		id := s.issue("mfa", a.user)
-		s.v2.processes[id] = &mfaProcess{user: strings.ToLower(a.user), terminal: terminal}
+		s.v2.processes[id] = &mfaProcess{user: strings.ToLower(a.user), terminal: r.terminal}
 		key := "MFAProcessId"
 		if s.v2.lowerProcessID {
 			key = "mfaProcessId"
 		}
 		return apiErrorWith(codeMFARequired, map[string]any{key: id, "supportedMFATypes": []int{1, 2}})
 	}
-	return s.v2Tokens(a.user, terminal, wantRefresh)
+	return s.v2Tokens(a.user, r.terminal, r.wantRefresh)
 }
 
-// v2Tokens issues a token (and a refresh token) for a V2 login.
+// v2Tokens answers a V2 login with a token (and a refresh token).
 func (s *Server) v2Tokens(user, terminal string, withRefresh bool) []byte {
-	token := s.issue("token", user)
-	s.tokens[token] = &grant{user: strings.ToLower(user), terminal: terminal}
-	result := map[string]any{
-		"accountId":   hexOf("account/"+strings.ToLower(user), 8),
-		"regTime":     regTime,
-		"countryCode": "DE",
-		"email":       user,
-		"token":       token,
-	}
-	if withRefresh {
-		rt := s.issue("refresh", user)
-		s.refreshes[rt] = &grant{user: strings.ToLower(user), terminal: terminal}
-		result["refreshToken"] = rt
-	}
-	return success(result)
+	return success(s.loginResult(user, terminal, withRefresh))
 }
 
 // v2Refresh trades a refresh token for a new token and a new refresh
 // token; the old refresh token is spent.
 func (s *Server) v2Refresh(p map[string]json.RawMessage) []byte {
-	app, ok1 := str(p["appType"])
-	rt, ok2 := str(p["refreshToken"])
-	terminal, ok3 := str(p["terminalUUID"])
-	if !ok1 || !ok2 || !ok3 || app == "" || rt == "" {
-		return apiError(codeParamMissing)
+	g, terminal, refused := s.checkRefresh(p)
+	if refused != nil {
+		return refused
 	}
-	g := s.refreshes[rt]
-	switch {
-	case g == nil || g.terminal != terminal:
-		return apiError(codeRefreshIncorrect)
-	case g.expired:
-		return apiError(codeRefreshExpired)
-	}
+	rt, _ := str(p["refreshToken"])
 	delete(s.refreshes, rt)
 	return s.v2Tokens(s.accounts[g.user].user, terminal, true)
 }
@@ -264,20 +236,15 @@ func (s *Server) v2Refresh(p map[string]json.RawMessage) []byte {
 // v2SendCode sends a verification code (push 1, e-mail 2) for user's
 // terminal; the test reads it with MFACode.
 func (s *Server) v2SendCode(p map[string]json.RawMessage, mfaType int) []byte {
-	app, ok1 := str(p["appType"])
-	user, ok2 := str(p["cloudUserName"])
-	password, ok3 := str(p["cloudPassword"])
-	terminal, ok4 := str(p["terminalUUID"])
-	if !ok1 || !ok2 || !ok3 || !ok4 || app == "" || user == "" || terminal == "" {
+	r, ok := parseCredentials(p)
+	if !ok || r.terminal == "" {
 		return apiError(codeParamMissing)
 	}
-	a := s.accounts[strings.ToLower(user)]
-	switch {
-	case a == nil:
-		return apiError(codeAccountNotFound)
-	case a.password != password:
-		return apiError(codeWrongPassword)
+	a, refused := s.checkCredentials(r)
+	if refused != nil {
+		return refused
 	}
+	terminal := r.terminal
 	s.seq++
 	sum := sha1.Sum(fmt.Appendf(nil, "code/%s/%d", a.user, s.seq))
 	code := fmt.Sprintf("%06d", (int(sum[0])<<16|int(sum[1])<<8|int(sum[2]))%1000000)
