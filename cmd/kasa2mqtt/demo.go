@@ -25,9 +25,10 @@ const (
 	demoTuyaSecret = "demo0access0secret0000000000tuya"
 )
 
-// demoCmd runs the real daemon against the fake Kasa cloud (the same one
-// the tests use) with the embedded broker, so anyone can see the topics and
-// Home Assistant discovery without an account.
+// demoCmd runs the real daemon against the fake Kasa clouds (V1, and V2
+// with a two-step verification account; the same fakes the tests use) and
+// the fake Tuya cloud, with the embedded broker, so anyone can see the
+// topics, Home Assistant discovery and the 2FA login without an account.
 func demoCmd(ctx context.Context, e env) int {
 	fs := newFlags("demo", e)
 	listen := fs.String("listen", "127.0.0.1:1883", "address of the embedded MQTT broker")
@@ -73,12 +74,22 @@ func demoCmd(ctx context.Context, e env) int {
 	tfake.SetPower(heater, 850)
 	go simulateTuya(ctx, tfake, heater)
 
+	// A Kasa account with two-step verification on the V2 API.
+	v2, v2Account, err := startDemoV2(stateDir)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "kasa2mqtt demo: %v\n", err)
+		return exitError
+	}
+	defer v2.fake.Close()
+	go v2.printCodes(ctx, e.stdout)
+
 	cfg := config.Default()
 	cfg.MQTT.Embedded.Listen = *listen
 	cfg.Accounts = []config.Account{
 		{Provider: kasa.ProviderKind, Name: "demo", Settings: &kasa.Config{Username: demoUser, Password: demoPassword, URL: fake.URL()}},
 		{Provider: tuya.ProviderKind, Name: "demo-tuya", Settings: &tuya.Config{AccessID: demoTuyaID, AccessSecret: demoTuyaSecret,
 			Endpoint: tfake.URL(), Auth: tuya.AuthSimple}},
+		v2Account,
 	}
 	cfg.Poll.Interval = *interval
 	cfg.Poll.DeviceListInterval = time.Minute
@@ -100,17 +111,20 @@ func demoCmd(ctx context.Context, e env) int {
 		OnBrokerStarted: func(addr string) {
 			fmt.Fprintf(e.stdout, `
 kasa2mqtt demo: a simulated Kasa cloud (a plug, two metered plugs and a
-6-outlet HS300 strip) and a simulated Tuya cloud project (a metered plug and
-a 2-gang strip), bridged to the embedded MQTT broker on %[1]s.
+6-outlet HS300 strip), a simulated Kasa V2 cloud with a two-step
+verification account (a plug and a metered plug) and a simulated Tuya cloud
+project (a metered plug and a 2-gang strip), bridged to the embedded MQTT
+broker on %[1]s.
 
   Watch everything:   mosquitto_sub -h %[2]s -p %[3]s -t 'kasa2mqtt/#' -v
   Switch the lamp:    mosquitto_pub -h %[2]s -p %[3]s -t kasa2mqtt/living_room_lamp/set -m ON
   Toggle an outlet:   mosquitto_pub -h %[2]s -p %[3]s -t kasa2mqtt/<outlet topic>/set -m TOGGLE
   Home Assistant:     point its MQTT integration at %[1]s; the devices appear by discovery.
 
+%[4]s
 Press Ctrl-C to stop.
 
-`, addr, hostOf(addr), portOf(addr))
+`, addr, hostOf(addr), portOf(addr), v2.instructions())
 		},
 	}
 	if err := m.Run(ctx); err != nil {

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"net"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+)
+
+// The demo's 2FA account is logged in the way its instructions say, as a
+// script would, with the code the demo prints; its plug then appears on
+// MQTT without a restart.
+func TestDemoTwoStepAccount(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"demo", "-listen", addr}, strings.NewReader(""), &out, &errb) }()
+	defer func() {
+		cancel()
+		if code := <-done; code != exitOK {
+			t.Errorf("demo exited %d: %s", code, errb.String())
+		}
+	}()
+
+	confRe := regexp.MustCompile(`kasa2mqtt login -c (\S+login-demo-2fa\.yaml)\n`)
+	var conf string
+	waitOut(t, &out, func(s string) bool {
+		m := confRe.FindStringSubmatch(s)
+		if m != nil {
+			conf = m[1]
+		}
+		return m != nil
+	})
+	if code, o, e := runCLI(t, demoPassword+"\n", "login", "-c", conf, "-account", "demo-2fa", "-mfa-type", "email"); code != exitOK {
+		t.Fatalf("login -mfa-type: exit %d\n%s%s", code, o, e)
+	}
+	codeRe := regexp.MustCompile(`verification code for demo-2fa \(by e-mail\): (\d{6})`)
+	var code string
+	waitOut(t, &out, func(s string) bool {
+		m := codeRe.FindStringSubmatch(s)
+		if m != nil {
+			code = m[1]
+		}
+		return m != nil
+	})
+
+	got := make(chan struct{}, 1)
+	c := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("demo-2fa-test").
+		SetConnectRetry(true).SetConnectRetryInterval(100 * time.Millisecond))
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	defer c.Disconnect(50)
+	c.Subscribe("kasa2mqtt/porch_light", 1, func(paho.Client, paho.Message) {
+		select {
+		case got <- struct{}{}:
+		default:
+		}
+	}).Wait()
+
+	if c, o, e := runCLI(t, demoPassword+"\n", "login", "-c", conf, "-account", "demo-2fa", "-mfa-type", "email", "-code", code); c != exitOK {
+		t.Fatalf("login -code: exit %d\n%s%s", c, o, e)
+	}
+	select {
+	case <-got:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the 2FA account's plug did not appear:\n%s", errb.String())
+	}
+}
+
+func waitOut(t *testing.T, out *syncBuffer, ok func(string) bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !ok(out.String()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not in the demo's output:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
