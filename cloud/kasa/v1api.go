@@ -3,7 +3,7 @@ package kasa
 import (
 	"context"
 	"encoding/json"
-	"errors"
+	"fmt"
 )
 
 // v1API is the legacy API: unsigned envelopes to one global endpoint, the
@@ -48,7 +48,7 @@ func (a *v1API) login(ctx context.Context, terminal, password string) (grant, er
 	}
 	var r tokenResult
 	if err := json.Unmarshal(res, &r); err != nil || r.Token == "" {
-		return grant{}, errors.New("login: response without a token")
+		return grant{}, fmt.Errorf("login: %w", errNoToken)
 	}
 	return grant{Token: r.Token, RefreshToken: r.RefreshToken}, nil
 }
@@ -64,7 +64,7 @@ func (a *v1API) refresh(ctx context.Context, st tokenState) (grant, error) {
 	}
 	var r tokenResult
 	if err := json.Unmarshal(res, &r); err != nil || r.Token == "" {
-		return grant{}, errors.New("refreshToken: response without a token")
+		return grant{}, fmt.Errorf("refreshToken: %w", errNoToken)
 	}
 	return grant{Token: r.Token, RefreshToken: r.RefreshToken}, nil
 }

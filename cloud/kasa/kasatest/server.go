@@ -1,4 +1,5 @@
-// Package kasatest is a fake TP-Link Kasa V1 cloud for tests and for the
+// Package kasatest is a fake TP-Link Kasa cloud (V1 by NewServer and
+// NewServerTLS, V2 by NewServerV2: see v2.go) for tests and for the
 // `kasa2mqtt demo` command. It serves the cloud API over httptest on
 // 127.0.0.1 and enforces the protocol the real cloud is known to enforce
 // (see the project's kasa-cloud-api reference): POST with a JSON body,
