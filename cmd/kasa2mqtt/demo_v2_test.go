@@ -15,26 +15,10 @@ import (
 // script would, with the code the demo prints; its plug then appears on
 // MQTT without a restart.
 func TestDemoTwoStepAccount(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb syncBuffer
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"demo", "-listen", addr}, strings.NewReader(""), &out, &errb) }()
-	defer func() {
-		cancel()
-		if code := <-done; code != exitOK {
-			t.Errorf("demo exited %d: %s", code, errb.String())
-		}
-	}()
-
+	addr, out, errb := startDemo(t)
 	confRe := regexp.MustCompile(`kasa2mqtt login -c (\S+login-demo-2fa\.yaml)\n`)
 	var conf string
-	waitOut(t, &out, func(s string) bool {
+	waitOut(t, out, func(s string) bool {
 		m := confRe.FindStringSubmatch(s)
 		if m != nil {
 			conf = m[1]
@@ -46,7 +30,7 @@ func TestDemoTwoStepAccount(t *testing.T) {
 	}
 	codeRe := regexp.MustCompile(`verification code for demo-2fa \(by e-mail\): (\d{6})`)
 	var code string
-	waitOut(t, &out, func(s string) bool {
+	waitOut(t, out, func(s string) bool {
 		m := codeRe.FindStringSubmatch(s)
 		if m != nil {
 			code = m[1]
@@ -87,4 +71,27 @@ func waitOut(t *testing.T, out *syncBuffer, ok func(string) bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// startDemo runs `kasa2mqtt demo` on a free port until the test ends, and
+// then checks that it exited cleanly.
+func startDemo(t *testing.T) (addr string, out, errb *syncBuffer) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr = l.Addr().String()
+	l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	out, errb = &syncBuffer{}, &syncBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"demo", "-listen", addr}, strings.NewReader(""), out, errb) }()
+	t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != exitOK {
+			t.Errorf("demo exited %d: %s", code, errb.String())
+		}
+	})
+	return addr, out, errb
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -147,22 +146,8 @@ func TestUsageAndVersion(t *testing.T) {
 }
 
 func TestDemoServesTheSimulatedFleet(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb syncBuffer
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"demo", "-listen", addr}, strings.NewReader(""), &out, &errb) }()
+	addr, out, _ := startDemo(t)
 	defer func() {
-		cancel()
-		if code := <-done; code != exitOK {
-			t.Errorf("demo exited %d: %s", code, errb.String())
-		}
 		if !strings.Contains(out.String(), "mosquitto_sub -h 127.0.0.1") {
 			t.Errorf("demo did not print how to connect:\n%s", out.String())
 		}
