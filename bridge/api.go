@@ -47,10 +47,34 @@ type apiRequest struct {
 	Options     *runtimeOption  `json:"options"`
 }
 
-// isRequestTopic reports whether topic is a bridge request.
+// isRequestTopic reports whether topic is a bridge request, and its path:
+// empty for <base>/bridge/request and <base>/bridge/request/ (answered
+// with an error).
 func isRequestTopic(base, topic string) (string, bool) {
-	path, ok := strings.CutPrefix(topic, base+"/bridge/request/")
-	return path, ok && path != ""
+	prefix := base + "/bridge/request"
+	if topic == prefix {
+		return "", true
+	}
+	return strings.CutPrefix(topic, prefix+"/")
+}
+
+// requestTopic is the topic of a request with path (see isRequestTopic).
+func requestTopic(base, path string) string {
+	if path == "" {
+		return base + "/bridge/request"
+	}
+	return base + "/bridge/request/" + path
+}
+
+// responseTopic is where a request with path is answered:
+// <base>/bridge/response/<path>, or <base>/bridge/response for a request
+// without a path (a subscription to <base>/bridge/response/# receives
+// both).
+func responseTopic(base, path string) string {
+	if path == "" {
+		return base + "/bridge/response"
+	}
+	return base + "/bridge/response/" + path
 }
 
 // decodeRequest decodes a request payload: empty means {}; anything else

@@ -95,11 +95,16 @@ func badPayload(format string, args ...any) error {
 // /set accepts a plain ON, OFF or TOGGLE (any case, surrounding blanks
 // ignored) or a JSON object such as {"state":"ON","led":"off"}; keys and
 // values are case-insensitive. /set/state and /set/led accept the plain
-// form; /set/restart accepts any payload (Home Assistant sends PRESS).
+// form; /set/restart accepts any payload but an empty one (Home Assistant
+// sends PRESS). An empty payload is never a command: it is what clears a
+// retained message.
 func parseSet(prop string, payload []byte) (setRequest, error) {
 	var req setRequest
 	if len(payload) > maxPayload {
 		return req, badPayload("payload of %d bytes is larger than %d", len(payload), maxPayload)
+	}
+	if len(payload) == 0 {
+		return req, badPayload("empty payload (an empty message clears a retained one; it is not a command)")
 	}
 	switch strings.ToLower(prop) {
 	case "":

@@ -1,6 +1,10 @@
 package bridge
 
-import "github.com/kasa2mqtt/kasa2mqtt/cloud"
+import (
+	"time"
+
+	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+)
 
 // effect is something a registry handler asks the run loop to do. The
 // registry never publishes, starts goroutines or touches files itself: it
@@ -100,6 +104,10 @@ type readinessEffect struct{ waiting, attention []string }
 // restartEffect calls Options.Restart (after the answer was queued).
 type restartEffect struct{}
 
+// wakeEffect asks the run loop to call registry.flushClears at at (or
+// earlier, if it was asked for an earlier time meanwhile).
+type wakeEffect struct{ at time.Time }
+
 func (retainEffect) isEffect()        {}
 func (stateEffect) isEffect()         {}
 func (clearEffect) isEffect()         {}
@@ -115,3 +123,4 @@ func (saveOptionsEffect) isEffect()   {}
 func (devicesMetricEffect) isEffect() {}
 func (readinessEffect) isEffect()     {}
 func (restartEffect) isEffect()       {}
+func (wakeEffect) isEffect()          {}

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -20,8 +21,12 @@ type message struct {
 // outbox queues publications for one goroutine that owns the paho client's
 // publish side. Retained messages to the same topic are coalesced (only the
 // newest is sent, at the position of the first), so a slow or absent broker
-// costs memory bounded by the number of topics. Non-retained messages are
-// queued as they come, up to maxQueue.
+// costs memory bounded by the number of topics. A clear (empty retained
+// payload) that replaces a queued message moves to the end of the queue
+// instead: it must follow what was queued before it (the new discovery
+// that moves Home Assistant's entities off a topic goes before the clear
+// of that topic). Non-retained messages are queued as they come, up to
+// maxQueue.
 //
 // put never blocks; run publishes until ctx ends.
 type outbox struct {
@@ -72,6 +77,10 @@ func (o *outbox) put(m message) {
 			return
 		}
 		o.queue = append(o.queue, key)
+	} else if m.retained && len(m.payload) == 0 {
+		if i := slices.Index(o.queue, key); i >= 0 {
+			o.queue = append(slices.Delete(o.queue, i, i+1), key)
+		}
 	}
 	o.pending[key] = m
 	o.mu.Unlock()

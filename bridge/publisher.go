@@ -20,9 +20,9 @@ type publisher interface {
 	// topic, as the output mode says (JSON and/or one topic per value),
 	// unless force is false and it is the state last published there.
 	state(topic string, payload []byte, force bool)
-	// clear empties a device's retained topics: state (and its value
-	// topics), availability and, when configTopic is set and discovery is
-	// on, its discovery topic.
+	// clear empties a device's retained topics: when configTopic is set
+	// and discovery is on, its discovery topic, then state (and its value
+	// topics) and availability. Either may be empty.
 	clear(topic, configTopic string)
 	// send publishes a message that is not retained (a request's answer).
 	send(topic string, payload []byte)
@@ -35,8 +35,8 @@ type publisher interface {
 }
 
 // replaySet is what the registry holds for a replay, in publication order.
-// The publisher adds the bridge state and the cleared topics before, and
-// the held events after.
+// The publisher adds the bridge state and the cleared discovery topics
+// before, and the other cleared topics and the held events after.
 type replaySet struct {
 	discovery    []message // devices' discovery, strips before outlets
 	availability []message // every device's availability
@@ -72,12 +72,15 @@ type mqttPublisher struct {
 	// states is the JSON state last published per device topic segment
 	// (kept apart from last: attribute output publishes no JSON topic).
 	states map[string][]byte
-	held   []message
+	// configs are the discovery topics among last (cleared by clear): a
+	// replay clears them again first, the other cleared topics last.
+	configs map[string]bool
+	held    []message
 }
 
 func newMQTTPublisher(out sink, base, output string, homeAssistant bool, connected func() bool) *mqttPublisher {
 	return &mqttPublisher{out: out, base: base, output: output, homeAssistant: homeAssistant, connected: connected,
-		last: map[string][]byte{}, states: map[string][]byte{}}
+		last: map[string][]byte{}, states: map[string][]byte{}, configs: map[string]bool{}}
 }
 
 func (p *mqttPublisher) retain(topic string, payload []byte, force bool) {
@@ -110,6 +113,7 @@ func (p *mqttPublisher) state(topic string, payload []byte, force bool) {
 
 func (p *mqttPublisher) clear(topic, configTopic string) {
 	if configTopic != "" && p.homeAssistant {
+		p.configs[configTopic] = true
 		p.retain(configTopic, nil, true)
 	}
 	if topic == "" {
@@ -147,19 +151,17 @@ func (p *mqttPublisher) event(payload []byte) {
 	p.out.put(m)
 }
 
-// replay publishes, in order: the bridge state online, an empty payload
-// again on every topic cleared during this run (a clear published while
-// the broker was away is lost), discovery, availability, offline for
-// devices known from the previous run but not listed yet, states,
-// bridge/devices, the bridge's own discovery, bridge/info, then the held
-// events.
+// replay publishes, in order: the bridge state online; an empty payload
+// again on every discovery topic cleared during this run (a clear
+// published while the broker was away is lost); discovery, availability,
+// offline for devices known from the previous run but not listed yet,
+// states, bridge/devices, the bridge's own discovery, bridge/info; then an
+// empty payload again on every other topic cleared during this run (old
+// state and availability topics: after the discovery that moved Home
+// Assistant's entities away from them); then the held events.
 func (p *mqttPublisher) replay(s replaySet) {
 	p.retain(discovery.BridgeStateTopic(p.base), availabilityPayload(true), true)
-	for _, topic := range slices.Sorted(maps.Keys(p.last)) {
-		if len(p.last[topic]) == 0 {
-			p.retain(topic, nil, true)
-		}
-	}
+	p.replayClears(true)
 	for _, group := range [][]message{s.discovery, s.availability, s.offline} {
 		for _, m := range group {
 			p.retain(m.topic, m.payload, true)
@@ -175,8 +177,21 @@ func (p *mqttPublisher) replay(s replaySet) {
 	if len(s.info) > 0 {
 		p.retain(discovery.BridgeInfoTopic(p.base), s.info, true)
 	}
+	// Read the cleared set only now: the replay may have published on a
+	// cleared topic (a device now holding it).
+	p.replayClears(false)
 	for _, m := range p.held {
 		p.out.put(m)
 	}
 	p.held = nil
+}
+
+// replayClears clears again the discovery topics (configs) or the other
+// topics that are cleared now, in topic order.
+func (p *mqttPublisher) replayClears(configs bool) {
+	for _, topic := range slices.Sorted(maps.Keys(p.last)) {
+		if len(p.last[topic]) == 0 && p.configs[topic] == configs {
+			p.retain(topic, nil, true)
+		}
+	}
 }

@@ -80,14 +80,19 @@ func TestPublisher_AttributeOutput(t *testing.T) {
 	}
 }
 
-// The replay's order: bridge state, the topics cleared during this run,
-// discovery, availability, offline for known devices not listed yet,
-// states, bridge/devices, the bridge's discovery, bridge/info, then the
-// events held while disconnected.
+// The replay's order: bridge state, the discovery topics cleared during
+// this run, discovery, availability, offline for known devices not listed
+// yet, states, bridge/devices, the bridge's discovery, bridge/info, the
+// other topics cleared during this run (after the discovery that moved
+// Home Assistant's entities off them), then the events held while
+// disconnected.
 func TestPublisher_ReplayOrder(t *testing.T) {
 	connected := false
 	p, s := newTestPublisher(OutputJSON, &connected)
-	p.clear("gone", "")
+	p.clear("gone", "ha/gone/config")
+	p.clear("moved", "")
+	p.state("moved", []byte("m"), false) // a device holds it again: not cleared
+	p.clear("was", "")                   // a renamed device's old topics
 	p.event([]byte("e1")) // not connected: held
 	connected = true
 	p.event([]byte("e2")) // connected, but held behind e1
@@ -103,10 +108,13 @@ func TestPublisher_ReplayOrder(t *testing.T) {
 		bridgeConfig: &message{topic: "ha/bridge/config", payload: []byte("b")},
 		info:         []byte("info"),
 	})
-	want := []string{`k/bridge/state={"state":"online"} (retained)`, "k/gone= (retained)", "k/gone/availability= (retained)",
+	want := []string{`k/bridge/state={"state":"online"} (retained)`, "ha/gone/config= (retained)",
 		"ha/strip/config=d1 (retained)", "ha/outlet/config=d2 (retained)", "k/strip/availability=on (retained)",
 		"k/old/availability=off (retained)", "k/strip=s (retained)", "k/bridge/devices=list (retained)",
-		"ha/bridge/config=b (retained)", "k/bridge/info=info (retained)", "k/bridge/event=e1", "k/bridge/event=e2"}
+		"ha/bridge/config=b (retained)", "k/bridge/info=info (retained)",
+		"k/gone= (retained)", "k/gone/availability= (retained)", "k/moved/availability= (retained)",
+		"k/was= (retained)", "k/was/availability= (retained)",
+		"k/bridge/event=e1", "k/bridge/event=e2"}
 	if got := s.take(); !slices.Equal(got, want) {
 		t.Errorf("replayed\n %q\nwant\n %q", got, want)
 	}

@@ -74,6 +74,12 @@ type registry struct {
 	// relisted is when each account was last asked to re-list early.
 	relisted map[cloud.Provider]time.Time
 	workers  uint64 // workers started
+	// pending are the devices no longer bridged whose state and
+	// availability topics wait for their clear (registry_clear.go).
+	pending map[string]pendingClear
+	// retainedSeen are the command and request topics on which the broker
+	// delivered a retained message (registry_command.go).
+	retainedSeen map[string]bool
 
 	effs []effect // of the handler under way
 }
@@ -87,6 +93,9 @@ func newRegistry(opts Options, disc discovery.Config, providers []cloud.Provider
 		skipped:  map[string]bool{},
 		accounts: newAccountTracker(opts.Logger, opts.clock),
 		relisted: map[cloud.Provider]time.Time{},
+		pending:  map[string]pendingClear{},
+
+		retainedSeen: map[string]bool{},
 	}
 	r.topics = newTopicAllocator(ov.get, func(key string) string { return r.known[key].Topic })
 	return r
@@ -103,7 +112,8 @@ func (r *registry) done() []effect {
 
 // start takes the devices published by the previous run. Devices of
 // accounts that are no longer configured will never be listed again: they
-// are cleared (the clears are replayed on connect) and forgotten.
+// are cleared (see forget; the clears are replayed on connect) and
+// forgotten.
 func (r *registry) start(known map[string]knownDevice) []effect {
 	if known != nil {
 		r.known = known
@@ -115,8 +125,7 @@ func (r *registry) start(known map[string]knownDevice) []effect {
 	for _, key := range slices.Sorted(maps.Keys(r.known)) {
 		kd := r.known[key]
 		if !configured[kd.Provider+"/"+kd.Account] {
-			r.emit(clearEffect{kd.Topic, kd.ConfigTopic})
-			delete(r.known, key)
+			r.forget(key, kd.Topic, kd.ConfigTopic)
 			r.log.Info("clearing a device of an account that is no longer configured",
 				zap.String(keyAccount, kd.Account), zap.String(keyDeviceID, kd.ID), zap.String(keyTopic, kd.Topic))
 		}
@@ -177,23 +186,26 @@ func (r *registry) addDevice(key string, p cloud.Provider, d cloud.Device, cloud
 	dv := &device{key: key, dev: d, prov: p, available: d.Online, cloudName: cloudName}
 	dv.topic = r.topics.assign(key, d)
 	r.devices[key] = dv
-	r.topics.claim(dv.topic, key)
+	r.takeTopic(dv.topic, key)
+	// Renamed (or re-configured) while the daemon was stopped: the old
+	// topics must not linger as ghosts. An old discovery topic goes first
+	// (the same unique_ids must not be announced twice); the old state
+	// topics after the new discovery has moved the entities away.
+	oldTopic, oldConfig := "", ""
 	if kd, ok := r.known[key]; ok {
-		// Renamed (or re-configured) while the daemon was stopped: the old
-		// topics must not linger as ghosts.
-		oldConfig := ""
 		if kd.ConfigTopic != r.configTopic(d) {
 			oldConfig = kd.ConfigTopic
 		}
-		oldTopic := ""
 		if kd.Topic != dv.topic {
 			oldTopic = kd.Topic
 		}
 		if oldTopic != "" || oldConfig != "" {
-			r.emit(clearEffect{oldTopic, oldConfig})
-			r.log.Info("cleared the topics the device had before", zap.String(keyDeviceID, d.ID),
+			r.log.Info("clearing the topics the device had before", zap.String(keyDeviceID, d.ID),
 				zap.String("old_topic", kd.Topic), zap.String(keyTopic, dv.topic))
 		}
+	}
+	if oldConfig != "" {
+		r.emit(clearEffect{"", oldConfig})
 	}
 	r.workers++
 	dv.worker = r.workers
@@ -202,7 +214,11 @@ func (r *registry) addDevice(key string, p cloud.Provider, d cloud.Device, cloud
 		zap.String(keyTopic, dv.topic), zap.String("model", d.Model), zap.Bool("cloud_online", d.Online))
 	r.remember(dv)
 	r.publishDiscovery(dv, false)
+	r.refreshChildren(dv)
 	r.publishAvailability(dv)
+	if oldTopic != "" {
+		r.clearUnowned(oldTopic, "")
+	}
 	r.deviceEvent("device_added", dv, "")
 	r.metricsDevices(p)
 }
@@ -216,20 +232,21 @@ func (r *registry) cloudName(dv *device) string {
 }
 
 // updateDevice applies a new listing (or name) of dv: a rename moves it to
-// the topic that follows (the old topics are cleared), and discovery and
-// state are republished if their bytes changed.
+// the topic that follows, and discovery, availability and state are
+// republished (if their bytes changed) before the old topics are cleared.
 func (r *registry) updateDevice(dv *device, d cloud.Device) {
 	old := dv.dev
 	dv.dev = d
 	if old.Name != d.Name {
 		r.log.Info("device renamed", zap.String(keyDeviceID, d.ID), zap.String("from", old.Name), zap.String("to", d.Name))
 	}
+	oldTopic := ""
 	if t := r.topics.assign(dv.key, d); t != dv.topic && !topicFits(dv.topic, r.topics.wanted(d)) {
 		r.log.Info("device topic changed", zap.String(keyDeviceID, d.ID), zap.String("from", dv.topic), zap.String("to", t))
-		r.emit(clearEffect{dv.topic, ""})
+		oldTopic = dv.topic
 		r.topics.release(dv.topic, dv.key)
 		dv.topic = t
-		r.topics.claim(t, dv.key)
+		r.takeTopic(t, dv.key)
 		dv.payload, dv.availPublished = nil, false
 		r.remember(dv)
 	}
@@ -239,18 +256,23 @@ func (r *registry) updateDevice(dv *device, d cloud.Device) {
 		r.setAvailable(dv, d.Online)
 	}
 	r.publishDiscovery(dv, false)
-	r.publishState(dv, false)
 	if !dv.availPublished {
 		r.publishAvailability(dv)
 	}
+	r.publishState(dv, false)
+	if oldTopic != "" {
+		r.clearUnowned(oldTopic, "")
+	}
 }
 
+// removeDevice stops bridging dv: its children (if any) stop naming it as
+// their via_device first, then it is cleared (see forget).
 func (r *registry) removeDevice(dv *device, why string) {
 	r.emit(stopWorkerEffect{dv.key})
 	delete(r.devices, dv.key)
 	r.topics.release(dv.topic, dv.key)
-	delete(r.known, dv.key)
-	r.emit(clearEffect{dv.topic, r.configTopic(dv.dev)})
+	r.refreshChildren(dv)
+	r.forget(dv.key, dv.topic, r.configTopic(dv.dev))
 	r.log.Info("device removed", zap.String(keyDeviceID, dv.dev.ID), zap.String(keyDevice, dv.dev.Name), zap.String("reason", why))
 	r.deviceEvent("device_removed", dv, "")
 	r.metricsDevices(dv.prov)
@@ -282,8 +304,19 @@ func (r *registry) relistSoon(p cloud.Provider) {
 
 // ---- publishing ----------------------------------------------------------
 
+// announced reports whether the device with key has a discovery message:
+// every registered device has one (the discovery package gives a device
+// without entities a connectivity sensor); disabled devices, devices
+// filtered out and devices not listed have none.
+func (r *registry) announced(key string) bool { return r.devices[key] != nil }
+
 func (r *registry) discoveryMessage(dv *device) (message, bool) {
-	payload, err := discovery.Payload(r.disc, discovery.Device{Device: dv.dev, Topic: dv.topic})
+	d := discovery.Device{Device: dv.dev, Topic: dv.topic}
+	if p := dv.dev.ParentID; p != "" && !r.announced(deviceKey(dv.dev.Provider, p)) {
+		// via_device must name a device Home Assistant knows.
+		d.ParentNotAnnounced = true
+	}
+	payload, err := discovery.Payload(r.disc, d)
 	if err != nil {
 		r.log.Error("cannot build discovery payload", zap.String(keyDeviceID, dv.dev.ID), zap.Error(err))
 		return message{}, false
@@ -297,6 +330,20 @@ func (r *registry) publishDiscovery(dv *device, force bool) {
 	}
 	if m, ok := r.discoveryMessage(dv); ok {
 		r.emit(retainEffect{m.topic, m.payload, force})
+	}
+}
+
+// refreshChildren republishes the discovery of parent's children (strip
+// outlets), whose via_device follows whether parent is announced; only the
+// ones whose bytes changed go out.
+func (r *registry) refreshChildren(parent *device) {
+	if !r.opts.HomeAssistant {
+		return
+	}
+	for _, dv := range r.providerDevices(parent.prov) {
+		if dv.dev.ParentID == parent.dev.ID {
+			r.publishDiscovery(dv, false)
+		}
 	}
 }
 

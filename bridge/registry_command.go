@@ -21,8 +21,7 @@ func (r *registry) handleMessage(m mqttMessage) []effect {
 	if !ok {
 		return nil
 	}
-	if m.retained {
-		r.log.Debug("ignoring retained message on a command topic", zap.String(keyTopic, m.topic))
+	if r.retainedOrCleared(m, "message on a command topic") {
 		return nil
 	}
 	dv := r.byTopic(ct.device)
@@ -54,6 +53,34 @@ func (r *registry) handleMessage(m mqttMessage) []effect {
 		r.simpleCommand(dv, m, cloud.CapReboot, cloud.ActionReboot, 0, nil)
 	}
 	return r.done()
+}
+
+// maxRetainedSeen bounds retainedSeen (a client could publish retained
+// messages on any number of command topics).
+const maxRetainedSeen = 4096
+
+// retainedOrCleared reports whether m, on a command or request topic
+// (what: "message on a command topic", "bridge request"), is to be ignored
+// for its retain flag: a retained message (the broker hands it over at
+// every subscription; applying it would repeat an old command at every
+// connect), or the clear of one. Under MQTT 3.1.1 a clear reaches the
+// bridge as an empty message without the retain flag, like an empty
+// command; it is told apart by the retained message the bridge saw on the
+// same topic before (at a connect). Both are logged at debug level.
+func (r *registry) retainedOrCleared(m mqttMessage, what string) bool {
+	switch {
+	case m.retained:
+		if m.size > 0 && len(r.retainedSeen) < maxRetainedSeen {
+			r.retainedSeen[m.topic] = true
+		}
+		r.log.Debug("ignoring retained "+what, zap.String(keyTopic, m.topic))
+		return true
+	case m.size == 0 && r.retainedSeen[m.topic]:
+		delete(r.retainedSeen, m.topic)
+		r.log.Debug("cleared retained "+what, zap.String(keyTopic, m.topic))
+		return true
+	}
+	return false
 }
 
 func (r *registry) relayCommand(dv *device, m mqttMessage, v switchValue) {

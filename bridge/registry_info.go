@@ -218,6 +218,9 @@ func (r *registry) replay(why string) []effect {
 	// must not keep a retained "online" from the past: until their account
 	// lists them again (or clears them), they are offline.
 	for _, key := range slices.Sorted(maps.Keys(r.known)) {
+		if _, waiting := r.pending[key]; waiting {
+			continue // no longer bridged; its topics are about to be cleared
+		}
 		if kd := r.known[key]; r.devices[key] == nil && kd.Topic != "" {
 			s.offline = append(s.offline, message{topic: discovery.AvailabilityTopic(base, kd.Topic), payload: availabilityPayload(false)})
 		}
@@ -232,5 +235,8 @@ func (r *registry) replay(why string) []effect {
 	s.bridgeConfig = r.bridgeConfig()
 	_, s.info = r.bridgeInfo()
 	r.emit(replayEffect{s})
+	// The replay delivers the discovery clears again (and for the first
+	// time when they were made while the broker was away).
+	r.restartGrace()
 	return r.done()
 }

@@ -13,7 +13,9 @@ import (
 var home = &testProvider{kind: "kasa", account: "home"}
 
 // A device list compared with the previous one: new devices are added,
-// missing ones removed and cleared, renamed ones moved, the rest left alone.
+// missing ones removed and cleared (discovery at once, state and
+// availability after the grace), renamed ones moved (new discovery and
+// availability first, then the old topics cleared), the rest left alone.
 func TestRegistry_ListDiffs(t *testing.T) {
 	lamp, fan := plug("A", "Lamp", true), plug("B", "Fan", false)
 	deskLamp := lamp
@@ -26,6 +28,7 @@ func TestRegistry_ListDiffs(t *testing.T) {
 		wantStarted   []string
 		wantStopped   []string
 		wantWrites    []string // publications of the second list, bridge/devices and bridge/info left out
+		wantLater     []string // publications clearGrace later
 		wantAvailable map[string]string
 	}{{
 		name: "added", then: []cloud.Device{lamp, fan},
@@ -40,7 +43,8 @@ func TestRegistry_ListDiffs(t *testing.T) {
 		name: "removed", first: []cloud.Device{lamp, fan}, then: []cloud.Device{lamp},
 		wantTopics: map[string]string{"A": "lamp"},
 		wantEvents: []string{"device_removed"}, wantStopped: []string{"kasa/B"},
-		wantWrites:    []string{"homeassistant/device/kasa_B/config=", "kasa2mqtt/fan=", "kasa2mqtt/fan/availability="},
+		wantWrites:    []string{"homeassistant/device/kasa_B/config="},
+		wantLater:     []string{"kasa2mqtt/fan=", "kasa2mqtt/fan/availability="},
 		wantAvailable: map[string]string{"lamp": "online"},
 	}, {
 		name: "unchanged", first: []cloud.Device{lamp, fan}, then: []cloud.Device{fan, lamp},
@@ -51,8 +55,8 @@ func TestRegistry_ListDiffs(t *testing.T) {
 		wantTopics: map[string]string{"A": "desk_lamp", "B": "fan"},
 		wantEvents: []string{"device_renamed"},
 		wantWrites: []string{
-			"kasa2mqtt/lamp=", "kasa2mqtt/lamp/availability=",
 			"homeassistant/device/kasa_A/config=…", `kasa2mqtt/desk_lamp/availability={"state":"online"}`,
+			"kasa2mqtt/lamp=", "kasa2mqtt/lamp/availability=",
 		},
 		wantAvailable: map[string]string{"desk_lamp": "online", "fan": "offline"},
 	}, {
@@ -81,19 +85,27 @@ func TestRegistry_ListDiffs(t *testing.T) {
 			if got := h.stopped[stopped:]; !slices.Equal(got, tc.wantStopped) {
 				t.Errorf("workers stopped %v, want %v", got, tc.wantStopped)
 			}
-			var got []string
-			for _, w := range h.pub.writes[writes:] {
-				topic, payload, _ := strings.Cut(w, "=")
-				switch {
-				case topic == "kasa2mqtt/bridge/devices" || topic == "kasa2mqtt/bridge/info":
-					continue
-				case strings.HasSuffix(topic, "/config") && payload != "":
-					w = topic + "=…"
+			writesSince := func(from int) []string {
+				var got []string
+				for _, w := range h.pub.writes[from:] {
+					topic, payload, _ := strings.Cut(w, "=")
+					switch {
+					case topic == "kasa2mqtt/bridge/devices" || topic == "kasa2mqtt/bridge/info":
+						continue
+					case strings.HasSuffix(topic, "/config") && payload != "":
+						w = topic + "=…"
+					}
+					got = append(got, w)
 				}
-				got = append(got, w)
+				return got
 			}
-			if !slices.Equal(got, tc.wantWrites) {
+			if got := writesSince(writes); !slices.Equal(got, tc.wantWrites) {
 				t.Errorf("publications\n %q\nwant\n %q", got, tc.wantWrites)
+			}
+			writes = len(h.pub.writes)
+			h.afterGrace()
+			if got := writesSince(writes); !slices.Equal(got, tc.wantLater) {
+				t.Errorf("publications after the grace\n %q\nwant\n %q", got, tc.wantLater)
 			}
 			for topic, want := range tc.wantAvailable {
 				if got := h.pub.retained["kasa2mqtt/"+topic+"/availability"]; got != `{"state":"`+want+`"}` {
@@ -157,6 +169,7 @@ func TestRegistry_DisabledDevicesAreNotBridged(t *testing.T) {
 	h.pub.retained["kasa2mqtt/fan"] = `{"state":"ON"}` // left by the earlier run
 	h.list(home, plug("A", "Lamp", true), plug("B", "Fan", true))
 	h.list(home, plug("A", "Lamp", true), plug("B", "Fan", true))
+	h.afterGrace()
 
 	if got := h.topics(); !maps.Equal(got, map[string]string{"A": "lamp"}) {
 		t.Errorf("topics %v", got)

@@ -55,19 +55,22 @@ func (r *registry) handleList(ev listEvent) []effect {
 		present[key] = d
 	}
 
-	// Removed devices first, so their topics are free for newcomers.
-	for _, dv := range r.providerDevices(p) {
-		if _, ok := present[dv.key]; !ok {
-			r.removeDevice(dv, "no longer on the account")
+	// Removed devices first, so their topics are free for newcomers;
+	// outlets before their strips, so none names a removed via_device.
+	for _, outlets := range []bool{true, false} {
+		for _, dv := range r.providerDevices(p) {
+			if _, ok := present[dv.key]; !ok && (dv.dev.ParentID != "") == outlets {
+				r.removeDevice(dv, "no longer on the account")
+			}
 		}
 	}
 	for _, key := range slices.Sorted(maps.Keys(r.known)) {
 		kd := r.known[key]
-		if kd.Account == p.Account() && kd.Provider == p.Kind() {
+		_, waiting := r.pending[key]
+		if kd.Account == p.Account() && kd.Provider == p.Kind() && !waiting {
 			if _, ok := present[key]; !ok {
-				r.emit(clearEffect{kd.Topic, kd.ConfigTopic})
-				delete(r.known, key)
-				r.log.Info("cleared a device that is no longer bridged", zap.String(keyDeviceID, kd.ID), zap.String(keyTopic, kd.Topic))
+				r.forget(key, kd.Topic, kd.ConfigTopic)
+				r.log.Info("clearing a device that is no longer bridged", zap.String(keyDeviceID, kd.ID), zap.String(keyTopic, kd.Topic))
 			}
 		}
 	}

@@ -18,9 +18,12 @@ import (
 
 // handleRequest answers one bridge request, at once or, for requests that
 // need the cloud, when the worker's result comes back (handleResult).
+//
+// path is empty for a request on <base>/bridge/request or
+// <base>/bridge/request/: it is answered with an error on
+// <base>/bridge/response.
 func (r *registry) handleRequest(path string, m mqttMessage) []effect {
-	if m.retained {
-		r.log.Debug("ignoring retained bridge request", zap.String(keyTopic, m.topic))
+	if r.retainedOrCleared(m, "bridge request") {
 		return nil
 	}
 	reply := &pendingReply{path: path}
@@ -34,6 +37,9 @@ func (r *registry) handleRequest(path string, m mqttMessage) []effect {
 		return r.done()
 	}
 	switch path {
+	case "":
+		r.respond(reply, nil, fmt.Errorf("no request path: publish on %s/bridge/request/<path>; paths: %s",
+			r.opts.BaseTopic, strings.Join(apiPaths, ", ")))
 	case "health_check":
 		r.respond(reply, r.health(), nil)
 	case "info":
@@ -76,19 +82,20 @@ func (r *registry) respond(reply *pendingReply, data any, err error) {
 	}
 	if err != nil {
 		resp.Status, resp.Error = "error", err.Error()
-		r.log.Warn("bridge request failed", zap.String("request", reply.path), zap.Error(err))
+		r.log.Warn("bridge request failed", zap.String("request", reply.path),
+			zap.String(keyTopic, requestTopic(r.opts.BaseTopic, reply.path)), zap.Error(err))
 	}
 	payload, mErr := json.Marshal(resp)
 	if mErr != nil {
 		payload, _ = json.Marshal(apiResponse{Status: "error", Error: "internal error: " + mErr.Error(), Data: struct{}{}, Transaction: reply.transaction})
 	}
 	base := r.opts.BaseTopic
-	topic := base + "/bridge/response/" + reply.path
+	topic := responseTopic(base, reply.path)
 	if len(topic) > maxTopicLen {
 		// "response" is one byte longer than "request": the longest
 		// request topics have no response topic.
 		r.log.Warn("cannot answer the request: response topic too long",
-			zap.String(keyTopic, base+"/bridge/request/"+reply.path), zap.Int("length", len(topic)), zap.Int("max", maxTopicLen))
+			zap.String(keyTopic, requestTopic(base, reply.path)), zap.Int("length", len(topic)), zap.Int("max", maxTopicLen))
 		return
 	}
 	r.emit(sendEffect{topic, payload})

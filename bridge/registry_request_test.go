@@ -63,7 +63,9 @@ func TestRegistry_DeviceOptionsOverMQTT(t *testing.T) {
 			if len(h.relists) != tc.relists {
 				t.Errorf("relists %v, want %d", h.relists, tc.relists)
 			}
-			// What the broker retains matches the registry.
+			// What the broker retains matches the registry (once a removed
+			// device's state and availability are cleared too).
+			h.afterGrace()
 			for id, topic := range tc.wantTopics {
 				if h.pub.retained["kasa2mqtt/"+topic] == "" || h.pub.retained["kasa2mqtt/"+topic+"/availability"] == "" {
 					t.Errorf("device %s: nothing retained on %s", id, topic)

@@ -123,6 +123,8 @@ type harness struct {
 	attention []string
 	restarts  int
 	connected bool
+	// wake is when the registry last asked for flushClears (wakeEffect).
+	wake time.Time
 }
 
 // newHarness builds a registry for providers, with opts (defaults filled
@@ -181,6 +183,8 @@ func (h *harness) apply(effs []effect) {
 			h.waiting, h.attention = e.waiting, e.attention
 		case restartEffect:
 			h.restarts++
+		case wakeEffect:
+			h.wake = e.at
 		default:
 			h.t.Fatalf("unknown effect %T", e)
 		}
@@ -208,6 +212,16 @@ func (h *harness) request(path, payload string) []apiResponse {
 	before := len(h.pub.responses[path])
 	h.apply(h.reg.handleRequest(path, mqttMessage{topic: "kasa2mqtt/bridge/request/" + path, payload: []byte(payload), size: len(payload)}))
 	return h.pub.responses[path][before:]
+}
+
+// afterGrace moves the clock on by clearGrace and runs flushClears, as the
+// run loop's timer would.
+func (h *harness) afterGrace() {
+	h.clock.Advance(clearGrace)
+	if h.wake.After(h.clock.Now()) {
+		h.t.Fatalf("the registry asked to flush its clears at %v, after the grace (now %v)", h.wake, h.clock.Now())
+	}
+	h.apply(h.reg.flushClears())
 }
 
 // takeJobs returns the jobs queued since the last call.

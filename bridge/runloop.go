@@ -28,6 +28,10 @@ type runLoop struct {
 	known   knownFile
 	workers map[string]*worker
 	pollers map[cloud.Provider]*poller
+	// clears fires when the registry's next pending clear is due (at
+	// clearsAt; zero while stopped).
+	clears   timer
+	clearsAt time.Time
 }
 
 func newRunLoop(ctx context.Context, b *Bridge, out sink) *runLoop {
@@ -39,6 +43,7 @@ func newRunLoop(ctx context.Context, b *Bridge, out sink) *runLoop {
 		known:   newKnownFile(o.StateDir),
 		workers: map[string]*worker{},
 		pollers: map[cloud.Provider]*poller{},
+		clears:  stoppedTimer(o.clock),
 	}
 	known, err := l.known.load()
 	if err != nil {
@@ -56,6 +61,7 @@ func (l *runLoop) run(ctx context.Context) {
 	defer birth.Stop()
 	tick := c.NewTimer(infoTick)
 	defer tick.Stop()
+	defer l.clears.Stop()
 	infoEvery := 0
 	for {
 		b.heartbeat.Store(int64(c.Now().Sub(b.started)))
@@ -73,6 +79,9 @@ func (l *runLoop) run(ctx context.Context) {
 			b.readyOnce.Do(func() { close(b.ready) })
 		case <-birth.C():
 			l.apply(l.reg.replay("home assistant restarted"))
+		case <-l.clears.C():
+			l.clearsAt = time.Time{}
+			l.apply(l.reg.flushClears())
 		case m := <-b.msgs:
 			l.message(m, birth)
 		case ev := <-b.events:
@@ -153,6 +162,11 @@ func (l *runLoop) apply(effs []effect) {
 			l.b.attention.Store(&a)
 		case restartEffect:
 			o.Restart()
+		case wakeEffect:
+			if l.clearsAt.IsZero() || e.at.Before(l.clearsAt) {
+				l.clearsAt = e.at
+				l.clears.Reset(max(0, e.at.Sub(o.clock.Now())))
+			}
 		}
 	}
 }
