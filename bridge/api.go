@@ -55,7 +55,10 @@ func isRequestTopic(base, topic string) (string, bool) {
 	if topic == prefix {
 		return "", true
 	}
-	return strings.CutPrefix(topic, prefix+"/")
+	if path, ok := strings.CutPrefix(topic, prefix+"/"); ok {
+		return path, true
+	}
+	return "", false
 }
 
 // requestTopic is the topic of a request with path (see isRequestTopic).

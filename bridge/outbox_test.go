@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"slices"
 	"testing"
 
 	"go.uber.org/zap"
@@ -29,6 +30,30 @@ func TestOutboxCoalescesRetainedTopicsInOrder(t *testing.T) {
 		if got[i] != want[i] {
 			t.Fatalf("popped %v, want %v", got, want)
 		}
+	}
+}
+
+// A clear that replaces a queued publication goes after everything queued
+// before it: a rename's old state topic, still queued from a replay, must
+// not be cleared before the new discovery that moves Home Assistant's
+// entities off it.
+func TestOutboxClearGoesAfterWhatWasQueued(t *testing.T) {
+	o := newOutbox(nil, func() bool { return false }, zap.NewNop())
+	o.put(message{topic: "k/lamp", payload: []byte("state"), retained: true})
+	o.put(message{topic: "ha/lamp/config", payload: []byte("moved"), retained: true})
+	o.put(message{topic: "k/desk_lamp", payload: []byte("state"), retained: true})
+	o.put(message{topic: "k/lamp", payload: nil, retained: true})
+	o.put(message{topic: "k/desk_lamp", payload: []byte("newer"), retained: true}) // not a clear: keeps its place
+	var got []string
+	for {
+		m, ok := o.pop()
+		if !ok {
+			break
+		}
+		got = append(got, m.topic+"="+string(m.payload))
+	}
+	if want := []string{"ha/lamp/config=moved", "k/desk_lamp=newer", "k/lamp="}; !slices.Equal(got, want) {
+		t.Errorf("popped %q, want %q", got, want)
 	}
 }
 

@@ -90,6 +90,9 @@ func (p *recordingPublisher) send(topic string, payload []byte) {
 		panic("response is not JSON: " + string(payload))
 	}
 	path := strings.TrimPrefix(topic, p.base+"/bridge/response/")
+	if topic == p.base+"/bridge/response" {
+		path = "" // the answer to a request without a path
+	}
 	p.responses[path] = append(p.responses[path], r)
 }
 
