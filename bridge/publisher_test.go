@@ -93,7 +93,7 @@ func TestPublisher_ReplayOrder(t *testing.T) {
 	p.clear("moved", "")
 	p.state("moved", []byte("m"), false) // a device holds it again: not cleared
 	p.clear("was", "")                   // a renamed device's old topics
-	p.event([]byte("e1")) // not connected: held
+	p.event([]byte("e1"))                // not connected: held
 	connected = true
 	p.event([]byte("e2")) // connected, but held behind e1
 	p.send("k/bridge/response/info", []byte("r"))
