@@ -38,7 +38,7 @@ func (r *registry) handleRequest(path string, m mqttMessage) []effect {
 	}
 	switch path {
 	case "":
-		r.respond(reply, nil, fmt.Errorf("no request path: publish on %s/bridge/request/<path>; paths: %s",
+		r.respond(reply, nil, fmt.Errorf("the request has no path: publish on %s/bridge/request/PATH, PATH one of: %s",
 			r.opts.BaseTopic, strings.Join(apiPaths, ", ")))
 	case "health_check":
 		r.respond(reply, r.health(), nil)
