@@ -10,8 +10,11 @@
 //     bookkeeping. Its handlers (device lists, state reads, worker results,
 //     MQTT commands, bridge requests, replays) change that state and return
 //     effects (publish, clear, start or stop a worker, queue a job, re-list,
-//     save a state file, update a gauge, restart); they never block, do I/O
-//     or start goroutines, so the registry is tested alone;
+//     save a state file, update a gauge, restart, wake it when a delayed
+//     clear is due); they never block, do I/O or start goroutines, so the
+//     registry is tested alone. registry_clear.go orders the clears of
+//     renamed and removed devices so that no Home Assistant entity still
+//     subscribed receives one;
 //   - topicAllocator: the pure rules that give each device its topic;
 //   - accountTracker: each account's status (starting, ok, auth_error,
 //     rate_limited, error), logged once per distinct error;
