@@ -7,6 +7,18 @@ import (
 	"go.uber.org/zap"
 )
 
+// drain pops everything queued, as "topic=payload".
+func drain(o *outbox) []string {
+	var got []string
+	for {
+		m, ok := o.pop()
+		if !ok {
+			return got
+		}
+		got = append(got, m.topic+"="+string(m.payload))
+	}
+}
+
 func TestOutboxCoalescesRetainedTopicsInOrder(t *testing.T) {
 	o := newOutbox(nil, func() bool { return false }, zap.NewNop())
 	o.put(message{topic: "a", payload: []byte("1"), retained: true})
@@ -14,14 +26,7 @@ func TestOutboxCoalescesRetainedTopicsInOrder(t *testing.T) {
 	o.put(message{topic: "a", payload: []byte("2"), retained: true}) // replaces, keeps a's place
 	o.put(message{topic: "e", payload: []byte("x")})                 // not retained: never coalesced
 	o.put(message{topic: "e", payload: []byte("y")})
-	var got []string
-	for {
-		m, ok := o.pop()
-		if !ok {
-			break
-		}
-		got = append(got, m.topic+"="+string(m.payload))
-	}
+	got := drain(o)
 	want := []string{"a=2", "b=1", "e=x", "e=y"}
 	if len(got) != len(want) {
 		t.Fatalf("popped %v, want %v", got, want)
@@ -44,15 +49,7 @@ func TestOutboxClearGoesAfterWhatWasQueued(t *testing.T) {
 	o.put(message{topic: "k/desk_lamp", payload: []byte("state"), retained: true})
 	o.put(message{topic: "k/lamp", payload: nil, retained: true})
 	o.put(message{topic: "k/desk_lamp", payload: []byte("newer"), retained: true}) // not a clear: keeps its place
-	var got []string
-	for {
-		m, ok := o.pop()
-		if !ok {
-			break
-		}
-		got = append(got, m.topic+"="+string(m.payload))
-	}
-	if want := []string{"ha/lamp/config=moved", "k/desk_lamp=newer", "k/lamp="}; !slices.Equal(got, want) {
+	if got, want := drain(o), []string{"ha/lamp/config=moved", "k/desk_lamp=newer", "k/lamp="}; !slices.Equal(got, want) {
 		t.Errorf("popped %q, want %q", got, want)
 	}
 }

@@ -28,6 +28,34 @@ func (h *harness) writesSince(from int) []string {
 	return got
 }
 
+// configWritesSince is writesSince for the discovery topics only.
+func (h *harness) configWritesSince(from int) []string {
+	var out []string
+	for _, w := range h.writesSince(from) {
+		if topic, _, _ := strings.Cut(w, "="); strings.HasSuffix(topic, "/config") {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// clearedExactlyAfterTheGrace checks that flushClears publishes nothing
+// until clearGrace has passed since now, and then want.
+func (h *harness) clearedExactlyAfterTheGrace(want ...string) {
+	h.t.Helper()
+	from := len(h.pub.writes)
+	h.clock.Advance(clearGrace - time.Millisecond)
+	h.apply(h.reg.flushClears())
+	if got := h.writesSince(from); len(got) != 0 {
+		h.t.Fatalf("cleared %q before the grace ended", got)
+	}
+	h.clock.Advance(time.Millisecond)
+	h.apply(h.reg.flushClears())
+	if got := h.writesSince(from); !slices.Equal(got, want) {
+		h.t.Errorf("after the grace: %q, want %q", got, want)
+	}
+}
+
 // A rename puts the new discovery (which moves Home Assistant's entities
 // to the new topics), availability and state on the wire before the old
 // state and availability topics are cleared, whichever way it comes: the
@@ -97,18 +125,7 @@ func TestRegistry_RemovalClearsDiscoveryFirstAndTheRestAfterTheGrace(t *testing.
 		t.Errorf("wake-up asked for %v, want %v", h.wake, want)
 	}
 
-	// Just before the grace ends nothing more is cleared.
-	h.clock.Advance(clearGrace - time.Millisecond)
-	from = len(h.pub.writes)
-	h.apply(h.reg.flushClears())
-	if got := h.writesSince(from); len(got) != 0 {
-		t.Fatalf("cleared %q before the grace ended", got)
-	}
-	h.clock.Advance(time.Millisecond)
-	h.apply(h.reg.flushClears())
-	if got, want := h.writesSince(from), []string{"kasa2mqtt/fan=", "kasa2mqtt/fan/availability="}; !slices.Equal(got, want) {
-		t.Errorf("after the grace: %q, want %q", got, want)
-	}
+	h.clearedExactlyAfterTheGrace("kasa2mqtt/fan=", "kasa2mqtt/fan/availability=")
 	if got := slices.Sorted(maps.Keys(h.saved)); !slices.Equal(got, []string{"kasa/A"}) {
 		t.Errorf("bridge-devices.json holds %v after the clear", got)
 	}
@@ -149,16 +166,7 @@ func TestRegistry_ReplayRestartsTheGrace(t *testing.T) {
 			t.Errorf("the replay published the removed device's availability: %s", m.topic)
 		}
 	}
-	h.clock.Advance(clearGrace - time.Millisecond)
-	h.apply(h.reg.flushClears())
-	if got := h.writesSince(from); len(got) != 0 {
-		t.Fatalf("flushed %q before a full grace after the replay", got)
-	}
-	h.clock.Advance(time.Millisecond)
-	h.apply(h.reg.flushClears())
-	if got, want := h.writesSince(from), []string{"kasa2mqtt/fan=", "kasa2mqtt/fan/availability="}; !slices.Equal(got, want) {
-		t.Errorf("after the grace: %q, want %q", got, want)
-	}
+	h.clearedExactlyAfterTheGrace("kasa2mqtt/fan=", "kasa2mqtt/fan/availability=")
 }
 
 // Stopped during the grace: the next run finds the device in
@@ -302,13 +310,7 @@ func TestRegistry_ViaDeviceOnlyToAnnouncedParents(t *testing.T) {
 	from := len(h.pub.writes)
 	h.list(home, list...)
 	want := []string{"homeassistant/device/kasa_S/config=…", "homeassistant/device/kasa_S1/config=…", "homeassistant/device/kasa_S2/config=…"}
-	var configs []string
-	for _, w := range h.writesSince(from) {
-		if strings.HasSuffix(strings.SplitN(w, "=", 2)[0], "/config") {
-			configs = append(configs, w)
-		}
-	}
-	if !slices.Equal(configs, want) {
+	if configs := h.configWritesSince(from); !slices.Equal(configs, want) {
 		t.Errorf("discovery published %q, want %q", configs, want)
 	}
 	for _, id := range []string{"S1", "S2"} {
@@ -323,13 +325,7 @@ func TestRegistry_ViaDeviceOnlyToAnnouncedParents(t *testing.T) {
 		t.Fatalf("disable: %+v", r)
 	}
 	want = []string{"homeassistant/device/kasa_S1/config=…", "homeassistant/device/kasa_S2/config=…", "homeassistant/device/kasa_S/config="}
-	configs = nil
-	for _, w := range h.writesSince(from) {
-		if strings.HasSuffix(strings.SplitN(w, "=", 2)[0], "/config") {
-			configs = append(configs, w)
-		}
-	}
-	if !slices.Equal(configs, want) {
+	if configs := h.configWritesSince(from); !slices.Equal(configs, want) {
 		t.Errorf("discovery published %q, want %q", configs, want)
 	}
 	for _, id := range []string{"S1", "S2"} {
@@ -346,14 +342,8 @@ func TestRegistry_OutletListedBeforeItsStrip(t *testing.T) {
 	strip := plug("S", "Strip", true)
 	h := newHarness(t, Options{HomeAssistant: true, Devices: map[string]DeviceOverride{"S1": {Topic: "desk"}}}, nil, home)
 	h.list(home, strip, outlet("S1", "S", "Desk"))
-	var order []string
-	for _, w := range h.writesSince(0) {
-		if topic, _, _ := strings.Cut(w, "="); strings.HasSuffix(topic, "/config") {
-			order = append(order, topic)
-		}
-	}
-	want := []string{"homeassistant/device/kasa_S1/config", "homeassistant/device/kasa_S/config", "homeassistant/device/kasa_S1/config"}
-	if !slices.Equal(order, want) {
+	want := []string{"homeassistant/device/kasa_S1/config=…", "homeassistant/device/kasa_S/config=…", "homeassistant/device/kasa_S1/config=…"}
+	if order := h.configWritesSince(0); !slices.Equal(order, want) {
 		t.Errorf("discovery order %q, want %q", order, want)
 	}
 	if via := h.viaDevice("S1"); via != "kasa2mqtt_kasa_S" {
