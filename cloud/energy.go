@@ -35,6 +35,10 @@ type energyEntry struct {
 	TotalKWh float64 `json:"total_kwh"`
 	// LastRawKWh is the device counter at the last reading (Counter only).
 	LastRawKWh float64 `json:"last_raw_kwh"`
+	// LastReportMS is the report time (ms) of the last report counted by
+	// AddReport, so that a report delivered again, also after a restart,
+	// is not counted twice.
+	LastReportMS int64 `json:"last_report_ms,omitempty"`
 }
 
 // OpenEnergyMeter loads the totals stored at path (a missing file starts
@@ -105,6 +109,36 @@ func (m *EnergyMeter) Add(key string, deltaKWh float64) (float64, error) {
 		m.dirty = true
 	}
 	return e.TotalKWh, nil
+}
+
+// AddReport accumulates the energy of one report of the energy used since
+// the previous report (deltaKWh), identified by its report time reportMS
+// (milliseconds, > 0): the report is counted only when reportMS is later
+// than that of the last report counted for key, so a report that arrives
+// twice (delivered again, or both pushed and polled) adds its energy once.
+// It returns the lifetime total and whether this report was counted.
+// Negative, NaN and infinite deltas and report times ≤ 0 are rejected.
+func (m *EnergyMeter) AddReport(key string, deltaKWh float64, reportMS int64) (float64, bool, error) {
+	if !validEnergy(deltaKWh) {
+		return 0, false, fmt.Errorf("energy report %q: invalid reading %v", key, deltaKWh)
+	}
+	if reportMS <= 0 {
+		return 0, false, fmt.Errorf("energy report %q: invalid report time %d", key, reportMS)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.entries[key]
+	if !ok {
+		e = &energyEntry{}
+		m.entries[key] = e
+	}
+	if reportMS <= e.LastReportMS {
+		return e.TotalKWh, false, nil
+	}
+	e.LastReportMS = reportMS
+	e.TotalKWh += deltaKWh
+	m.dirty = true
+	return e.TotalKWh, true, nil
 }
 
 // Total returns the current total for key and whether it is known.

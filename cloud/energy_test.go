@@ -76,3 +76,47 @@ func TestOpenEnergyMeterReportsCorruptFile(t *testing.T) {
 		t.Fatal("a corrupt energy file was silently accepted")
 	}
 }
+
+func TestEnergyMeterAddReportCountsEachReportOnceAcrossRestarts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "energy.json")
+	m, err := OpenEnergyMeter(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		delta   float64
+		at      int64
+		counted bool
+		total   float64
+	}{
+		{0.1, 1000, true, 0.1},
+		{0.1, 1000, false, 0.1}, // the same report again (redelivered, or pushed and polled)
+		{0.2, 2000, true, 0.3},
+		{0.5, 1500, false, 0.3}, // older than the last counted one
+	}
+	for i, s := range steps {
+		total, counted, err := m.AddReport("tuya/x", s.delta, s.at)
+		if err != nil || counted != s.counted || math.Abs(total-s.total) > 1e-9 {
+			t.Fatalf("step %d: AddReport = %v, %v, %v; want %v, %v", i, total, counted, err, s.total, s.counted)
+		}
+	}
+	if err := m.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// After a restart the last counted report is still known.
+	m2, err := OpenEnergyMeter(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total, counted, _ := m2.AddReport("tuya/x", 0.2, 2000); counted || math.Abs(total-0.3) > 1e-9 {
+		t.Fatalf("report delivered again after a restart: total %v, counted %v", total, counted)
+	}
+	for _, bad := range []struct {
+		d  float64
+		at int64
+	}{{-1, 3000}, {math.NaN(), 3000}, {math.Inf(1), 3000}, {0.1, 0}, {0.1, -5}} {
+		if _, _, err := m2.AddReport("tuya/x", bad.d, bad.at); err == nil {
+			t.Errorf("AddReport(%v, %d) accepted", bad.d, bad.at)
+		}
+	}
+}

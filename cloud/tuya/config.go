@@ -34,12 +34,23 @@ type Config struct {
 	// Auth is AuthSimple (the default) or AuthCode (authorised once by a
 	// person, see Provider.ExchangeCode).
 	Auth string `yaml:"auth"`
+	// Push is PushAuto (the default), PushOn or PushOff: whether the
+	// account takes device changes from the project's message service
+	// (see Options.Push).
+	Push string `yaml:"push"`
+	// PushURL replaces the scheme, host and port of the message service:
+	// wss://host:port, or ws://host:port for a local test server. Empty:
+	// the region's (see PushAddress).
+	PushURL string `yaml:"push_url"`
 }
 
-// SetDefaults fills the empty fields that have a default: Auth.
+// SetDefaults fills the empty fields that have a default: Auth and Push.
 func (c *Config) SetDefaults() {
 	if c.Auth == "" {
 		c.Auth = AuthSimple
+	}
+	if c.Push == "" {
+		c.Push = PushAuto
 	}
 }
 
@@ -71,6 +82,25 @@ func (c *Config) Validate() error {
 	}
 	if c.Auth != AuthSimple && c.Auth != AuthCode {
 		add("auth", c.Auth, fmt.Errorf("must be %q or %q", AuthSimple, AuthCode))
+	}
+	switch c.Push {
+	case PushAuto, PushOff:
+	case PushOn:
+		if c.PushURL == "" && c.Region != "" && c.Endpoint == "" {
+			if _, err := PushAddress(c.Region, ""); err != nil {
+				add("push", c.Push, fmt.Errorf("on needs push_url: %w", err))
+			}
+		}
+		if c.PushURL == "" && c.Endpoint != "" {
+			add("push", c.Push, errors.New("on needs push_url with a custom endpoint (the message service's address cannot be derived from it)"))
+		}
+	default:
+		add("push", c.Push, fmt.Errorf("must be %q, %q or %q", PushAuto, PushOn, PushOff))
+	}
+	if c.PushURL != "" {
+		if _, err := PushAddress("", c.PushURL); err != nil {
+			add("push_url", c.PushURL, err)
+		}
 	}
 	return errors.Join(errs...)
 }

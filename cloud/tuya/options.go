@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+	"github.com/kasa2mqtt/kasa2mqtt/internal/clock"
 )
 
 const (
@@ -75,6 +76,21 @@ type Options struct {
 	// Now is the host clock; nil means time.Now. The provider signs with
 	// the cloud's time estimated from it, so tests inject skew here.
 	Now func() time.Time
+	// Push is PushAuto, PushOn or PushOff (empty means PushOff): whether
+	// Provider.Push connects to the project's message service and hands
+	// device changes to the bridge as they happen. See Provider.Push.
+	Push string
+	// PushURL replaces the scheme, host and port of the message service
+	// (see PushAddress); empty means the Region's. With an Endpoint and no
+	// PushURL no address is known.
+	PushURL string
+	// PushKeepAlive is the interval of the push connection's keep-alive
+	// pings; a connection that answers nothing between two pings is
+	// replaced. Zero or negative means DefaultPushKeepAlive.
+	PushKeepAlive time.Duration
+	// Clock times the push connection's keep-alive pings and reconnect
+	// waits; nil means the system clock.
+	Clock clock.Clock
 	// RequestTimeout bounds each single cloud request, whatever the
 	// caller's context allows (and whatever HTTPClient's own Timeout is);
 	// zero or negative means cloud.DefaultRequestTimeout. A request without an
@@ -92,8 +108,12 @@ func (o Options) String() string {
 	if auth == "" {
 		auth = AuthSimple
 	}
-	return fmt.Sprintf("tuya.Options{Account:%q AccessID:%q AccessSecret:%s Endpoint:%q Region:%q UserID:%q Auth:%s StateDir:%q ScaleOverrides:%d}",
-		o.Account, o.AccessID, secret, o.Endpoint, o.Region, o.UserID, auth, o.StateDir, len(o.ScaleOverrides))
+	push := o.Push
+	if push == "" {
+		push = PushOff
+	}
+	return fmt.Sprintf("tuya.Options{Account:%q AccessID:%q AccessSecret:%s Endpoint:%q Region:%q UserID:%q Auth:%s Push:%s PushURL:%q StateDir:%q ScaleOverrides:%d}",
+		o.Account, o.AccessID, secret, o.Endpoint, o.Region, o.UserID, auth, push, o.PushURL, o.StateDir, len(o.ScaleOverrides))
 }
 
 // GoString is like String, so that %#v does not print the secret either.

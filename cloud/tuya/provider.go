@@ -58,6 +58,8 @@ type Provider struct {
 	overrides map[string]map[string]int
 	log       *zap.Logger
 	now       func() time.Time
+	push      *pushState
+	observer  cloud.Observer // may be nil
 
 	listMu sync.Mutex // serialises the implicit first listing
 
@@ -93,7 +95,16 @@ type physDevice struct {
 	specAt      time.Time
 	specProduct string
 	offline     offlineReason
-	lastEleT    int64 // t of the last add_ele counted, when the cloud gives one
+	// values are the last known data point values: a poll replaces them,
+	// a push merges into them. The map is never changed once assigned
+	// (updates assign a new one), so views may keep it.
+	values map[string]json.RawMessage
+	// pushedAt is when (host clock) a pushed value of each code was
+	// applied: a poll that started earlier does not overwrite it.
+	pushedAt map[string]time.Time
+	// reportT is the report time (ms) of each code's last pushed value:
+	// an older or repeated report of the code is not applied again.
+	reportT map[string]int64
 }
 
 // codes returns the data point codes the device has: its specification's
@@ -150,6 +161,10 @@ func New(opts Options) (*Provider, error) {
 		return nil, fail("user_id %q has unexpected characters", opts.UserID)
 	}
 	base, err := baseURL(opts.Endpoint, opts.Region)
+	if err != nil {
+		return nil, fail("%w", err)
+	}
+	push, err := newPushState(opts)
 	if err != nil {
 		return nil, fail("%w", err)
 	}
@@ -224,6 +239,8 @@ func New(opts Options) (*Provider, error) {
 		overrides: overrides,
 		log:       log,
 		now:       now,
+		push:      push,
+		observer:  opts.Observer,
 		devices:   map[string]*physDevice{},
 		outlets:   map[string]outletRef{},
 		noted:     map[string]bool{},

@@ -13,7 +13,6 @@ import (
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/jsonv"
-	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/text"
 )
 
 // maxStatusIDs is the most device ids one batch status call takes.
@@ -89,7 +88,7 @@ func (p *Provider) ReadStates(ctx context.Context, ids []string) ([]cloud.State,
 		}
 		for _, g := range batch {
 			e, present := entries[g.id]
-			p.fillGroup(g, states, e, present, offline[g.id])
+			p.fillGroup(g, states, e, present, offline[g.id], now)
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -262,153 +261,5 @@ func (p *Provider) failGroup(g *readGroup, states []cloud.State, err error) {
 	for _, o := range g.outlets {
 		states[o.idx].Online = online
 		states[o.idx].Err = fmt.Errorf("tuya: read %q: %w", states[o.idx].DeviceID, err)
-	}
-}
-
-// deviceView is what filling a State needs of a cached device.
-type deviceView struct {
-	layout layout
-	spec   specification
-	online bool
-	countE bool // add this add_ele (not a repeat of the last counted report)
-}
-
-// observe updates the cached online state from a batch answer and returns
-// a view of the device.
-func (p *Provider) observe(id string, e statusEntry, present, offline bool) (deviceView, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	d := p.devices[id]
-	if d == nil {
-		return deviceView{}, false
-	}
-	switch {
-	case offline || !present:
-		if d.offline == reachable {
-			p.log.Info("tuya device offline", zap.String(keyDeviceID, id))
-		}
-		d.offline = offlineByCloud
-	case e.online != nil && *e.online:
-		d.offline = reachable
-	case e.online != nil:
-		d.offline = offlineByCloud
-	case d.offline == offlineByCloud:
-		d.offline = reachable
-	}
-	v := deviceView{layout: d.layout(), spec: d.spec, online: d.online(), countE: true}
-	if t := e.times[dpAddEle]; t > 0 && v.online {
-		v.countE = t != d.lastEleT
-		d.lastEleT = t
-	}
-	return v, true
-}
-
-// fillGroup turns one device's batch answer into its States.
-func (p *Provider) fillGroup(g *readGroup, states []cloud.State, e statusEntry, present, offline bool) {
-	v, ok := p.observe(g.id, e, present, offline)
-	if !ok {
-		p.failGroup(g, states, cloud.ErrUnknownDevice)
-		return
-	}
-	if !v.online {
-		why := "the cloud reports it offline"
-		if !offline && !present {
-			why = "the cloud returned no status for it"
-		}
-		for _, i := range g.self {
-			states[i].Err = fmt.Errorf("tuya: read %q: %s: %w", states[i].DeviceID, why, cloud.ErrDeviceOffline)
-		}
-		for _, o := range g.outlets {
-			states[o.idx].Err = fmt.Errorf("tuya: read %q: %s: %w", states[o.idx].DeviceID, why, cloud.ErrDeviceOffline)
-		}
-		return
-	}
-	for _, i := range g.self {
-		st := &states[i]
-		st.Online = true
-		if v.layout.relay != "" {
-			if on, ok := jsonv.Bool(e.values[v.layout.relay]); ok {
-				st.Relay = &on
-			}
-		}
-		if v.layout.hasMetering() {
-			p.fillMetering(st, g.id, v, e)
-		}
-	}
-	for _, o := range g.outlets {
-		st := &states[o.idx]
-		st.Online = true
-		if on, ok := jsonv.Bool(e.values[o.code]); ok {
-			st.Relay = &on
-		}
-	}
-}
-
-// scaleFor returns the scale and unit of a data point of device id: the
-// override, else the specification, else the usual defaults.
-func (p *Provider) scaleFor(id, code string, spec specification) (int, string) {
-	scale, unit := defaultScales[code], defaultUnits[code]
-	if d, ok := spec[code]; ok {
-		scale = d.Scale
-		if d.Unit != "" {
-			unit = d.Unit
-		}
-	}
-	if sc, ok := p.overrides[id][code]; ok {
-		scale = sc
-	}
-	return scale, unit
-}
-
-func (p *Provider) fillMetering(st *cloud.State, id string, v deviceView, e statusEntry) {
-	read := func(code string) *float64 {
-		raw, ok := e.values[code]
-		if !ok {
-			return nil
-		}
-		scale, unit := p.scaleFor(id, code, v.spec)
-		f, ok := scaled(raw, code, scale, unit)
-		if !ok {
-			p.noteOnce("badvalue/"+id+"/"+code, "tuya data point value dropped (not a plausible non-negative number)",
-				zap.String(keyDeviceID, id), zap.String(keyDP, code), zap.String("value", text.Truncate(string(raw), 40)))
-			return nil
-		}
-		return &f
-	}
-	if v.layout.power {
-		st.PowerW = read(dpCurPower)
-	}
-	if v.layout.voltage {
-		st.VoltageV = read(dpCurVoltage)
-	}
-	if v.layout.current {
-		st.CurrentA = read(dpCurCurrent)
-	}
-	if !v.layout.energy {
-		return
-	}
-	key := ProviderKind + "/" + id
-	delta := 0.0
-	if v.countE {
-		if d := read(dpAddEle); d != nil {
-			delta = *d
-		}
-	}
-	total, err := p.energy.Add(key, delta)
-	if err != nil {
-		p.log.Warn("tuya energy delta rejected", zap.String(keyDeviceID, id), zap.Error(err))
-		return
-	}
-	st.EnergyKWh = &total
-}
-
-// noteOnce logs a warning the first time key is seen.
-func (p *Provider) noteOnce(key, msg string, fields ...zap.Field) {
-	p.mu.Lock()
-	seen := p.noted[key]
-	p.noted[key] = true
-	p.mu.Unlock()
-	if !seen {
-		p.log.Warn(msg, fields...)
 	}
 }
