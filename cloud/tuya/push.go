@@ -36,8 +36,8 @@ type pushState struct {
 	password  string
 	keepAlive time.Duration
 	clock     clock.Clock
-	// byPoll: the energy comes from polls (push off or unavailable), see
-	// Provider.energyTotal.
+	// byPoll: the energy comes from polls (push off, not connected yet,
+	// or refused), see Provider.energyTotal.
 	byPoll  atomic.Bool
 	started atomic.Bool
 }
@@ -73,13 +73,17 @@ func newPushState(opts Options) (*pushState, error) {
 			s.noAddr = err.Error()
 		}
 	}
-	s.byPoll.Store(s.mode == PushOff || s.addr == "")
+	// Until the message service accepts a connection, polls count the
+	// energy (see energyTotal).
+	s.byPoll.Store(true)
 	return s, nil
 }
 
 // energyByPoll reports whether polled add_ele values without a report
-// time count (see energyTotal): with push off, or while the message
-// service is unavailable (refused, or no address known).
+// time count (see energyTotal): with push off, before the message service
+// first accepted a connection, and while it refuses one. A connection
+// that dropped does not count: the service keeps the reports for the
+// subscription and delivers them on reconnection.
 func (p *Provider) energyByPoll() bool { return p.push.byPoll.Load() }
 
 // Push runs the account's connection to the project's message service

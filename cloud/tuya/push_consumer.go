@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"sync/atomic"
@@ -207,16 +208,26 @@ func (c *consumer) serve(ctx context.Context, conn *websocket.Conn) error {
 	readErr := make(chan error, 1)
 	done := make(chan struct{})
 	defer close(done)
+	// handing is set while the reader waits for this goroutine to take a
+	// frame: the connection is not silent then, this goroutine is busy.
+	var handing atomic.Bool
 	go func() {
 		for {
-			_, data, err := conn.ReadMessage()
+			_, r, err := conn.NextReader()
+			var data []byte
+			if err == nil {
+				// Every chunk counts as life: a large frame on a slow
+				// link is not a silent connection.
+				data, err = io.ReadAll(countingReader{r, &received})
+			}
 			if err != nil {
 				readErr <- err
 				return
 			}
-			received.Add(1)
+			handing.Store(true)
 			select {
 			case frames <- data:
+				handing.Store(false)
 			case <-done:
 				return
 			}
@@ -241,7 +252,7 @@ func (c *consumer) serve(ctx context.Context, conn *websocket.Conn) error {
 			}
 		case <-ping.C():
 			n := received.Load()
-			if pinged && n == seen {
+			if pinged && n == seen && !handing.Load() {
 				return errSilent
 			}
 			seen, pinged = n, true
@@ -354,6 +365,20 @@ func (c *consumer) sleep(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// countingReader counts the reads that returned data.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 {
+		c.n.Add(1)
+	}
+	return n, err
 }
 
 // jittered picks uniformly from [d/2, d], so that clients that failed

@@ -191,9 +191,11 @@ func (p *Provider) reading(id, code string, spec specification, values map[strin
 //   - a pushed report without a time counts once (its message was
 //     deduplicated before);
 //   - a polled report without a time counts only while the energy comes
-//     from polls (push off or unavailable, see Provider.energyByPoll):
-//     with push on, the pushed reports are the energy, and a poll could
-//     only see one of them again.
+//     from polls (push off, not connected yet, or refused; see
+//     Provider.energyByPoll): once the message service took the
+//     subscription, the pushed reports are the energy (kept for the
+//     subscription while the connection is down), and a poll could only
+//     see one of them again.
 func (p *Provider) energyTotal(id string, spec specification, reports []eleReport, polled bool) *float64 {
 	key := ProviderKind + "/" + id
 	total, err := p.energy.Add(key, 0)

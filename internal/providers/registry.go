@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+	"github.com/kasa2mqtt/kasa2mqtt/internal/clock"
 )
 
 // Settings is a provider's account configuration: a pointer to its struct
@@ -50,6 +51,10 @@ type Deps struct {
 	// data point code (devices.<id>.scale), for the providers that read
 	// scaled values; nil means none.
 	Scale map[string]map[string]int
+	// Clock is the providers' host clock and times their push
+	// connections (keep-alive pings, reconnect waits); nil means the
+	// system clock. Tests pass a fake.
+	Clock clock.Clock
 }
 
 // Account is one opened cloud account: its provider and the optional

@@ -1,6 +1,11 @@
 package providers
 
-import "github.com/kasa2mqtt/kasa2mqtt/cloud/tuya"
+import (
+	"time"
+
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/tuya"
+	"github.com/kasa2mqtt/kasa2mqtt/internal/clock"
+)
 
 func tuyaKind() Kind {
 	return Kind{
@@ -28,6 +33,10 @@ func openTuya(name string, s Settings, d Deps) (*Account, error) {
 		Observer:       d.Observer,
 		ScaleOverrides: d.Scale,
 		RequestTimeout: d.RequestTimeout,
+		Push:           c.Push,
+		PushURL:        c.PushURL,
+		Clock:          d.Clock,
+		Now:            nowOf(d.Clock),
 	})
 	if err != nil {
 		return nil, err
@@ -51,4 +60,12 @@ func openTuya(name string, s Settings, d Deps) (*Account, error) {
 		}
 	}
 	return a, nil
+}
+
+// nowOf is c's Now, or nil (the system clock) without a clock.
+func nowOf(c clock.Clock) func() time.Time {
+	if c == nil {
+		return nil
+	}
+	return c.Now
 }

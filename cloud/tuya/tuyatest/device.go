@@ -58,6 +58,7 @@ func (s *Server) newDevice(accessID, name, category, productName string, codes [
 	}
 	s.devices[id] = d
 	s.order = append(s.order, id)
+	s.publishEvent(d, "bindUser", "deviceBindUser", nil)
 	return d
 }
 
@@ -107,18 +108,33 @@ func (d *device) status(consume bool) []dpValue {
 	}
 	var ele int64
 	if consume {
-		unit := math.Pow10(-d.trueScale["add_ele"])
-		ele = int64(math.Floor(d.pendingKWh/unit + 1e-9))
-		d.pendingKWh = math.Max(0, d.pendingKWh-float64(ele)*unit)
+		ele = d.takeEnergy()
+	}
+	out = append(out, dpValue{"add_ele", ele})
+	return append(out, d.meter()...)
+}
+
+// takeEnergy returns (and clears) the energy not reported yet, in whole
+// units of 10^-scale kWh, keeping the remainder.
+func (d *device) takeEnergy() int64 {
+	unit := math.Pow10(-d.trueScale["add_ele"])
+	ele := int64(math.Floor(d.pendingKWh/unit + 1e-9))
+	d.pendingKWh = math.Max(0, d.pendingKWh-float64(ele)*unit)
+	return ele
+}
+
+// meter returns the instantaneous readings of a metered plug (nil for
+// others).
+func (d *device) meter() []dpValue {
+	if !d.metered {
+		return nil
 	}
 	p := d.power()
-	out = append(out,
-		dpValue{"add_ele", ele},
-		dpValue{"cur_current", d.encode("cur_current", p/voltage*1000)},
-		dpValue{"cur_power", d.encode("cur_power", p)},
-		dpValue{"cur_voltage", d.encode("cur_voltage", voltage)},
-	)
-	return out
+	return []dpValue{
+		{"cur_current", d.encode("cur_current", p/voltage*1000)},
+		{"cur_power", d.encode("cur_power", p)},
+		{"cur_voltage", d.encode("cur_voltage", voltage)},
+	}
 }
 
 type specItem struct {

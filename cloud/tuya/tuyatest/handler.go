@@ -70,6 +70,10 @@ const maxRequestBody = 1 << 20
 const maxStatusIDs = 20
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, consumerPathPrefix) {
+		s.serveConsumer(w, r) // the message service: no API call
+		return
+	}
 	s.mu.Lock()
 	if s.hang > 0 {
 		s.hang--
@@ -425,6 +429,15 @@ func (s *Server) commands(r *http.Request, body []byte, d *device) (any, int) {
 			return nil, codeCommandNotSupp
 		}
 	}
+	var changed []dpValue
+	for _, c := range d.codes {
+		if trial.switches[c] != d.switches[c] {
+			changed = append(changed, dpValue{c, trial.switches[c]})
+		}
+	}
 	d.switches = trial.switches
+	if len(changed) > 0 {
+		s.publishStatus(d, append(changed, d.meter()...))
+	}
 	return true, 0
 }

@@ -130,6 +130,7 @@ type project struct {
 	secret   string
 	uid      string // the linked app user
 	svcUID   string // the uid of simple-mode tokens
+	msg      *msgService
 }
 
 // pair is an issued access token and refresh token.
@@ -197,6 +198,13 @@ func (s *Server) Client() *http.Client { return s.client }
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		close(s.closing)
+		s.mu.Lock()
+		for _, p := range s.projects {
+			if p.msg != nil && p.msg.conn != nil {
+				p.msg.conn.close()
+			}
+		}
+		s.mu.Unlock()
 		s.ts.Close()
 	})
 }
@@ -282,7 +290,7 @@ func (s *Server) AddUnsupported(accessID, name, category string) string {
 func (s *Server) RemoveDevice(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.mustDevice(id)
+	s.publishEvent(s.mustDevice(id), "delete", "deviceDelete", nil)
 	delete(s.devices, id)
 	s.order = slices.DeleteFunc(s.order, func(o string) bool { return o == id })
 }
@@ -291,7 +299,16 @@ func (s *Server) RemoveDevice(id string) {
 func (s *Server) SetOnline(id string, online bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.mustDevice(id).online = online
+	d := s.mustDevice(id)
+	if d.online == online {
+		return
+	}
+	d.online = online
+	if online {
+		s.publishEvent(d, "online", "deviceOnline", nil)
+	} else {
+		s.publishEvent(d, "offline", "deviceOffline", nil)
+	}
 }
 
 // SetPower sets the load of a metered plug in watts: while a switch is on
@@ -308,11 +325,16 @@ func (s *Server) SetPower(id string, watts float64) {
 		panic(fmt.Sprintf("tuyatest: device %s is not metered", id))
 	}
 	d.load = watts
+	if d.online {
+		s.publishStatus(d, d.meter())
+	}
 }
 
 // Tick lets d pass for energy: every online metered plug that is on adds
-// load × d to the energy its next status read reports. The fake's clock is
-// not moved (see SetClockOffset).
+// load × d to the energy its next status read reports; once a consumer
+// subscribed to the project's message service, the plug instead reports
+// it at once as one pushed add_ele report (and its status reads report
+// only what is left). The fake's clock is not moved (see SetClockOffset).
 func (s *Server) Tick(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -320,6 +342,11 @@ func (s *Server) Tick(d time.Duration) {
 		dv := s.devices[id]
 		if dv.metered && dv.online {
 			dv.pendingKWh += dv.power() * d.Hours() / 1000
+			if s.projects[dv.project].msg.live() {
+				if ele := dv.takeEnergy(); ele > 0 {
+					s.publishStatus(dv, []dpValue{{"add_ele", ele}})
+				}
+			}
 		}
 	}
 }
@@ -336,7 +363,8 @@ func (s *Server) Switch(id, code string) bool {
 	return on
 }
 
-// SetSwitch sets a device's switch code, as a button press would.
+// SetSwitch sets a device's switch code, as a button press or the app
+// would; a change is published to the message service.
 func (s *Server) SetSwitch(id, code string, on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -344,7 +372,13 @@ func (s *Server) SetSwitch(id, code string, on bool) {
 	if _, ok := d.switches[code]; !ok {
 		panic(fmt.Sprintf("tuyatest: device %s has no %s", id, code))
 	}
+	if d.switches[code] == on {
+		return
+	}
 	d.switches[code] = on
+	if d.online {
+		s.publishStatus(d, append([]dpValue{{code, on}}, d.meter()...))
+	}
 }
 
 // SetSpecScale makes the device's specification advertise scale for code
