@@ -99,11 +99,7 @@ func (m *EnergyMeter) Add(key string, deltaKWh float64) (float64, error) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	e, ok := m.entries[key]
-	if !ok {
-		e = &energyEntry{}
-		m.entries[key] = e
-	}
+	e := m.entryLocked(key)
 	if deltaKWh > 0 {
 		e.TotalKWh += deltaKWh
 		m.dirty = true
@@ -127,11 +123,7 @@ func (m *EnergyMeter) AddReport(key string, deltaKWh float64, reportMS int64) (f
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	e, ok := m.entries[key]
-	if !ok {
-		e = &energyEntry{}
-		m.entries[key] = e
-	}
+	e := m.entryLocked(key)
 	if reportMS <= e.LastReportMS {
 		return e.TotalKWh, false, nil
 	}
@@ -139,6 +131,16 @@ func (m *EnergyMeter) AddReport(key string, deltaKWh float64, reportMS int64) (f
 	e.TotalKWh += deltaKWh
 	m.dirty = true
 	return e.TotalKWh, true, nil
+}
+
+// entryLocked returns key's entry, creating it at 0 (m.mu held).
+func (m *EnergyMeter) entryLocked(key string) *energyEntry {
+	e, ok := m.entries[key]
+	if !ok {
+		e = &energyEntry{}
+		m.entries[key] = e
+	}
+	return e
 }
 
 // Total returns the current total for key and whether it is known.

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zaptest/observer"
-
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/tuya"
 )
@@ -184,14 +182,4 @@ func runPush(t *testing.T, p *tuya.Provider) *pushSink {
 		}
 	})
 	return sink
-}
-
-// entryText renders a log entry with its fields, for assertions.
-func entryText(e observer.LoggedEntry) string {
-	var b strings.Builder
-	b.WriteString(e.Message)
-	for k, v := range e.ContextMap() {
-		fmt.Fprintf(&b, " %s=%v", k, v)
-	}
-	return b.String()
 }

@@ -1,6 +1,7 @@
 package tuya_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -109,7 +110,9 @@ func TestPush_DuplicatesAndRedeliveriesAppliedOnce(t *testing.T) {
 	e.srv.IgnoreAcks(testAccessID, 2) // both copies of the next change are delivered again
 	from := sink.mark()
 	e.srv.SetSwitch(plug, "switch_1", true)
-	sink.waitFor(t, "the redeliveries", func() bool { return e.srv.PushStats(testAccessID).Redelivered >= 2 && obs.count(cloud.PushDuplicate) >= 3 })
+	sink.waitFor(t, "the redeliveries", func() bool {
+		return e.srv.PushStats(testAccessID).Redelivered >= 2 && obs.count(cloud.PushDuplicate) >= 3
+	})
 	sink.waitFor(t, "every message acknowledged", func() bool { return e.srv.PushStats(testAccessID).Pending == 0 })
 	var states int
 	for _, u := range sink.since(from) {
@@ -242,7 +245,7 @@ func TestPush_RefusedFallsBackToPollingWithOneWarning(t *testing.T) {
 				t.Fatalf("status %+v: want not connected, required=%v, a problem saying what to enable", st, mode == tuya.PushOn)
 			}
 			lines := e.logs.FilterMessageSnippet("tuya push not available").All()
-			if len(lines) != 1 || !strings.Contains(entryText(lines[0]), "Message Service") {
+			if len(lines) != 1 || !strings.Contains(fmt.Sprint(lines[0].ContextMap()["reason"]), "Message Service") {
 				t.Fatalf("log lines %v: want one naming the Message Service", lines)
 			}
 			before := *mustRead(t, e, p, plug)[plug].EnergyKWh
@@ -284,8 +287,8 @@ func TestPush_DropAndStallReconnect(t *testing.T) {
 	if n := e.logs.FilterMessageSnippet("tuya push connection restored").Len(); n != 2 {
 		t.Errorf("%d restored lines for two restorations", n)
 	}
-	if l := e.logs.FilterMessageSnippet("tuya push connection lost").All(); len(l) == 2 && !strings.Contains(entryText(l[1]), "keep-alive") {
-		t.Errorf("the stalled connection's loss does not say it was silent: %s", entryText(l[1]))
+	if l := e.logs.FilterMessageSnippet("tuya push connection lost").All(); len(l) == 2 && !strings.Contains(fmt.Sprint(l[1].ContextMap()["error"]), "keep-alive") {
+		t.Errorf("the stalled connection's loss does not say it was silent: %v", l[1].ContextMap())
 	}
 	if obs.reconnects != 2 {
 		t.Errorf("%d reconnects counted, want 2", obs.reconnects)

@@ -100,9 +100,9 @@ type msgService struct {
 	// during a handshake).
 	handshakes  int
 	dropPending bool
-	seq        int
-	lastT      int64
-	stats      MessageStats
+	seq         int
+	lastT       int64
+	stats       MessageStats
 }
 
 // queued is a published message waiting for its acknowledgement.
