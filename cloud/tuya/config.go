@@ -84,7 +84,7 @@ func (c *Config) Validate() error {
 		add("auth", c.Auth, fmt.Errorf("must be %q or %q", AuthSimple, AuthCode))
 	}
 	switch c.Push {
-	case PushAuto, PushOff:
+	case "", PushAuto, PushOff: // empty: SetDefaults did not run; auto
 	case PushOn:
 		if c.PushURL == "" && c.Region != "" && c.Endpoint == "" {
 			if _, err := PushAddress(c.Region, ""); err != nil {
