@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Envelope error codes the fake answers with, and their messages.
@@ -122,7 +123,7 @@ func (s *Server) handle(r *http.Request, body []byte) ([]byte, int) {
 	}
 	s.calls[method]++
 
-	rec := Request{Method: method, Host: r.Host}
+	rec := Request{Method: method, Host: r.Host, At: time.Now()}
 	if tok, ok := str(params["token"]); ok && tok != "" {
 		rec.Token = tok
 	} else if tok := r.URL.Query().Get("token"); tok != "" {

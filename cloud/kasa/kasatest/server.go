@@ -121,6 +121,8 @@ type Request struct {
 	// DeviceID and RequestData are the passthrough parameters.
 	DeviceID    string
 	RequestData string
+	// At is when the request was handled (after any SetLatency wait).
+	At time.Time
 }
 
 // LoginRecord is the last login request, as received.

@@ -109,7 +109,7 @@ func (s *Server) record(r *http.Request, code int) int {
 	if strings.HasPrefix(path, "/v1.0/token/") {
 		path = "/v1.0/token/{refresh_token}"
 	}
-	s.calls = append(s.calls, Request{Method: r.Method, Path: path, Query: r.URL.Query(), Code: code})
+	s.calls = append(s.calls, Request{Method: r.Method, Path: path, Query: r.URL.Query(), Code: code, At: time.Now()})
 	return len(s.calls) - 1
 }
 

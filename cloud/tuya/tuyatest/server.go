@@ -165,6 +165,8 @@ type Request struct {
 	// Code is the envelope code answered (0 for success, -1 for an HTTP
 	// error or a hang).
 	Code int
+	// At is when the request was handled (after any latency wait).
+	At time.Time
 }
 
 // NewServer starts a fake cloud on http://127.0.0.1:<port>.
