@@ -55,6 +55,17 @@ type Options struct {
 	// that an attempt that hangs still leaves room for every retry; a
 	// rename and the re-read after a command get RequestTimeout.
 	RequestTimeout time.Duration
+	// Concurrency bounds the reads in flight per account
+	// (poll.concurrency); <= 0 means DefaultConcurrency.
+	Concurrency int
+	// Budgets are the accounts' call budgets (accounts[].budget); an
+	// account missing from it has none. They take effect with Calls.
+	Budgets map[cloud.Provider]cloud.Budget
+	// Calls counts every account's cloud calls (the providers' observer
+	// feeds it): the budgets are kept with it, and the counts shown in
+	// bridge/info and the metrics. Nil: no budgets, no counts. The bridge
+	// flushes it every minute.
+	Calls *cloud.CallLedger
 	// Devices overrides per cloud id.
 	Devices map[string]DeviceOverride
 	// StateDir holds bridge-devices.json (what was published, to clear
@@ -108,7 +119,13 @@ const (
 // be safe for concurrent use and must not block.
 type Metrics interface {
 	MQTTMessage(direction string)
+	// ObservePoll records one read (one ReadStates call of a poll).
 	ObservePoll(provider, account string, d time.Duration)
+	// SetPollInterval records an account's effective poll interval.
+	SetPollInterval(provider, account string, d time.Duration)
+	// SetCalls records an account's cloud calls this UTC day and month,
+	// and what is left of its budget (negative: it has none).
+	SetCalls(provider, account string, day, month, left int)
 	SetDevices(provider, account string, n int)
 	SetDevicesOnline(provider, account string, n int)
 	SetMQTTConnected(connected bool)
@@ -122,6 +139,8 @@ type Bridge struct {
 	log       *zap.Logger
 	providers []cloud.Provider
 	disc      discovery.Config
+	// controls are the pollers' controls, by provider.
+	controls map[cloud.Provider]*pollControl
 
 	events    chan event
 	msgs      chan mqttMessage
@@ -228,6 +247,7 @@ func New(opts Options, providers ...cloud.Provider) (*Bridge, error) {
 				SupportURL: "https://github.com/kasa2mqtt/kasa2mqtt",
 			},
 		},
+		controls:  map[cloud.Provider]*pollControl{},
 		events:    make(chan event, 64),
 		msgs:      make(chan mqttMessage, 1024),
 		connected: make(chan struct{}, 1),
@@ -235,10 +255,27 @@ func New(opts Options, providers ...cloud.Provider) (*Bridge, error) {
 		ready:     make(chan struct{}),
 		started:   opts.clock.Now(),
 	}
+	for _, p := range providers {
+		b.controls[p] = newPollControl()
+		if bu := opts.Budgets[p]; !bu.IsZero() && opts.Calls != nil {
+			opts.Calls.SetBudget(p.Kind(), p.Account(), bu)
+		}
+	}
 	// A bridge that was just built counts as alive until Run's loop takes
 	// over the heartbeat.
 	b.heartbeat.Store(0)
 	return b, nil
+}
+
+// SetPollInterval sets the interval p's devices are read at (still
+// stretched when its budget or a full cycle of reads needs more), for a
+// provider that is told of changes by other means and polls only to
+// reconcile (d <= 0: back to poll.interval). Safe for concurrent use; it
+// takes effect at the account's next read.
+func (b *Bridge) SetPollInterval(p cloud.Provider, d time.Duration) {
+	if c := b.controls[p]; c != nil {
+		c.setBase(d)
+	}
 }
 
 // Ready returns nil when the bridge is connected to MQTT and every account
@@ -309,15 +346,20 @@ func (b *Bridge) Run(ctx context.Context) error {
 	l := newRunLoop(loopCtx, b, ob)
 	for _, p := range b.providers {
 		pl := &poller{
-			prov:         p,
-			pollInterval: b.opts.PollInterval,
-			listInterval: b.opts.ListInterval,
-			skip:         func(id string) bool { return b.ov.get(id).Disabled },
-			events:       b.events,
-			relist:       make(chan struct{}, 1),
-			log:          b.log.Named("poller").With(zap.String(keyAccount, p.Account())),
-			metrics:      b.opts.Metrics,
-			clock:        b.opts.clock,
+			prov:           p,
+			pollInterval:   b.opts.PollInterval,
+			listInterval:   b.opts.ListInterval,
+			concurrency:    b.opts.Concurrency,
+			requestTimeout: b.opts.RequestTimeout,
+			skip:           func(id string) bool { return b.ov.get(id).Disabled },
+			events:         b.events,
+			relist:         make(chan struct{}, 1),
+			hurry:          make(chan string, 64),
+			control:        b.controls[p],
+			pace:           newPacer(b.opts.Budgets[p], b.callCounter(p)),
+			log:            b.log.Named("poller").With(zap.String(keyAccount, p.Account())),
+			metrics:        b.opts.Metrics,
+			clock:          b.opts.clock,
 		}
 		l.pollers[p] = pl
 		wg.Go(func() { pl.run(loopCtx) })

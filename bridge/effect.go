@@ -78,6 +78,13 @@ type enqueueEffect struct {
 // relistEffect asks an account's poller to list devices now.
 type relistEffect struct{ prov cloud.Provider }
 
+// hurryEffect asks an account's poller to read a device sooner than its
+// turn (after a command).
+type hurryEffect struct {
+	prov cloud.Provider
+	id   string
+}
+
 // saveKnownEffect writes bridge-devices.json.
 type saveKnownEffect struct{ devices map[string]knownDevice }
 
@@ -118,6 +125,7 @@ func (startWorkerEffect) isEffect()   {}
 func (stopWorkerEffect) isEffect()    {}
 func (enqueueEffect) isEffect()       {}
 func (relistEffect) isEffect()        {}
+func (hurryEffect) isEffect()         {}
 func (saveKnownEffect) isEffect()     {}
 func (saveOptionsEffect) isEffect()   {}
 func (devicesMetricEffect) isEffect() {}

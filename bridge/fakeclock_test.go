@@ -123,3 +123,21 @@ func (t *fakeTimer) Reset(d time.Duration) bool {
 	c.cond.Broadcast()
 	return was
 }
+
+// advanceNext moves the clock to the first armed timer due by limit and
+// fires it, or to limit when none is.
+func (c *fakeClock) advanceNext(limit time.Time) {
+	c.mu.Lock()
+	var next *fakeTimer
+	for t := range c.armed {
+		if !t.at.After(limit) && (next == nil || t.at.Before(next.at)) {
+			next = t
+		}
+	}
+	c.mu.Unlock()
+	if next == nil {
+		c.Advance(limit.Sub(c.Now()))
+		return
+	}
+	c.Advance(max(next.at.Sub(c.Now()), 0))
+}

@@ -11,27 +11,64 @@ import (
 	"go.uber.org/zap"
 )
 
-// poller owns one account's schedule: it lists devices at start, every
-// listInterval and on demand, and reads the states of the listed devices
-// right after each successful list and every pollInterval. Results go to the
-// run loop as events. Each run gets a deadline of 80% of its interval (at
-// least 10s) so runs never overlap; runs of one account never run
-// concurrently, so a hung cloud holds at most one run's requests.
+// poller owns one account's schedule. It lists devices at start, every
+// list interval and on demand, and reads the listed devices as a prober
+// reads its targets: each slot (what one ReadStates call reads together:
+// a device with its outlets, or a batch, see cloud.ReadPlanner) at its own
+// time, spread over the poll interval, with at most concurrency reads in
+// flight and a deadline of its own for each (readDeadline). Right after
+// the first successful list every slot is read at once; the reads after
+// that are spread.
 //
-// While the account keeps failing (an account-level error, or every device
-// failing with cloud.ErrUnavailable), state reads back off: see
-// pollBackoff. The first successful read restores pollInterval.
+// The interval an account is read at is the longest of: the configured
+// one (or the one set with Bridge.SetPollInterval), the one its call
+// budget pays for (pacer), and the time a full cycle of reads takes at
+// the concurrency bound (plus a tenth). A stretch is logged once with the
+// numbers and shown in bridge/info.
+//
+// A slot whose devices are off and idle is read less often, and one is
+// read sooner after a command or a change (see schedule).
+//
+// While the account fails as a whole (an account-level error, or every
+// read failing with cloud.ErrUnavailable for a full cycle), its reads
+// pause (pollBackoff, or the rate-limit back-off) and resume where they
+// were, one probe at a time until a read succeeds. Results go to the run
+// loop as events, in the order the reads ended. Lists run beside the
+// reads, one at a time.
 type poller struct {
 	prov         cloud.Provider
-	pollInterval time.Duration
+	pollInterval time.Duration // configured
 	listInterval time.Duration
-	skip         func(id string) bool // disabled devices are not read
-	events       chan<- event
-	relist       chan struct{}
-	log          *zap.Logger
-	metrics      Metrics // may be nil
-	clock        clock
+	// concurrency bounds the reads in flight (<= 0: DefaultConcurrency).
+	concurrency int
+	// requestTimeout is poll.request_timeout (<= 0: the default); a read
+	// gets readDeadline of it.
+	requestTimeout time.Duration
+	skip           func(id string) bool // disabled devices are not read
+	events         chan<- event
+	relist         chan struct{}
+	// hurry takes ids to read sooner (after a command); full: dropped.
+	hurry   chan string
+	control *pollControl // may be nil (tests)
+	pace    *pacer       // nil: no budget
+	log     *zap.Logger
+	metrics Metrics // may be nil
+	clock   clock
 }
+
+// DefaultConcurrency is the default poll.concurrency: the reads in flight
+// per account, and the requests in flight per cloud host and account.
+// Measured with test/bench (docs/performance.md).
+const DefaultConcurrency = 8
+
+// readDeadline is the deadline of one read: readDeadlineFactor request
+// timeouts (a Kasa strip with metering outlets is two rounds of requests;
+// a Tuya batch may renew its token first).
+const readDeadlineFactor = 3
+
+// dispatchSlack: slots due within it are read together with the one due
+// now (fewer wake-ups).
+const dispatchSlack = 50 * time.Millisecond
 
 // listEvent carries a ListDevices result.
 type listEvent struct {
@@ -40,7 +77,8 @@ type listEvent struct {
 	err     error
 }
 
-// statesEvent carries a ReadStates result for the whole account.
+// statesEvent carries the result of one read: a slot's states, or an
+// account-wide error for ids (then every id of the account).
 type statesEvent struct {
 	prov    cloud.Provider
 	ids     []string
@@ -84,7 +122,9 @@ func pollBackoff(n int, interval time.Duration) time.Duration {
 
 // outage turns a read in which every device failed with
 // cloud.ErrUnavailable into an account-level error: then the cloud is
-// failing, not the devices. Otherwise it returns nil.
+// failing, not the devices. Otherwise it returns nil. The error names no
+// device (it wraps the cause of the first device's error), so that the
+// same outage reads the same whichever devices were read.
 func outage(states []cloud.State) error {
 	if len(states) == 0 {
 		return nil
@@ -94,7 +134,11 @@ func outage(states []cloud.State) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("no device could be read: %w", states[0].Err)
+	cause := errors.Unwrap(states[0].Err)
+	if cause == nil || !errors.Is(cause, cloud.ErrUnavailable) {
+		cause = states[0].Err
+	}
+	return fmt.Errorf("no device could be read: %w", cause)
 }
 
 func (p *poller) send(ctx context.Context, ev event) bool {
@@ -103,118 +147,5 @@ func (p *poller) send(ctx context.Context, ev event) bool {
 		return true
 	case <-ctx.Done():
 		return false
-	}
-}
-
-func (p *poller) run(ctx context.Context) {
-	var ids []string
-	listTimer := p.clock.NewTimer(0)
-	defer listTimer.Stop()
-	pollTimer := stoppedTimer(p.clock)
-	defer pollTimer.Stop()
-	failures := 0
-
-	list := func() {
-		lctx, cancel := context.WithTimeout(ctx, runDeadline(p.listInterval))
-		var devs []cloud.Device
-		err := safely(p.log, "list devices", func() (err error) {
-			devs, err = p.prov.ListDevices(lctx)
-			return err
-		})
-		cancel()
-		if ctx.Err() != nil {
-			return
-		}
-		if !p.send(ctx, listEvent{prov: p.prov, devices: devs, err: err}) {
-			return
-		}
-		if err != nil {
-			failures++
-			wait := p.listInterval
-			switch {
-			case errors.Is(err, cloud.ErrLoginNeeded):
-				// The provider waits for a person (`kasa2mqtt login`)
-				// without contacting the cloud: look for the tokens that
-				// login stores at the poll interval.
-				wait = min(p.pollInterval, p.listInterval)
-			case !errors.Is(err, cloud.ErrAuth):
-				wait = backoffDelay(failures, 5*time.Second, p.listInterval)
-			}
-			listTimer.Reset(wait)
-			return
-		}
-		failures = 0
-		ids = ids[:0]
-		for _, d := range devs {
-			if !p.skip(d.ID) {
-				ids = append(ids, d.ID)
-			}
-		}
-		listTimer.Reset(p.listInterval)
-		pollTimer.Reset(0)
-	}
-	rateLimited, failing := 0, 0
-	poll := func() {
-		next := p.pollInterval
-		defer func() { pollTimer.Reset(next) }()
-		if len(ids) == 0 {
-			return
-		}
-		started := p.clock.Now()
-		defer func() {
-			if p.metrics != nil {
-				p.metrics.ObservePoll(p.prov.Kind(), p.prov.Account(), p.clock.Now().Sub(started))
-			}
-		}()
-		pctx, cancel := context.WithTimeout(ctx, runDeadline(p.pollInterval))
-		var states []cloud.State
-		err := safely(p.log, "read states", func() (err error) {
-			states, err = p.prov.ReadStates(pctx, ids)
-			return err
-		})
-		cancel()
-		if ctx.Err() != nil {
-			return
-		}
-		if err == nil {
-			if oerr := outage(states); oerr != nil {
-				err, states = oerr, nil
-			}
-		}
-		switch {
-		case errors.Is(err, cloud.ErrRateLimited):
-			// A cloud that asks us to slow down gets growing pauses (up to
-			// 5 s·2ⁿ⁻¹, jittered, at most an hour) instead of the normal
-			// interval.
-			failing = 0
-			rateLimited++
-			next = max(next, backoffDelay(rateLimited, 5*time.Second, time.Hour))
-			p.log.Warn("cloud rate limit: polling paused", zap.Duration("for", next.Round(time.Second)), zap.Error(err))
-		case err != nil:
-			// A failing account (outage, timeouts, refused credentials)
-			// is read less often until it answers; the run loop logs the
-			// error itself once.
-			rateLimited = 0
-			failing++
-			next = pollBackoff(failing, p.pollInterval)
-			p.log.Debug("cloud account failing: next state read delayed", zap.Int("consecutive_failures", failing),
-				zap.Duration("wait", next.Round(time.Millisecond)))
-		default:
-			rateLimited, failing = 0, 0
-		}
-		p.send(ctx, statesEvent{prov: p.prov, ids: append([]string(nil), ids...), states: states, err: err, started: started})
-	}
-
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-p.relist:
-			list()
-		case <-listTimer.C():
-			list()
-		case <-pollTimer.C():
-			poll()
-		}
 	}
 }

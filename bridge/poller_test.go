@@ -108,8 +108,9 @@ func (r *pollerRun) idle(n int) {
 	}
 }
 
-// The schedule: list at start, read right after, read every interval, list
-// every list interval and when asked.
+// The schedule: list at start, every device read right after the first
+// list, then every interval, keeping its phase; a list every list
+// interval (the reads go on at their own times) and when asked.
 func TestPoller_Schedule(t *testing.T) {
 	r := startPoller(t, &scriptedAccount{testProvider: *home}, 7*time.Minute, 30*time.Minute)
 	r.expect("list", "read")
@@ -121,8 +122,11 @@ func TestPoller_Schedule(t *testing.T) {
 		r.expect("read")
 	}
 	r.idle(2)
-	r.clock.Advance(2 * time.Minute) // 30 min: a list, and a read right after it
-	r.expect("list", "read")
+	r.clock.Advance(2 * time.Minute) // 30 min: a list
+	r.expect("list")
+	r.idle(2)
+	r.clock.Advance(5 * time.Minute) // 35 min: the read keeps its phase
+	r.expect("read")
 	r.idle(2)
 	r.p.relist <- struct{}{}
 	r.expect("list")

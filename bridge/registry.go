@@ -65,6 +65,8 @@ type registry struct {
 	// connected reports whether the broker connection is up, for
 	// health_check.
 	connected func() bool
+	// polls reports each account's derived schedule (nil: none known).
+	polls func(p cloud.Provider) pollStatus
 
 	devices  map[string]*device
 	topics   *topicAllocator

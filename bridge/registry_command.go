@@ -157,6 +157,9 @@ func (r *registry) handleResult(ev resultEvent) []effect {
 		}
 	} else if ev.cmd != nil {
 		r.log.Info("command applied", zap.String(keyTopic, dv.topic), zap.Stringer("command", *ev.cmd))
+		// The load follows a switch with a delay: read the device again
+		// sooner than its turn.
+		r.emit(hurryEffect{dv.prov, dv.dev.ID})
 	}
 	switch {
 	case ev.state != nil:

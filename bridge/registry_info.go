@@ -90,6 +90,16 @@ type accountInfo struct {
 	LoggedIn    *bool      `json:"logged_in,omitempty"`
 	CallsToday  int        `json:"calls_today"`
 	Devices     int        `json:"devices"`
+	// PollInterval is the interval the account's devices are read at, in
+	// seconds (longer than poll.interval when stretched); absent until
+	// the first list.
+	PollInterval float64 `json:"poll_interval_s,omitempty"`
+	// PollStretched says why it is longer: "budget" or "cycle".
+	PollStretched string `json:"poll_stretched,omitempty"`
+	// ListInterval is the device-list interval in seconds, when known.
+	ListInterval float64 `json:"device_list_interval_s,omitempty"`
+	// Calls are the calls this UTC day and month and the budget.
+	Calls *callsInfo `json:"calls,omitempty"`
 }
 
 type bridgeInfo struct {
@@ -122,6 +132,11 @@ func (r *registry) accountInfos() map[string]accountInfo {
 				ai.Devices++
 			}
 		}
+		if r.polls != nil {
+			ps := r.polls(p)
+			ai.PollInterval, ai.PollStretched, ai.ListInterval = ps.interval.Seconds(), ps.stretched, ps.list.Seconds()
+		}
+		ai.Calls = accountCallsInfo(r.opts.Calls, r.opts.Budgets[p], p, r.clock.Now())
 		out[p.Account()] = ai
 	}
 	return out

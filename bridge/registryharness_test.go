@@ -119,6 +119,7 @@ type harness struct {
 	stopped   []string
 	jobs      []enqueueEffect
 	relists   []string // accounts
+	hurried   []string // device ids to read sooner
 	saved     map[string]knownDevice
 	saves     int
 	metrics   map[string][2]int // account → total, online
@@ -176,6 +177,8 @@ func (h *harness) apply(effs []effect) {
 			h.jobs = append(h.jobs, e)
 		case relistEffect:
 			h.relists = append(h.relists, e.prov.Account())
+		case hurryEffect:
+			h.hurried = append(h.hurried, e.id)
 		case saveKnownEffect:
 			h.saved, h.saves = e.devices, h.saves+1
 		case saveOptionsEffect:

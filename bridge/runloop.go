@@ -45,6 +45,12 @@ func newRunLoop(ctx context.Context, b *Bridge, out sink) *runLoop {
 		pollers: map[cloud.Provider]*poller{},
 		clears:  stoppedTimer(o.clock),
 	}
+	l.reg.polls = func(p cloud.Provider) pollStatus {
+		if c := b.controls[p]; c != nil {
+			return c.status()
+		}
+		return pollStatus{}
+	}
 	known, err := l.known.load()
 	if err != nil {
 		b.log.Warn("could not read the list of published devices; stale ones may need manual clearing", zap.Error(err))
@@ -71,8 +77,11 @@ func (l *runLoop) run(ctx context.Context) {
 		case <-tick.C():
 			tick.Reset(infoTick)
 			// Refresh bridge/info (uptime, calls today) every minute.
-			if infoEvery++; infoEvery%4 == 0 && b.online.Load() {
-				l.apply(l.reg.info())
+			if infoEvery++; infoEvery%4 == 0 {
+				l.minutely()
+				if b.online.Load() {
+					l.apply(l.reg.info())
+				}
 			}
 		case <-b.connected:
 			l.apply(l.reg.replay("connected"))
@@ -93,6 +102,32 @@ func (l *runLoop) run(ctx context.Context) {
 			case resultEvent:
 				l.apply(l.reg.handleResult(ev))
 			}
+		}
+	}
+}
+
+// minutely writes the call counts and updates the accounts' gauges.
+func (l *runLoop) minutely() {
+	o := l.b.opts
+	if o.Calls != nil {
+		if err := o.Calls.Flush(); err != nil {
+			l.b.log.Warn("could not save the call counts", zap.Error(err))
+		}
+	}
+	if o.Metrics == nil {
+		return
+	}
+	now := o.clock.Now()
+	for _, p := range l.b.providers {
+		if ps := l.b.controls[p].status(); ps.interval > 0 {
+			o.Metrics.SetPollInterval(p.Kind(), p.Account(), ps.interval)
+		}
+		if ci := accountCallsInfo(o.Calls, o.Budgets[p], p, now); ci != nil {
+			left := -1
+			if ci.Left != nil {
+				left = *ci.Left
+			}
+			o.Metrics.SetCalls(p.Kind(), p.Account(), ci.Day, ci.Month, left)
 		}
 	}
 }
@@ -126,8 +161,13 @@ func (l *runLoop) apply(effs []effect) {
 		}
 		switch e := e.(type) {
 		case startWorkerEffect:
+			var allow func() error
+			if bu := o.Budgets[e.prov]; !bu.IsZero() && o.Calls != nil {
+				prov := e.prov
+				allow = func() error { return commandAllowed(o.Calls, bu, prov, o.clock.Now()) }
+			}
 			l.workers[e.key] = startWorker(l.ctx, e.key, e.serial, e.id, e.prov, l.b.events,
-				l.b.log.With(zap.String(keyDeviceID, e.id)), o.RequestTimeout, o.clock)
+				l.b.log.With(zap.String(keyDeviceID, e.id)), o.RequestTimeout, o.clock, allow)
 		case stopWorkerEffect:
 			if w := l.workers[e.key]; w != nil {
 				w.stop()
@@ -143,6 +183,13 @@ func (l *runLoop) apply(effs []effect) {
 				select {
 				case pl.relist <- struct{}{}:
 				default: // a list is already pending
+				}
+			}
+		case hurryEffect:
+			if pl := l.pollers[e.prov]; pl != nil {
+				select {
+				case pl.hurry <- e.id:
+				default: // the poller is busy; the device is read in its turn
 				}
 			}
 		case saveKnownEffect:

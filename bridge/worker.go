@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -67,107 +68,155 @@ type resultEvent struct {
 }
 
 // worker serialises the commands and re-reads of one device, so commands
-// for one device are applied in the order they arrived.
+// for one device are applied in the order they arrived. Its goroutine
+// runs only while it has jobs: it starts with the first job queued and
+// ends when the queue is empty, so thousands of idle devices cost no
+// goroutines (nor their stacks).
 type worker struct {
 	key    string
 	serial uint64
 	id     string
 	prov   cloud.Provider
-	jobs   chan job
 	events chan<- event
 	log    *zap.Logger
 	// rt is the request timeout: the bound of a rename and of a re-read,
 	// and the unit of the command budget (commandBudget).
-	rt     time.Duration
-	clock  clock
+	rt    time.Duration
+	clock clock
+	// allow, when set, says whether a command may be sent now (the
+	// account's call budget); its error fails the command unsent.
+	allow  func() error
+	ctx    context.Context
 	cancel context.CancelFunc
-	done   chan struct{}
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	queue   []job
+	running bool
+	stopped bool
 }
 
 // workerQueue is how many jobs one device may have waiting or under way;
 // the registry counts them and refuses more.
 const workerQueue = 32
 
-// startWorker starts the worker of one device; rt is the request timeout
+// startWorker makes the worker of one device; rt is the request timeout
 // (<= 0: cloud.DefaultRequestTimeout); c times the retry delays and the
-// re-reads.
-func startWorker(parent context.Context, key string, serial uint64, id string, prov cloud.Provider, events chan<- event, log *zap.Logger, rt time.Duration, c clock) *worker {
+// re-reads; allow (may be nil) guards commands. Its goroutine starts with
+// the first job.
+func startWorker(parent context.Context, key string, serial uint64, id string, prov cloud.Provider, events chan<- event, log *zap.Logger, rt time.Duration, c clock, allow func() error) *worker {
 	if rt <= 0 {
 		rt = cloud.DefaultRequestTimeout
 	}
 	ctx, cancel := context.WithCancel(parent)
-	w := &worker{key: key, serial: serial, id: id, prov: prov, jobs: make(chan job, workerQueue), events: events, log: log, rt: rt,
-		clock: c, cancel: cancel, done: make(chan struct{})}
-	go w.run(ctx)
-	return w
+	return &worker{key: key, serial: serial, id: id, prov: prov, events: events, log: log, rt: rt,
+		clock: c, allow: allow, ctx: ctx, cancel: cancel}
 }
 
-// enqueue adds j without blocking; false when the queue is full.
+// enqueue adds j without blocking, starting the goroutine if it is not
+// running; false when the queue is full or the worker stopped.
 func (w *worker) enqueue(j job) bool {
-	select {
-	case w.jobs <- j:
-		return true
-	default:
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopped || len(w.queue) >= workerQueue {
 		return false
 	}
+	w.queue = append(w.queue, j)
+	if !w.running {
+		w.running = true
+		w.wg.Add(1)
+		go w.run()
+	}
+	return true
 }
 
+func (w *worker) allowed() error {
+	if w.allow == nil {
+		return nil
+	}
+	return w.allow()
+}
+
+// stop cancels the job under way and waits for the goroutine, if any.
 func (w *worker) stop() {
+	w.mu.Lock()
+	w.stopped = true
+	w.mu.Unlock()
 	w.cancel()
-	<-w.done
+	w.wg.Wait()
 }
 
-func (w *worker) run(ctx context.Context) {
-	defer close(w.done)
+// next takes the next job, or ends the goroutine (false) when there is
+// none or the worker stopped.
+func (w *worker) next() (job, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.queue) == 0 || w.ctx.Err() != nil {
+		w.running, w.queue = false, nil
+		return job{}, false
+	}
+	j := w.queue[0]
+	w.queue[0] = job{}
+	w.queue = w.queue[1:]
+	return j, true
+}
+
+func (w *worker) run() {
+	defer w.wg.Done()
+	ctx := w.ctx
 	for {
-		select {
-		case <-ctx.Done():
+		j, ok := w.next()
+		if !ok {
 			return
-		case j := <-w.jobs:
-			ev := resultEvent{key: w.key, worker: w.serial, cmd: j.cmd, rename: j.rename, reply: j.reply}
-			if j.rename != "" {
-				rn, ok := w.prov.(cloud.Renamer)
-				if !ok {
-					ev.renameErr = fmt.Errorf("rename: %w: the %s provider cannot rename devices", cloud.ErrUnsupported, w.prov.Kind())
-				} else {
-					actx, cancel := context.WithTimeout(ctx, w.rt)
-					ev.renameErr = safely(w.log, "rename", func() error { return rn.Rename(actx, w.id, j.rename) })
-					cancel()
-				}
+		}
+		ev := resultEvent{key: w.key, worker: w.serial, cmd: j.cmd, rename: j.rename, reply: j.reply}
+		if j.rename != "" {
+			rn, ok := w.prov.(cloud.Renamer)
+			if !ok {
+				ev.renameErr = fmt.Errorf("rename: %w: the %s provider cannot rename devices", cloud.ErrUnsupported, w.prov.Kind())
+			} else {
+				actx, cancel := context.WithTimeout(cloud.Interactive(ctx), w.rt)
+				ev.renameErr = safely(w.log, "rename", func() error { return rn.Rename(actx, w.id, j.rename) })
+				cancel()
 			}
-			if j.cmd != nil {
+		}
+		if j.cmd != nil {
+			ev.applyErr = w.allowed()
+			if ev.applyErr == nil {
 				ev.applyErr = w.apply(ctx, *j.cmd)
 			}
-			if ctx.Err() != nil {
-				return
-			}
-			ev.started = w.clock.Now()
-			rctx, cancel := context.WithTimeout(ctx, w.rt)
-			var states []cloud.State
-			err := safely(w.log, "read state", func() (err error) {
-				states, err = w.prov.ReadStates(rctx, []string{w.id})
-				return err
-			})
-			cancel()
-			ev.readErr = err
-			for i := range states {
-				if states[i].DeviceID == w.id {
-					if states[i].Err != nil {
-						ev.readErr = states[i].Err
-					} else {
-						st := states[i]
-						ev.state = &st
-					}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		ev.started = w.clock.Now()
+		// A person waits for this read (it confirms a command or answers
+		// a request): it does not queue behind polls.
+		rctx, cancel := context.WithTimeout(cloud.Interactive(ctx), w.rt)
+		var states []cloud.State
+		err := safely(w.log, "read state", func() (err error) {
+			states, err = w.prov.ReadStates(rctx, []string{w.id})
+			return err
+		})
+		cancel()
+		ev.readErr = err
+		for i := range states {
+			if states[i].DeviceID == w.id {
+				if states[i].Err != nil {
+					ev.readErr = states[i].Err
+				} else {
+					st := states[i]
+					ev.state = &st
 				}
 			}
-			if ev.state == nil && ev.readErr == nil {
-				ev.readErr = cloud.ErrUnknownDevice
-			}
-			select {
-			case w.events <- ev:
-			case <-ctx.Done():
-				return
-			}
+		}
+		if ev.state == nil && ev.readErr == nil {
+			ev.readErr = cloud.ErrUnknownDevice
+		}
+		select {
+		case w.events <- ev:
+		case <-ctx.Done():
+			return
 		}
 	}
 }
@@ -177,7 +226,7 @@ func (w *worker) run(ctx context.Context) {
 // for the device wait meanwhile, so they still reach the cloud in order. It
 // returns the last error.
 func (w *worker) apply(ctx context.Context, cmd cloud.Command) error {
-	actx, cancel := context.WithTimeout(ctx, commandBudget(w.rt))
+	actx, cancel := context.WithTimeout(cloud.Interactive(ctx), commandBudget(w.rt))
 	defer cancel()
 	for attempt := 0; ; attempt++ {
 		err := safely(w.log, "apply command", func() error { return w.prov.Apply(actx, cmd) })

@@ -68,7 +68,7 @@ func instantClock() *fakeClock {
 func runCommand(t *testing.T, p *applyProvider, rt time.Duration, clk clock) resultEvent {
 	t.Helper()
 	events := make(chan event, 1)
-	w := startWorker(t.Context(), "fake/x", 1, "x", p, events, zap.NewNop(), rt, clk)
+	w := startWorker(t.Context(), "fake/x", 1, "x", p, events, zap.NewNop(), rt, clk, nil)
 	defer w.stop()
 	cmd := cloud.Command{DeviceID: "x", Action: cloud.ActionSetRelay, On: true}
 	if !w.enqueue(job{cmd: &cmd}) {

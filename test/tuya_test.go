@@ -35,7 +35,7 @@ func (h *harness) addTuya() tuyaFleet {
 	srv.SetSwitch(f.plug, "switch_1", true)
 	srv.SetPower(f.plug, 1234.5)
 	h.cfg.Accounts = append(h.cfg.Accounts, config.Account{
-		Provider: "tuya", Name: "garden", Settings: &tuya.Config{AccessID: tuyaID, AccessSecret: tuyaSecret, Endpoint: srv.URL(), Auth: "simple"},
+		Provider: "tuya", Name: "garden", Budget: "none", Settings: &tuya.Config{AccessID: tuyaID, AccessSecret: tuyaSecret, Endpoint: srv.URL(), Auth: "simple"},
 	})
 	return f
 }

@@ -17,9 +17,10 @@ const (
 	DefaultURL = "https://wap.tplinkcloud.com"
 	// DefaultV2URL is the V2 entry host, where regional discovery starts.
 	DefaultV2URL = "https://n-wap.tplinkcloud.com"
-	// DefaultConcurrency is the default number of parallel passthrough
-	// requests per ListDevices or ReadStates call.
-	DefaultConcurrency = 4
+	// DefaultConcurrency is the default bound of parallel passthrough
+	// requests per ListDevices or ReadStates call, and of the requests in
+	// flight per cloud host.
+	DefaultConcurrency = 8
 	// ProviderKind is the kind reported by Provider.Kind and Device.Provider.
 	ProviderKind = "kasa"
 	// Manufacturer is the brand reported in Device.Manufacturer.
@@ -68,7 +69,9 @@ type Options struct {
 	// Logger receives the provider's logs; nil discards them.
 	Logger *zap.Logger
 	// Concurrency bounds parallel passthrough requests per ListDevices or
-	// ReadStates call; zero or negative means DefaultConcurrency.
+	// ReadStates call, and the requests in flight per cloud host (the
+	// account's calls together; commands, marked cloud.Interactive, do
+	// not wait for it); zero or negative means DefaultConcurrency.
 	Concurrency int
 	// Observer is told about every cloud call, login and refresh (for
 	// metrics); nil means none.

@@ -115,10 +115,7 @@ func New(opts Options) (*Provider, error) {
 		log = zap.NewNop()
 	}
 	log = log.Named(ProviderKind).With(zap.String(keyAccount, opts.Account))
-	conc := opts.Concurrency
-	if conc <= 0 {
-		conc = DefaultConcurrency
-	}
+	conc := concurrency(opts)
 
 	store := newTokenStore(opts.StateDir, opts.Account)
 	st, found, err := store.Load()
@@ -155,7 +152,7 @@ func New(opts Options) (*Provider, error) {
 			return nil, fmt.Errorf("kasa account %q: %w", opts.Account, err)
 		}
 	} else {
-		rt := newTransport(opts.HTTPClient, opts.RequestTimeout)
+		rt := newTransport(opts.HTTPClient, opts.RequestTimeout, conc)
 		rt.observe = observe
 		a = &v1API{rt: rt, loginURL: base.String(), username: opts.Username}
 	}
@@ -188,6 +185,14 @@ func New(opts Options) (*Provider, error) {
 		},
 	}
 	return p, nil
+}
+
+// concurrency is opts.Concurrency or its default.
+func concurrency(opts Options) int {
+	if opts.Concurrency <= 0 {
+		return DefaultConcurrency
+	}
+	return opts.Concurrency
 }
 
 // Stats reports the calls made today and whether the account holds a

@@ -23,12 +23,13 @@ type transport struct {
 // newTransport builds a transport on hc (nil: the shared pooled client;
 // redirects are never followed, so the token in a body cannot be
 // re-posted elsewhere) whose calls each end after timeout (<= 0:
-// cloud.DefaultRequestTimeout).
-func newTransport(hc *http.Client, timeout time.Duration) *transport {
+// cloud.DefaultRequestTimeout), with at most perHost calls in flight per
+// cloud host (commands, cloud.Interactive, beside the bound).
+func newTransport(hc *http.Client, timeout time.Duration, perHost int) *transport {
 	if timeout <= 0 {
 		timeout = cloud.DefaultRequestTimeout
 	}
-	return &transport{http: httpx.NewCaller(hc, timeout)}
+	return &transport{http: httpx.NewCaller(hc, timeout).LimitPerHost(perHost)}
 }
 
 // envelopeRequest is {"method":…,"params":…}; nil params are left out

@@ -160,7 +160,7 @@ func newV2API(opts Options, entry *url.URL, terminal string, observe func(string
 	}
 	return &v2API{
 		c: &v2Client{
-			http: httpx.NewCaller(hc, timeout), accessKey: opts.V2.AccessKey, secretKey: opts.V2.SecretKey,
+			http: httpx.NewCaller(hc, timeout).LimitPerHost(concurrency(opts)), accessKey: opts.V2.AccessKey, secretKey: opts.V2.SecretKey,
 			terminal: terminal, nonce: newNonce, observe: observe,
 		},
 		entry:    entry,

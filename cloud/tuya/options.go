@@ -22,7 +22,15 @@ const (
 	// AuthSimple and AuthCode are the values of Options.Auth.
 	AuthSimple = "simple"
 	AuthCode   = "code"
+	// DefaultConcurrency is the default bound of requests in flight to the
+	// project's data centre.
+	DefaultConcurrency = 8
 )
+
+// DefaultBudget is the call budget of a Tuya account that sets none: the
+// quota of a trial project, about 30,000 calls a month (see the Tuya
+// reference; paid projects set their own, or "none").
+var DefaultBudget = cloud.Budget{Calls: 30000, Period: cloud.PeriodMonth}
 
 // Options configures a Provider. Account, AccessID, AccessSecret and one of
 // Endpoint and Region are required.
@@ -91,6 +99,10 @@ type Options struct {
 	// Clock times the push connection's keep-alive pings and reconnect
 	// waits; nil means the system clock.
 	Clock clock.Clock
+	// Concurrency bounds the requests in flight to the data centre
+	// (commands, marked cloud.Interactive, do not wait for it); zero or
+	// negative means DefaultConcurrency.
+	Concurrency int
 	// RequestTimeout bounds each single cloud request, whatever the
 	// caller's context allows (and whatever HTTPClient's own Timeout is);
 	// zero or negative means cloud.DefaultRequestTimeout. A request without an

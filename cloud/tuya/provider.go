@@ -68,6 +68,10 @@ type Provider struct {
 	devices map[string]*physDevice // listed devices by id, every category
 	outlets map[string]outletRef   // strip outlets by Device.ID
 	noted   map[string]bool        // log-once keys
+	// specs are the stored specifications not yet given to a listed
+	// device (see specCache); specFile is where they live.
+	specs    map[string]cachedSpec
+	specFile specCache
 }
 
 var _ cloud.Provider = (*Provider)(nil)
@@ -192,7 +196,7 @@ func New(opts Options) (*Provider, error) {
 	}
 
 	store := newTokenStore(opts.StateDir, opts.Account)
-	rt := newTransport(opts.HTTPClient, base, opts.AccessID, opts.AccessSecret, opts.Region, now, log, opts.RequestTimeout)
+	rt := newTransport(opts.HTTPClient, base, opts.AccessID, opts.AccessSecret, opts.Region, now, log, opts.RequestTimeout, opts.Concurrency)
 	calls := &cloud.CallCounter{}
 	obs := opts.Observer
 	rt.observe = func(op string, err error) {
@@ -222,6 +226,11 @@ func New(opts Options) (*Provider, error) {
 			log.Info("tuya stored tokens belong to another project, data centre or auth mode; not using them")
 		}
 	}
+	specFile := newSpecCache(opts.StateDir, opts.Account)
+	specs, err := specFile.load()
+	if err != nil {
+		log.Warn("stored tuya specifications not readable; reading them again", zap.Error(err))
+	}
 	if sess.st.AccessID == "" {
 		sess.st = tokenState{AccessID: opts.AccessID, Endpoint: base, Auth: mode}
 	}
@@ -244,6 +253,8 @@ func New(opts Options) (*Provider, error) {
 		devices:   map[string]*physDevice{},
 		outlets:   map[string]outletRef{},
 		noted:     map[string]bool{},
+		specs:     specs,
+		specFile:  specFile,
 	}, nil
 }
 
@@ -409,6 +420,10 @@ func (p *Provider) updateRows(rows []listRow) {
 		d := p.devices[r.dev.ID]
 		if d == nil {
 			d = &physDevice{}
+			if c, ok := p.specs[r.dev.ID]; ok {
+				d.spec, d.specAt, d.specProduct = c.Spec, c.At, c.Product
+				delete(p.specs, r.dev.ID)
+			}
 		}
 		d.row = r.dev
 		d.listStatus = r.status
@@ -471,6 +486,7 @@ func (p *Provider) refreshSpecs(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var acctErr error
+	saved := false
 	for i, id := range ids {
 		err := errs[i]
 		if err != nil {
@@ -488,8 +504,14 @@ func (p *Provider) refreshSpecs(ctx context.Context) error {
 			continue
 		}
 		d.spec, d.specAt, d.specProduct = specs[i], now, d.row.ProductID
+		saved = true
 	}
 	p.rebuildOutletsLocked()
+	if saved {
+		if err := p.specFile.save(p.devices); err != nil {
+			p.log.Warn("tuya specifications not stored; a restart reads them again", zap.Error(err))
+		}
+	}
 	if acctErr != nil {
 		return acctErr
 	}

@@ -15,8 +15,8 @@ import (
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/jsonv"
 )
 
-// maxStatusIDs is the most device ids one batch status call takes.
-const maxStatusIDs = 20
+// MaxStatusIDs is the most device ids one batch status call takes.
+const MaxStatusIDs = 20
 
 // readGroup is what a ReadStates call wants of one physical device: the
 // device itself and/or some of its outlets (indices into the result).
@@ -97,7 +97,7 @@ func (p *Provider) ReadStates(ctx context.Context, ids []string) ([]cloud.State,
 	return states, nil
 }
 
-// batches splits the groups into status calls of at most maxStatusIDs:
+// batches splits the groups into status calls of at most MaxStatusIDs:
 // devices believed online first, then those known offline, so that a 2001
 // answer for a batch of known-offline devices does not touch the others.
 func batches(groups []*readGroup) [][]*readGroup {
@@ -109,7 +109,7 @@ func batches(groups []*readGroup) [][]*readGroup {
 				continue
 			}
 			cur = append(cur, g)
-			if len(cur) == maxStatusIDs {
+			if len(cur) == MaxStatusIDs {
 				out = append(out, cur)
 				cur = nil
 			}

@@ -59,13 +59,18 @@ type transport struct {
 // newTransport builds a transport on hc (nil: the shared pooled client;
 // redirects are never followed, so the signed headers, access token
 // included, are never replayed to another host); each round trip ends
-// after timeout (<= 0: cloud.DefaultRequestTimeout).
-func newTransport(hc *http.Client, base, clientID, secret, region string, now func() time.Time, log *zap.Logger, timeout time.Duration) *transport {
+// after timeout (<= 0: cloud.DefaultRequestTimeout), with at most
+// perHost round trips in flight (commands, cloud.Interactive, beside the
+// bound; <= 0: DefaultConcurrency).
+func newTransport(hc *http.Client, base, clientID, secret, region string, now func() time.Time, log *zap.Logger, timeout time.Duration, perHost int) *transport {
 	if timeout <= 0 {
 		timeout = cloud.DefaultRequestTimeout
 	}
+	if perHost <= 0 {
+		perHost = DefaultConcurrency
+	}
 	return &transport{
-		http: httpx.NewCaller(hc, timeout), base: base, clientID: clientID, secret: secret, region: region, now: now, log: log,
+		http: httpx.NewCaller(hc, timeout).LimitPerHost(perHost), base: base, clientID: clientID, secret: secret, region: region, now: now, log: log,
 		gate: &gate{now: now, log: log},
 	}
 }

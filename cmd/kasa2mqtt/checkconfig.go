@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 func checkConfigCmd(_ context.Context, e env) int {
@@ -21,6 +22,8 @@ func checkConfigCmd(_ context.Context, e env) int {
 		fmt.Fprintf(e.stderr, "kasa2mqtt: %v\n", err)
 		return exitError
 	}
-	fmt.Fprintf(e.stdout, "# %s is valid. Effective configuration (secrets masked):\n%s", *path, out)
+	fmt.Fprintf(e.stdout, "# %s is valid.\n", *path)
+	budgetNotes(e.stdout, cfg, time.Now())
+	fmt.Fprintf(e.stdout, "# Effective configuration (secrets masked):\n%s", out)
 	return exitOK
 }

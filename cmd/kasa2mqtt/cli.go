@@ -158,12 +158,12 @@ func openAccounts(e env, fs *flag.FlagSet, path *string) (o *opened, code int, o
 		fmt.Fprintf(e.stderr, "kasa2mqtt: %v\n", err)
 		return nil, exitConfig, false
 	}
-	accts, _, err := daemon.OpenAccounts(cfg, e.httpClient, log, nil)
+	op, err := daemon.OpenAccounts(cfg, e.httpClient, log, nil)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "kasa2mqtt: %v\n", err)
 		return nil, exitError, false
 	}
-	return &opened{cfg: cfg, log: log, accounts: accts}, exitOK, true
+	return &opened{cfg: cfg, log: log, accounts: op.Accounts}, exitOK, true
 }
 
 // accountError prints an account's error, with what to do about it when

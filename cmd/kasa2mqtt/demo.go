@@ -87,7 +87,7 @@ func demoCmd(ctx context.Context, e env) int {
 	cfg.MQTT.Embedded.Listen = *listen
 	cfg.Accounts = []config.Account{
 		{Provider: kasa.ProviderKind, Name: "demo", Settings: &kasa.Config{Username: demoUser, Password: demoPassword, URL: fake.URL()}},
-		{Provider: tuya.ProviderKind, Name: "demo-tuya", Settings: &tuya.Config{AccessID: demoTuyaID, AccessSecret: demoTuyaSecret,
+		{Provider: tuya.ProviderKind, Name: "demo-tuya", Budget: "none", Settings: &tuya.Config{AccessID: demoTuyaID, AccessSecret: demoTuyaSecret,
 			Endpoint: tfake.URL(), Auth: tuya.AuthSimple, Push: tuya.PushOn, PushURL: tfake.PushURL()}},
 		v2Account,
 	}

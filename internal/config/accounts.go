@@ -8,6 +8,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/kasa2mqtt/kasa2mqtt/cloud"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/providers"
 )
 
@@ -21,6 +22,12 @@ type Account struct {
 	// ^[a-z0-9][a-z0-9_-]{0,31}$. Default: the provider kind when only one
 	// account of that kind is configured; required otherwise.
 	Name string `yaml:"name"`
+	// Budget is the account's cloud call budget: "<calls>/day",
+	// "<calls>/month" (calendar periods in UTC) or "none" (see
+	// cloud.ParseBudget). Default: the provider's (providers.Kind
+	// DefaultBudget: "30000/month" for tuya, the trial quota; "none" for
+	// kasa), filled in by Load.
+	Budget string `yaml:"budget"`
 	// Settings are the provider's own keys (such as *kasa.Config), decoded
 	// strictly into the provider's type once the provider is known, with
 	// the provider's defaults filled in. Nil for an unknown provider.
@@ -28,13 +35,17 @@ type Account struct {
 }
 
 // The keys of an account that are not the provider's.
-var accountKeys = []string{"provider", "name"}
+var accountKeys = []string{"provider", "name", "budget"}
 
 // MarshalYAML writes the account as in the file: provider, name, then the
 // provider's keys in the order of its type.
 func (a Account) MarshalYAML() (any, error) {
 	n := &yaml.Node{Kind: yaml.MappingNode}
-	for _, kv := range [][2]string{{"provider", a.Provider}, {"name", a.Name}} {
+	kvs := [][2]string{{"provider", a.Provider}, {"name", a.Name}}
+	if a.Budget != "" {
+		kvs = append(kvs, [2]string{"budget", a.Budget})
+	}
+	for _, kv := range kvs {
 		n.Content = append(n.Content,
 			&yaml.Node{Kind: yaml.ScalarNode, Value: kv[0]},
 			&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: kv[1]})
@@ -48,6 +59,20 @@ func (a Account) MarshalYAML() (any, error) {
 	}
 	n.Content = append(n.Content, s.Content...)
 	return n, nil
+}
+
+// EffectiveBudget returns the account's call budget: Budget parsed, or
+// its provider's default when Budget is empty (an invalid Budget, which
+// Validate reports, counts as none).
+func (a Account) EffectiveBudget() cloud.Budget {
+	if a.Budget == "" {
+		if k, ok := providers.Lookup(a.Provider); ok {
+			return k.DefaultBudget
+		}
+		return cloud.NoBudget
+	}
+	b, _ := cloud.ParseBudget(a.Budget)
+	return b
 }
 
 // laterEnv is an environment variable for a provider's key of an account,
@@ -74,6 +99,9 @@ func (d *decoder) decodeAccount(n *yaml.Node, a *Account, path string) {
 		case "name":
 			d.lines[child] = p.k.Line
 			d.decode(p.v, reflect.ValueOf(&a.Name).Elem(), child)
+		case "budget":
+			d.lines[child] = p.k.Line
+			d.decode(p.v, reflect.ValueOf(&a.Budget).Elem(), child)
 		default:
 			d.later[path] = append(d.later[path], p)
 		}
@@ -89,6 +117,8 @@ func (d *decoder) setAccountEnv(v reflect.Value, rest, path string, ev envVar) e
 		return d.setEnv(reflect.ValueOf(&a.Provider).Elem(), "", joinPath(path, "provider"), ev)
 	case "NAME":
 		return d.setEnv(reflect.ValueOf(&a.Name).Elem(), "", joinPath(path, "name"), ev)
+	case "BUDGET":
+		return d.setEnv(reflect.ValueOf(&a.Budget).Elem(), "", joinPath(path, "budget"), ev)
 	case "":
 		return errUnknownEnv(path)
 	}

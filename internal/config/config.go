@@ -36,6 +36,8 @@ const (
 	MinDeviceListInterval = 10 * time.Second
 	// MinRequestTimeout is the smallest accepted poll.request_timeout.
 	MinRequestTimeout = time.Second
+	// MaxConcurrency is the largest accepted poll.concurrency.
+	MaxConcurrency = 64
 	// MinMaxReconnectInterval is the smallest accepted
 	// mqtt.max_reconnect_interval.
 	MinMaxReconnectInterval = time.Second
@@ -80,6 +82,11 @@ type HTTP struct {
 	// Listen is host:port. Default "" (off). Use "127.0.0.1:9792" to keep
 	// it local; the endpoint has no authentication.
 	Listen string `yaml:"listen"`
+	// Pprof serves Go's profiler (net/http/pprof) under /debug/pprof/ on
+	// the same endpoint, for finding what uses memory or CPU. Default
+	// false; it shows the process's internals to whoever reaches the
+	// endpoint.
+	Pprof bool `yaml:"pprof"`
 }
 
 // TLS configures the broker connection for mqtts:// servers.
@@ -155,6 +162,10 @@ type Poll struct {
 	// state read, command): without an answer by then it counts as failed.
 	// Default 20s, minimum 1s.
 	RequestTimeout time.Duration `yaml:"request_timeout"`
+	// Concurrency bounds the state reads in flight per account, and the
+	// requests in flight per cloud host and account (commands do not wait
+	// for it). Default 8 (bridge.DefaultConcurrency), from 1 to 64.
+	Concurrency int `yaml:"concurrency"`
 	// UnavailableAfter is how many consecutive failed state reads make a
 	// device unavailable (a device the cloud reports offline is unavailable
 	// at once). Default 2, minimum 1.
@@ -197,7 +208,7 @@ type DeviceOption struct {
 // homeassistant.enabled true, discovery_prefix "homeassistant",
 // status_topic "homeassistant/status", poll.interval 60s,
 // poll.device_list_interval 30m, poll.request_timeout 20s,
-// poll.unavailable_after 2, log.level "info", log.format "console".
+// poll.unavailable_after 2, poll.concurrency 8, log.level "info", log.format "console".
 // mqtt.client_id stays "" (see Config.ClientID) and state_dir stays ""
 // (Load/Parse resolve it to "<dir of config file>/state").
 func Default() Config {
@@ -219,6 +230,7 @@ func Default() Config {
 			DeviceListInterval: bridge.DefaultListInterval,
 			RequestTimeout:     cloud.DefaultRequestTimeout,
 			UnavailableAfter:   bridge.DefaultMissedPolls,
+			Concurrency:        bridge.DefaultConcurrency,
 		},
 		Log: Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
 	}

@@ -165,6 +165,7 @@ func TestParse_MinimalGetsEveryDefault(t *testing.T) {
 	want := Default()
 	want.StateDir = "/etc/kasa2mqtt/state"
 	want.Accounts = []Account{kasaAcct("kasa", "you@example.com")}
+	want.Accounts[0].Budget = "none" // the kasa default
 	want.lines = c.lines
 	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("got  %+v\nwant %+v", *c, want)
@@ -465,7 +466,7 @@ func TestValidate_Accepts(t *testing.T) {
 		"listen port 0":     func(c *Config) { c.MQTT.Embedded.Listen = "127.0.0.1:0" },
 		"nested base topic": func(c *Config) { c.MQTT.BaseTopic = "home/kasa" },
 		"minimum intervals": func(c *Config) {
-			c.Poll = Poll{Interval: MinPollInterval, DeviceListInterval: MinDeviceListInterval, RequestTimeout: MinRequestTimeout, UnavailableAfter: 1}
+			c.Poll = Poll{Interval: MinPollInterval, DeviceListInterval: MinDeviceListInterval, RequestTimeout: MinRequestTimeout, UnavailableAfter: 1, Concurrency: 1}
 		},
 		"empty password":      func(c *Config) { kasaOf(c.Accounts[0]).Password = "" },
 		"nested device topic": func(c *Config) { c.Devices = map[string]DeviceOption{"X": {Topic: "kitchen/coffee_1"}} },

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/kasa2mqtt/kasa2mqtt/internal/providers"
 )
 
 // maxPasswordFile caps how much of a password_file is read.
@@ -171,6 +173,9 @@ func (c *Config) resolve(path string, readFile func(string) ([]byte, error)) []e
 		p := fmt.Sprintf("accounts[%d]", i)
 		if a.Name == "" && a.Provider != "" && kinds[a.Provider] == 1 {
 			a.Name = a.Provider
+		}
+		if k, ok := providers.Lookup(a.Provider); ok && a.Budget == "" {
+			a.Budget = k.DefaultBudget.String()
 		}
 		if a.Settings == nil {
 			continue

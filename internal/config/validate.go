@@ -241,6 +241,11 @@ func (c *Config) validateAccounts(v *validator) {
 			}
 		}
 
+		if a.Budget != "" {
+			if _, err := cloud.ParseBudget(a.Budget); err != nil {
+				v.add(p+".budget", a.Budget, err)
+			}
+		}
 		if known {
 			c.validateSettings(v, p, kind, a)
 		}
@@ -286,6 +291,9 @@ func (c *Config) validatePoll(v *validator) {
 	}
 	if c.Poll.RequestTimeout < MinRequestTimeout {
 		v.addf("poll.request_timeout", c.Poll.RequestTimeout.String(), "must be at least %s", MinRequestTimeout)
+	}
+	if c.Poll.Concurrency < 1 || c.Poll.Concurrency > MaxConcurrency {
+		v.addf("poll.concurrency", strconv.Itoa(c.Poll.Concurrency), "must be from 1 to %d", MaxConcurrency)
 	}
 	if c.Poll.UnavailableAfter < 1 {
 		v.addf("poll.unavailable_after", strconv.Itoa(c.Poll.UnavailableAfter), "must be at least 1")

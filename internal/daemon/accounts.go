@@ -13,17 +13,42 @@ import (
 	"github.com/kasa2mqtt/kasa2mqtt/internal/providers"
 )
 
-// OpenAccounts opens the energy meter stored in <state_dir>/energy.json and,
-// through the provider registry, one account per configured account, all
-// sharing it. It does no network I/O.
+// Opened are the accounts of a configuration, opened, with what they
+// share.
+type Opened struct {
+	// Accounts in the order of the configuration.
+	Accounts []*providers.Account
+	// Energy is the energy meter of <state_dir>/energy.json.
+	Energy *cloud.EnergyMeter
+	// Calls counts every cloud call of every account
+	// (<state_dir>/cloud-calls.json), with the budgeted accounts' counts
+	// written ahead.
+	Calls *cloud.CallLedger
+	// Budgets are the accounts' call budgets (none are left out).
+	Budgets map[cloud.Provider]cloud.Budget
+}
+
+// CallsFile is the state file of the call counts.
+const CallsFile = "cloud-calls.json"
+
+// OpenAccounts opens the energy meter stored in <state_dir>/energy.json,
+// the call counts in <state_dir>/cloud-calls.json and, through the
+// provider registry, one account per configured account, all sharing
+// them. It does no network I/O.
 //
 // httpClient, when not nil, sends every cloud request; obs, when not nil,
-// receives every cloud call, login and token refresh.
-func OpenAccounts(cfg *config.Config, httpClient *http.Client, log *zap.Logger, obs cloud.Observer) ([]*providers.Account, *cloud.EnergyMeter, error) {
+// receives every cloud call, login and token refresh (after the call
+// counts); log is told when the call counts cannot be written.
+func OpenAccounts(cfg *config.Config, httpClient *http.Client, log *zap.Logger, obs cloud.Observer) (*Opened, error) {
 	energy, err := cloud.OpenEnergyMeter(filepath.Join(cfg.StateDir, "energy.json"))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
+	calls, err := cloud.OpenCallLedger(filepath.Join(cfg.StateDir, CallsFile))
+	if err != nil {
+		return nil, err
+	}
+	calls.OnError = func(err error) { log.Warn("the call counts could not be saved", zap.Error(err)) }
 	scale := map[string]map[string]int{}
 	for id, o := range cfg.Devices {
 		if len(o.Scale) > 0 {
@@ -35,19 +60,23 @@ func OpenAccounts(cfg *config.Config, httpClient *http.Client, log *zap.Logger, 
 		HTTPClient:     httpClient,
 		Energy:         energy,
 		Logger:         log,
-		Observer:       obs,
+		Observer:       calls.Observer(obs),
 		RequestTimeout: cfg.Poll.RequestTimeout,
+		Concurrency:    cfg.Poll.Concurrency,
 		Scale:          scale,
 	}
-	accts := make([]*providers.Account, 0, len(cfg.Accounts))
+	o := &Opened{Energy: energy, Calls: calls, Budgets: map[cloud.Provider]cloud.Budget{}}
 	for i, a := range cfg.Accounts {
 		acct, err := providers.Open(a.Provider, a.Name, a.Settings, deps)
 		if err != nil {
-			return nil, nil, fmt.Errorf("accounts[%d] (%s): %w", i, a.Name, err)
+			return nil, fmt.Errorf("accounts[%d] (%s): %w", i, a.Name, err)
 		}
-		accts = append(accts, acct)
+		b := a.EffectiveBudget()
+		calls.SetBudget(a.Provider, a.Name, b)
+		o.Budgets[acct.Provider] = b
+		o.Accounts = append(o.Accounts, acct)
 	}
-	return accts, energy, nil
+	return o, nil
 }
 
 // Providers returns the providers of accts, for the bridge.

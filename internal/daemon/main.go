@@ -61,6 +61,7 @@ type run struct {
 	cancel  context.CancelFunc
 	restart atomic.Bool
 	provs   []cloud.Provider
+	opened  *Opened
 	server  string // the broker URL the bridge connects to
 	bridge  *bridge.Bridge
 }

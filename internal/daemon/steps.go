@@ -25,14 +25,17 @@ const opsCloseTimeout = 5 * time.Second
 
 // startProviders opens every account; its closer flushes the energy meter.
 func (m *Main) startProviders(r *run) (func(), error) {
-	accts, energy, err := OpenAccounts(m.Config, m.HTTPClient, m.Logger, m.Metrics)
+	op, err := OpenAccounts(m.Config, m.HTTPClient, m.Logger, m.Metrics)
 	if err != nil {
 		return nil, err
 	}
-	r.provs = Providers(accts)
+	r.provs, r.opened = Providers(op.Accounts), op
 	return func() {
-		if err := energy.Flush(); err != nil {
+		if err := op.Energy.Flush(); err != nil {
 			m.Logger.Warn("cannot store the energy totals", zap.Error(err))
+		}
+		if err := op.Calls.Flush(); err != nil {
+			m.Logger.Warn("cannot store the call counts", zap.Error(err))
 		}
 	}, nil
 }
@@ -103,6 +106,9 @@ func (m *Main) startBridge(r *run) (func(), error) {
 		ListInterval:    cfg.Poll.DeviceListInterval,
 		MissedPolls:     cfg.Poll.UnavailableAfter,
 		RequestTimeout:  cfg.Poll.RequestTimeout,
+		Concurrency:     cfg.Poll.Concurrency,
+		Budgets:         r.opened.Budgets,
+		Calls:           r.opened.Calls,
 		Devices:         Overrides(cfg),
 		StateDir:        cfg.StateDir,
 		BirthDelay:      m.BirthDelay,
@@ -136,6 +142,7 @@ func (m *Main) startOps(r *run) (func(), error) {
 		Detail:  r.bridge.Attention,
 		Alive:   r.alive,
 		Metrics: m.Metrics.Handler(),
+		Pprof:   m.Config.HTTP.Pprof,
 		Logger:  m.Logger.Named("http"),
 	})
 	if err := srv.Start(r.ctx); err != nil {

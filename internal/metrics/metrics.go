@@ -21,7 +21,16 @@
 //   - kasa2mqtt_logins_total{provider,account,kind} (counter): successful
 //     logins (kind "login") and token refreshes (kind "refresh").
 //   - kasa2mqtt_poll_duration_seconds{provider,account} (histogram): time
-//     to poll one account's device states; buckets from 10ms to 60s.
+//     of one state read of a poll (one device, or one batch of devices,
+//     as the provider groups them); buckets from 10ms to 60s.
+//   - kasa2mqtt_poll_interval_seconds{provider,account} (gauge): the
+//     interval the account's devices are read at (poll.interval, or
+//     longer when the call budget or a full cycle of reads needs it).
+//   - kasa2mqtt_cloud_calls{provider,account,period} (gauge): cloud calls
+//     made this UTC "day" and "month" (every call, counted across
+//     restarts).
+//   - kasa2mqtt_cloud_budget_remaining{provider,account} (gauge): calls
+//     left of the account's budget this period; absent without a budget.
 //   - kasa2mqtt_mqtt_messages_total{direction} (counter): MQTT messages
 //     received ("in") and published ("out").
 //   - kasa2mqtt_devices{provider,account} (gauge): devices bridged.
@@ -90,6 +99,9 @@ type Metrics struct {
 	mqttMessages  *prometheus.CounterVec
 	devices       *prometheus.GaugeVec
 	devicesOnline *prometheus.GaugeVec
+	pollInterval  *prometheus.GaugeVec
+	calls         *prometheus.GaugeVec
+	budgetLeft    *prometheus.GaugeVec
 	mqttConnected prometheus.Gauge
 	buildInfo     *prometheus.GaugeVec
 
@@ -134,6 +146,21 @@ func New() *Metrics {
 			Name:      "devices_online",
 			Help:      "Bridged devices the cloud reports online, per cloud account.",
 		}, []string{"provider", "account"}),
+		pollInterval: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace,
+			Name:      "poll_interval_seconds",
+			Help:      "The interval an account's devices are read at (stretched by the call budget or a long cycle).",
+		}, []string{"provider", "account"}),
+		calls: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace,
+			Name:      "cloud_calls",
+			Help:      "Cloud calls made this UTC day and month (period), across restarts.",
+		}, []string{"provider", "account", "period"}),
+		budgetLeft: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace,
+			Name:      "cloud_budget_remaining",
+			Help:      "Calls left of the account's call budget this period.",
+		}, []string{"provider", "account"}),
 		mqttConnected: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: Namespace,
 			Name:      "mqtt_connected",
@@ -150,6 +177,7 @@ func New() *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.cloudCalls, m.logins, m.pollDuration, m.mqttMessages,
 		m.devices, m.devicesOnline, m.mqttConnected, m.buildInfo,
+		m.pollInterval, m.calls, m.budgetLeft,
 	)
 	return m
 }
@@ -213,6 +241,31 @@ func (m *Metrics) ObservePoll(provider, account string, d time.Duration) {
 		return
 	}
 	m.pollDuration.WithLabelValues(label(provider), label(account)).Observe(d.Seconds())
+}
+
+// SetPollInterval records an account's effective poll interval
+// (bridge.Metrics).
+func (m *Metrics) SetPollInterval(provider, account string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.pollInterval.WithLabelValues(label(provider), label(account)).Set(d.Seconds())
+}
+
+// SetCalls records an account's calls this UTC day and month and what is
+// left of its budget; left < 0 means it has none (bridge.Metrics).
+func (m *Metrics) SetCalls(provider, account string, day, month, left int) {
+	if m == nil {
+		return
+	}
+	p, a := label(provider), label(account)
+	m.calls.WithLabelValues(p, a, "day").Set(float64(day))
+	m.calls.WithLabelValues(p, a, "month").Set(float64(month))
+	if left < 0 {
+		m.budgetLeft.DeleteLabelValues(p, a)
+		return
+	}
+	m.budgetLeft.WithLabelValues(p, a).Set(float64(left))
 }
 
 // SetDevices sets the number of devices bridged for an account

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -59,6 +60,10 @@ type ServerOptions struct {
 	// Metrics, if not nil, is served on /metrics (for example
 	// metrics.Metrics.Handler()). Nil means /metrics answers 404.
 	Metrics http.Handler
+	// Pprof serves Go's profiler (net/http/pprof) under /debug/pprof/
+	// (heap, goroutine, profile?seconds=N, trace, …). Default false: it
+	// exposes the process's internals, and a CPU profile costs CPU.
+	Pprof bool
 	// Logger receives the server's start and its errors, as is (name it,
 	// e.g. log.Named("http")). Nil means zap.NewNop(). Requests are not
 	// logged.
@@ -107,6 +112,13 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	if s.opts.Metrics != nil {
 		mux.Handle("GET /metrics", s.opts.Metrics)
+	}
+	if s.opts.Pprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	}
 	return mux
 }

@@ -11,10 +11,11 @@ import (
 
 func kasaKind() Kind {
 	return Kind{
-		Name:        kasa.ProviderKind,
-		NewSettings: func() Settings { return &kasa.Config{} },
-		open:        openKasa,
-		fixCommand:  LoginCommand,
+		Name:         kasa.ProviderKind,
+		NewSettings:  func() Settings { return &kasa.Config{} },
+		open:         openKasa,
+		fixCommand:   LoginCommand,
+		ReadsPerCall: 1,
 	}
 }
 
@@ -40,6 +41,7 @@ func openKasa(name string, s Settings, d Deps) (*Account, error) {
 		Logger:         d.Logger,
 		Observer:       d.Observer,
 		RequestTimeout: d.RequestTimeout,
+		Concurrency:    d.Concurrency,
 	})
 	if err != nil {
 		return nil, err

@@ -47,6 +47,10 @@ type Deps struct {
 	// RequestTimeout bounds each cloud request; zero means
 	// cloud.DefaultRequestTimeout.
 	RequestTimeout time.Duration
+	// Concurrency bounds the requests in flight per cloud host
+	// (poll.concurrency); commands (cloud.Interactive) do not wait for it.
+	// <= 0 means the provider's default.
+	Concurrency int
 	// Scale overrides the decimal scale of data points per device id and
 	// data point code (devices.<id>.scale), for the providers that read
 	// scaled values; nil means none.
@@ -125,6 +129,13 @@ type Kind struct {
 	NewSettings func() Settings
 	// open opens an account from settings of this kind.
 	open func(name string, s Settings, d Deps) (*Account, error)
+	// DefaultBudget is the call budget of an account of this kind that
+	// sets none (accounts[].budget).
+	DefaultBudget cloud.Budget
+	// ReadsPerCall is how many devices one state-read call covers (1 when
+	// each device is read on its own), for estimates such as
+	// check-config's.
+	ReadsPerCall int
 	// fixCommand is the CLI command that gets an account of this kind
 	// going again after cloud.ErrLoginNeeded.
 	fixCommand string

@@ -9,10 +9,12 @@ import (
 
 func tuyaKind() Kind {
 	return Kind{
-		Name:        tuya.ProviderKind,
-		NewSettings: func() Settings { return &tuya.Config{} },
-		open:        openTuya,
-		fixCommand:  AuthorizeCommand,
+		Name:          tuya.ProviderKind,
+		NewSettings:   func() Settings { return &tuya.Config{} },
+		open:          openTuya,
+		fixCommand:    AuthorizeCommand,
+		DefaultBudget: tuya.DefaultBudget,
+		ReadsPerCall:  tuya.MaxStatusIDs,
 	}
 }
 
@@ -37,6 +39,7 @@ func openTuya(name string, s Settings, d Deps) (*Account, error) {
 		PushURL:        c.PushURL,
 		Clock:          d.Clock,
 		Now:            nowOf(d.Clock),
+		Concurrency:    d.Concurrency,
 	})
 	if err != nil {
 		return nil, err

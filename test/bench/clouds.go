@@ -26,6 +26,7 @@ type clouds struct {
 
 	kasaDevices, tuyaDevices int // physical devices
 	entities                 int // bridged devices (plugs, strips, outlets)
+	stateless                int // of them, with nothing to publish (Tuya strips without a master switch)
 	metered                  []string
 	tuyaMetered              []string
 	kasaPlugs, tuyaPlugs     []string // plain or metered plugs, for /set
@@ -76,6 +77,7 @@ func startClouds(kasaN, tuyaN int, latency time.Duration) *clouds {
 	for i := range tstrips {
 		_, gangs := c.tuya.AddStrip(tuyaID, fmt.Sprintf("Tuya strip %d", i), 3)
 		c.entities += 1 + len(gangs)
+		c.stateless++
 	}
 	return c
 }

@@ -165,10 +165,10 @@ func run(o options) error {
 	r.discovery = reached(last, ok, start)
 	n, _ := w.counts()
 	fmt.Fprintf(os.Stderr, "bench: %d of %d discovery topics after %s\n", n, c.entities+1, since(start, last, ok))
-	last, ok = w.waitCount(c.entities, true, limit)
+	last, ok = w.waitCount(c.entities-c.stateless, true, limit)
 	r.states = reached(last, ok, start)
 	_, n = w.counts()
-	fmt.Fprintf(os.Stderr, "bench: %d of %d states after %s; warming up for %s\n", n, c.entities, since(start, last, ok), o.interval)
+	fmt.Fprintf(os.Stderr, "bench: %d of %d states after %s; warming up for %s\n", n, c.entities-c.stateless, since(start, last, ok), o.interval)
 	time.Sleep(o.interval)
 
 	// The steady-state window.
@@ -180,7 +180,7 @@ func run(o options) error {
 	calls0, t0 := c.readCalls(), time.Now()
 	fmt.Fprintf(os.Stderr, "bench: measuring for %s\n", o.window)
 	if o.pprof {
-		go profileCPU(cfg.httpAddr, dir, o.window-time.Second)
+		go profileCPU(cfg.httpAddr, dir, min(o.window-time.Second, 25*time.Second)) // within the endpoint's write timeout
 	}
 	time.Sleep(o.window)
 	cpu1, err := p.cpu()

@@ -16,8 +16,10 @@ import (
 // safe for concurrent use.
 type Caller struct {
 	hc      *http.Client
+	pooled  bool // hc is the shared pool (NewCaller got nil)
 	timeout time.Duration
 	maxBody int64
+	limit   *hostLimit // nil: no bound per host
 }
 
 // NewCaller returns a Caller on Client(hc) (nil: the shared pooled client;
@@ -26,7 +28,7 @@ type Caller struct {
 // less sets no bound of the Caller's own (callers resolve their defaults
 // before).
 func NewCaller(hc *http.Client, timeout time.Duration) *Caller {
-	return &Caller{hc: Client(hc), timeout: timeout, maxBody: MaxBody}
+	return &Caller{hc: Client(hc), pooled: hc == nil, timeout: timeout, maxBody: MaxBody}
 }
 
 // Timeout returns the per-request bound (zero or less: none).
@@ -61,6 +63,11 @@ type Request struct {
 //   - HTTP 429: cloud.ErrRateLimited;
 //   - any other status than 200, or a body over MaxBody: neither.
 func (c *Caller) Do(ctx context.Context, r Request) ([]byte, error) {
+	release, err := c.limit.acquire(ctx, r.URL)
+	if err != nil {
+		return nil, fmt.Errorf("%s: wait for a connection: %w", r.Op, err)
+	}
+	defer release()
 	cctx, cancel := ctx, context.CancelFunc(func() {})
 	if c.timeout > 0 {
 		cctx, cancel = context.WithTimeout(ctx, c.timeout)

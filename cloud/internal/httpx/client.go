@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"sync"
 	"time"
 )
 
@@ -23,17 +22,19 @@ import (
 const MaxBody = 4 << 20
 
 // Shared returns the process-wide pooled client used when a provider is
-// given none: dial 10 s, TLS handshake 10 s, response headers 30 s, idle
-// connections kept 90 s (at most 32, 8 per host), proxy from the
-// environment, and a 60 s overall backstop. It never follows redirects.
-// It is built on first use.
-var Shared = sync.OnceValue(func() *http.Client { return newClient(NewTransport()) })
+// given none: Pooled(DefaultPerHost). It never follows redirects.
+func Shared() *http.Client { return Pooled(DefaultPerHost) }
 
 // NewTransport returns a new transport with the settings of Shared's
 // (dial 10 s, TLS handshake 10 s, response headers 30 s, idle connections
-// kept 90 s, at most 32 and 8 per host, proxy from the environment), with
-// a connection pool of its own.
-func NewTransport() *http.Transport {
+// kept 90 s, DefaultPerHost+2 per host and four times that in all, proxy
+// from the environment), with a connection pool of its own.
+func NewTransport() *http.Transport { return newTransport(DefaultPerHost) }
+
+// newTransport is NewTransport for up to perHost requests in flight per
+// host: it keeps perHost+interactiveIdle idle connections per host.
+func newTransport(perHost int) *http.Transport {
+	idle := max(perHost, 1) + interactiveIdle
 	return &http.Transport{
 		Proxy: http.ProxyFromEnvironment,
 		DialContext: (&net.Dialer{
@@ -43,8 +44,8 @@ func NewTransport() *http.Transport {
 		ForceAttemptHTTP2:     true,
 		TLSHandshakeTimeout:   10 * time.Second,
 		IdleConnTimeout:       90 * time.Second,
-		MaxIdleConns:          32,
-		MaxIdleConnsPerHost:   8,
+		MaxIdleConns:          4 * idle,
+		MaxIdleConnsPerHost:   idle,
 		ResponseHeaderTimeout: 30 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}

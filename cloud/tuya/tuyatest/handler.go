@@ -67,7 +67,7 @@ var messages = map[int]string{
 
 const maxRequestBody = 1 << 20
 
-const maxStatusIDs = 20
+const MaxStatusIDs = 20
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, consumerPathPrefix) {
@@ -375,7 +375,7 @@ func (s *Server) batchStatus(q url.Values, proj *project) (any, int) {
 		return nil, codeParamEmpty
 	}
 	ids := strings.Split(raw, ",")
-	if len(ids) > maxStatusIDs {
+	if len(ids) > MaxStatusIDs {
 		return nil, codeParamRange
 	}
 	var devs []*device
