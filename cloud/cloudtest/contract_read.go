@@ -2,6 +2,7 @@ package cloudtest
 
 import (
 	"errors"
+	"maps"
 	"slices"
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
@@ -144,4 +145,48 @@ func boolText(b *bool) string {
 		return "on"
 	}
 	return "off"
+}
+
+// checkPlanReads checks a ReadPlanner: every id in exactly one group,
+// each group read with one ReadStates call that answers all of it, at no
+// more calls than the group says, and the same plan for the same ids.
+func checkPlanReads(c *check) {
+	h := c.home()
+	rp, ok := h.p.(cloud.ReadPlanner)
+	if !ok {
+		return
+	}
+	ids := slices.Sorted(maps.Keys(c.list(h.p)))
+	plan := rp.PlanReads(append(ids, unknownID))
+	seen := map[string]int{}
+	for _, g := range plan {
+		if g.Calls < 1 {
+			c.Errorf("PlanReads: group %v costs %d calls, want at least 1", g.IDs, g.Calls)
+		}
+		for _, id := range g.IDs {
+			seen[id]++
+		}
+	}
+	for _, id := range append(ids, unknownID) {
+		if seen[id] != 1 {
+			c.Errorf("PlanReads puts %q in %d groups, want exactly 1", id, seen[id])
+		}
+	}
+	if again := rp.PlanReads(append(ids, unknownID)); !slices.EqualFunc(plan, again, func(a, b cloud.ReadGroup) bool {
+		return a.Calls == b.Calls && slices.Equal(a.IDs, b.IDs)
+	}) {
+		c.Errorf("PlanReads gave another plan for the same ids")
+	}
+	for _, g := range plan {
+		before, _ := c.obs.counts()
+		states, err := h.p.ReadStates(c.ctx(), g.IDs)
+		c.track(err)
+		if err != nil {
+			c.Fatalf("ReadStates(%v): %v", g.IDs, err)
+		}
+		c.oneEach(g.IDs, states)
+		if after, _ := c.obs.counts(); after-before > g.Calls {
+			c.Errorf("reading group %v made %d calls; PlanReads said %d", g.IDs, after-before, g.Calls)
+		}
+	}
 }

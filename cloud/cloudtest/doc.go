@@ -31,6 +31,8 @@
 //   - No secret of the account reaches a log line, an error or an
 //     Observer event.
 //
-// Optional interfaces are checked when implemented: cloud.StatsReporter
-// and cloud.Renamer.
+// Optional interfaces are checked when implemented: cloud.StatsReporter,
+// cloud.Renamer and cloud.ReadPlanner (every id in exactly one group, the
+// same plan for the same ids, each group answered by one ReadStates call
+// at no more calls than it says).
 package cloudtest
