@@ -57,12 +57,12 @@ func (h *harness) addV2Account(twoFA, withPassword bool) v2Account {
 func (h *harness) loginWithCode(a v2Account) {
 	h.t.Helper()
 	cfg := h.cfg
-	accts, _, err := daemon.OpenAccounts(&cfg, h.fake.Client(), zap.NewNop(), nil)
+	op, err := daemon.OpenAccounts(&cfg, h.fake.Client(), zap.NewNop(), nil)
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	var login *providers.PasswordLogin
-	for _, acct := range accts {
+	for _, acct := range op.Accounts {
 		if acct.Provider.Account() == "v2" {
 			login = acct.Login
 		}
