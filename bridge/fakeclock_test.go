@@ -128,16 +128,13 @@ func (t *fakeTimer) Reset(d time.Duration) bool {
 // fires it, or to limit when none is.
 func (c *fakeClock) advanceNext(limit time.Time) {
 	c.mu.Lock()
-	var next *fakeTimer
+	at := limit
 	for t := range c.armed {
-		if !t.at.After(limit) && (next == nil || t.at.Before(next.at)) {
-			next = t
+		if t.at.Before(at) {
+			at = t.at
 		}
 	}
+	d := max(at.Sub(c.now), 0)
 	c.mu.Unlock()
-	if next == nil {
-		c.Advance(limit.Sub(c.Now()))
-		return
-	}
-	c.Advance(max(next.at.Sub(c.Now()), 0))
+	c.Advance(d)
 }

@@ -83,6 +83,7 @@ func (p *poller) run(ctx context.Context) {
 		}
 	}
 	r.sched = newSchedule(r.base)
+	r.sched.adaptive = p.pace.limited()
 	r.results = make(chan readDone, r.conc)
 	r.lists = make(chan listDone, 1)
 	listTimer := p.clock.NewTimer(0)

@@ -9,11 +9,12 @@ import (
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
 )
 
-// Adaptive reads: a slot whose devices are all off and draw nothing for
-// quietReads reads in a row is read quietFactor times less often; after a
-// command, or a read that found a relay or the power changed, the slot is
-// read once more after a third of the interval (unless its regular read
-// comes sooner).
+// Adaptive reads, on accounts with a call budget (schedule.adaptive): a
+// slot whose devices are all off and draw nothing for quietReads reads in
+// a row is read quietFactor times less often; after a command, or a read
+// that found a relay or the power changed, the slot is read once more
+// after a third of the interval (unless its regular read comes sooner).
+// Accounts without a budget are read at their interval, no more, no less.
 const (
 	quietReads  = 3
 	quietFactor = 2
@@ -59,6 +60,7 @@ func (s *slot) due() time.Time {
 // uses it; it does no I/O and reads no clock (times are passed in).
 type schedule struct {
 	interval time.Duration // effective (stretched) interval
+	adaptive bool          // read quiet slots less often, changed ones sooner
 	slots    map[string]*slot
 	byID     map[string]*slot
 	queue    slotHeap // slots not under way, by due time
@@ -158,7 +160,7 @@ func (s *schedule) done(sl *slot, start time.Time, states []cloud.State) {
 	}
 	if !sl.next.After(served) {
 		step := s.interval
-		if sl.quiet >= quietReads {
+		if s.adaptive && sl.quiet >= quietReads {
 			step *= quietFactor
 		}
 		sl.next = sl.next.Add(step)
@@ -168,7 +170,7 @@ func (s *schedule) done(sl *slot, start time.Time, states []cloud.State) {
 			sl.next = start.Add(step)
 		}
 	}
-	if changed {
+	if changed && s.adaptive {
 		s.soon(sl, start)
 	}
 	heap.Push(&s.queue, sl)
@@ -190,7 +192,7 @@ func (s *schedule) soon(sl *slot, now time.Time) {
 // it is no longer quiet.
 func (s *schedule) hurry(id string, now time.Time) {
 	sl := s.byID[id]
-	if sl == nil {
+	if sl == nil || !s.adaptive {
 		return
 	}
 	sl.quiet = 0

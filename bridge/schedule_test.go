@@ -79,11 +79,13 @@ func TestSchedule_EarlyStartCountsForTheTurn(t *testing.T) {
 	}
 }
 
-// A device that is off and draws nothing for three reads is read half as
-// often; one that changes is read again after a third of the interval;
-// a command (hurry) does the same and ends the quiet.
+// On an account with a budget, a device that is off and draws nothing for
+// three reads is read half as often; one that changes is read again after
+// a third of the interval; a command (hurry) does the same and ends the
+// quiet.
 func TestSchedule_AdaptiveReads(t *testing.T) {
 	s := newSchedule(time.Minute)
+	s.adaptive = true
 	s.plan(groups("a"), t0, false)
 	now := t0
 	read := func(st cloud.State) time.Duration {
@@ -113,6 +115,25 @@ func TestSchedule_AdaptiveReads(t *testing.T) {
 	s.hurry("a", now.Add(-50*time.Second))
 	if got := s.peek().due().Sub(now); got != -30*time.Second {
 		t.Fatalf("after a command 50s ago: due in %s, want 20s after it", got)
+	}
+}
+
+// Without a budget, every device is read at the interval, whatever it
+// does.
+func TestSchedule_NotAdaptiveWithoutABudget(t *testing.T) {
+	s := newSchedule(time.Minute)
+	s.plan(groups("a"), t0, false)
+	now := t0
+	for i, st := range []cloud.State{offState("a"), offState("a"), offState("a"), offState("a"), onState("a", 60)} {
+		s.done(s.take(), now, []cloud.State{st})
+		if d := s.peek().due().Sub(now); d != time.Minute {
+			t.Fatalf("read %d: next after %s, want 1m", i+1, d)
+		}
+		now = s.peek().due()
+	}
+	s.hurry("a", now.Add(-30*time.Second))
+	if d := s.peek().due().Sub(now); d != 0 {
+		t.Fatalf("a command moved the read by %s", d)
 	}
 }
 

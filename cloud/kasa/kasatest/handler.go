@@ -1,6 +1,7 @@
 package kasatest
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"maps"
@@ -54,7 +55,18 @@ var messages = map[int]string{
 
 const maxRequestBody = 1 << 20
 
+// arrivedKey holds, in a request's context, when it arrived (Request.At).
+type arrivedKey struct{}
+
+func arrived(r *http.Request) time.Time {
+	if t, ok := r.Context().Value(arrivedKey{}).(time.Time); ok {
+		return t
+	}
+	return time.Now()
+}
+
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	r = r.WithContext(context.WithValue(r.Context(), arrivedKey{}, time.Now()))
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -123,7 +135,7 @@ func (s *Server) handle(r *http.Request, body []byte) ([]byte, int) {
 	}
 	s.calls[method]++
 
-	rec := Request{Method: method, Host: r.Host, At: time.Now()}
+	rec := Request{Method: method, Host: r.Host, At: arrived(r)}
 	if tok, ok := str(params["token"]); ok && tok != "" {
 		rec.Token = tok
 	} else if tok := r.URL.Query().Get("token"); tok != "" {

@@ -121,7 +121,7 @@ type Request struct {
 	// DeviceID and RequestData are the passthrough parameters.
 	DeviceID    string
 	RequestData string
-	// At is when the request was handled (after any SetLatency wait).
+	// At is when the request arrived (before any SetLatency wait).
 	At time.Time
 }
 

@@ -1,6 +1,7 @@
 package tuyatest
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -69,7 +70,11 @@ const maxRequestBody = 1 << 20
 
 const MaxStatusIDs = 20
 
+// arrivedKey holds, in a request's context, when it arrived (Request.At).
+type arrivedKey struct{}
+
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	r = r.WithContext(context.WithValue(r.Context(), arrivedKey{}, time.Now()))
 	if strings.HasPrefix(r.URL.Path, consumerPathPrefix) {
 		s.serveConsumer(w, r) // the message service: no API call
 		return
@@ -109,7 +114,11 @@ func (s *Server) record(r *http.Request, code int) int {
 	if strings.HasPrefix(path, "/v1.0/token/") {
 		path = "/v1.0/token/{refresh_token}"
 	}
-	s.calls = append(s.calls, Request{Method: r.Method, Path: path, Query: r.URL.Query(), Code: code, At: time.Now()})
+	at, ok := r.Context().Value(arrivedKey{}).(time.Time)
+	if !ok {
+		at = time.Now()
+	}
+	s.calls = append(s.calls, Request{Method: r.Method, Path: path, Query: r.URL.Query(), Code: code, At: at})
 	return len(s.calls) - 1
 }
 

@@ -165,7 +165,7 @@ type Request struct {
 	// Code is the envelope code answered (0 for success, -1 for an HTTP
 	// error or a hang).
 	Code int
-	// At is when the request was handled (after any latency wait).
+	// At is when the request arrived (before any latency wait).
 	At time.Time
 }
 
