@@ -332,6 +332,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 
 	var wg sync.WaitGroup
 	ob := newOutbox(client, func() bool { return b.online.Load() && client.IsConnectionOpen() }, b.log.Named("mqtt"))
+	ob.maxPacket = b.opts.MQTT.MaxPacketSize
 	if b.opts.Metrics != nil {
 		ob.sent = func() { b.opts.Metrics.MQTTMessage("out") }
 	}

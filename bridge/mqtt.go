@@ -34,6 +34,12 @@ type MQTTOptions struct {
 	MaxReconnectInterval time.Duration
 	// TLSConfig for mqtts://; nil uses the system roots.
 	TLSConfig *tls.Config
+	// MaxPacketSize is the largest packet the broker accepts, when known
+	// (the embedded broker's mqtt.embedded.max_packet_size); 0: unknown.
+	// A larger publication is not sent (an error names the topic, its size
+	// and the limit, once per topic) rather than making the broker drop
+	// the connection, again at every replay.
+	MaxPacketSize int
 }
 
 // brokerURL converts mqtt:// and mqtts:// to paho's tcp:// and ssl://.

@@ -37,6 +37,10 @@ type outbox struct {
 	ready func() bool
 	// sent, when set, is called for every publication the broker acked.
 	sent func()
+	// maxPacket is the largest packet the broker takes (0: unknown);
+	// tooBig the topics already refused for it (logged once each).
+	maxPacket int
+	tooBig    map[string]bool
 
 	mu      sync.Mutex
 	queue   []string           // keys in send order
@@ -48,6 +52,9 @@ type outbox struct {
 const (
 	maxQueue       = 100_000
 	publishTimeout = 5 * time.Second
+	// packetOverhead bounds a PUBLISH packet's bytes besides topic and
+	// payload (fixed header, lengths, packet id, MQTT 5 properties).
+	packetOverhead = 32
 	// maxTopicLen is the longest topic MQTT can carry (a 16-bit length);
 	// paho would cut a longer one, publishing elsewhere or invalid UTF-8.
 	maxTopicLen = 65535
@@ -65,6 +72,19 @@ func (o *outbox) put(m message) {
 		return
 	}
 	o.mu.Lock()
+	if size := len(m.topic) + len(m.payload) + packetOverhead; o.maxPacket > 0 && size > o.maxPacket {
+		first := !o.tooBig[m.topic]
+		if o.tooBig == nil {
+			o.tooBig = map[string]bool{}
+		}
+		o.tooBig[m.topic] = true
+		o.mu.Unlock()
+		if first {
+			o.log.Error("message larger than the broker accepts, not published (raise mqtt.embedded.max_packet_size)",
+				zap.String(keyTopic, m.topic), zap.Int("bytes", size), zap.Int("max_packet_size", o.maxPacket))
+		}
+		return
+	}
 	key := m.topic
 	if !m.retained {
 		o.seq++

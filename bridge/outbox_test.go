@@ -1,10 +1,12 @@
 package bridge
 
 import (
+	"bytes"
 	"slices"
 	"testing"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // drain pops everything queued, as "topic=payload".
@@ -51,6 +53,26 @@ func TestOutboxClearGoesAfterWhatWasQueued(t *testing.T) {
 	o.put(message{topic: "k/desk_lamp", payload: []byte("newer"), retained: true}) // not a clear: keeps its place
 	if got, want := drain(o), []string{"ha/lamp/config=moved", "k/desk_lamp=newer", "k/lamp="}; !slices.Equal(got, want) {
 		t.Errorf("popped %q, want %q", got, want)
+	}
+}
+
+// A message larger than the broker accepts is not sent (the broker would
+// drop the connection, again after every replay): one error per topic
+// names the size and the limit; smaller ones go on.
+func TestOutboxKeepsBackWhatTheBrokerRefuses(t *testing.T) {
+	core, logs := observer.New(zap.DebugLevel)
+	o := newOutbox(nil, func() bool { return false }, zap.New(core))
+	o.maxPacket = 1000
+	big := bytes.Repeat([]byte("x"), 1000)
+	o.put(message{topic: "k/bridge/devices", payload: big, retained: true})
+	o.put(message{topic: "k/lamp", payload: []byte("on"), retained: true})
+	o.put(message{topic: "k/bridge/devices", payload: big, retained: true})
+	if got, want := drain(o), []string{"k/lamp=on"}; !slices.Equal(got, want) {
+		t.Errorf("popped %q, want %q", got, want)
+	}
+	lines := logs.FilterMessageSnippet("larger than the broker accepts").All()
+	if len(lines) != 1 || lines[0].ContextMap()["max_packet_size"] != int64(1000) {
+		t.Errorf("logged %v, want one error naming the limit", lines)
 	}
 }
 

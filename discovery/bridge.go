@@ -29,14 +29,15 @@ func BridgeConfigTopic(c Config) string {
 // Bridge describes the bridge for BridgePayload.
 type Bridge struct {
 	// Accounts are the configured account names, each getting a "cloud
-	// problem" binary sensor and a "calls today" sensor.
+	// problem" binary sensor, a "calls today" sensor and a "calls this
+	// month" sensor (UTC month, counted across restarts: the call budget).
 	Accounts []string
 }
 
 // BridgePayload returns the discovery payload of the bridge as a Home
 // Assistant device: a connectivity binary sensor (from bridge/state), a
-// version sensor and, per account, a problem binary sensor and a calls-today
-// sensor (from bridge/info), and a restart button (a bridge/request/restart
+// version sensor and, per account, a problem binary sensor, a calls-today
+// and a calls-this-month sensor (from bridge/info), and a restart button (a bridge/request/restart
 // request). Every entity but connectivity is unavailable while the bridge
 // is offline; connectivity then reads "off".
 func BridgePayload(c Config, b Bridge) ([]byte, error) {
@@ -84,6 +85,13 @@ func BridgePayload(c Config, b Bridge) ([]byte, error) {
 			DefaultEntityID: "sensor." + entity + "_" + entitySlug(a) + "_calls_today",
 			Name:            a + " cloud calls today", EntityCategory: "diagnostic", Icon: "mdi:cloud-sync", StateTopic: info,
 			ValueTemplate: valueTemplate(attr("accounts"), item(a), attr("calls_today")), UnitOfMeasurement: "calls",
+			StateClass: "total_increasing", Availability: avail, QoS: qos,
+		}
+		comps["account_"+key+"_calls_month"] = bridgeComponent{
+			Platform: "sensor", UniqueID: id + "_account_" + key + "_calls_month",
+			DefaultEntityID: "sensor." + entity + "_" + entitySlug(a) + "_calls_this_month",
+			Name:            a + " cloud calls this month", EntityCategory: "diagnostic", Icon: "mdi:cloud-percent", StateTopic: info,
+			ValueTemplate: valueTemplate(attr("accounts"), item(a), attr("calls"), attr("month")), UnitOfMeasurement: "calls",
 			StateClass: "total_increasing", Availability: avail, QoS: qos,
 		}
 	}

@@ -63,6 +63,8 @@ type run struct {
 	provs   []cloud.Provider
 	opened  *Opened
 	server  string // the broker URL the bridge connects to
+	// maxPacket is the embedded broker's packet limit (0: another broker).
+	maxPacket int
 	bridge  *bridge.Bridge
 }
 

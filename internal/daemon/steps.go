@@ -68,6 +68,7 @@ func (m *Main) startBroker(r *run) (func(), error) {
 		return nil, fmt.Errorf("embedded broker: %w", err)
 	}
 	r.server = brk.URL()
+	r.maxPacket = int(broker.Capabilities(uint32(e.MaxPacketSize)).MaximumPacketSize)
 	m.Logger.Info("embedded MQTT broker listening", zap.String("address", brk.Addr()), zap.String("tls_address", brk.TLSAddr()),
 		zap.String("websocket_address", brk.WebSocketAddr()), zap.Bool("persistence", e.Persistence))
 	if m.OnBrokerStarted != nil {
@@ -93,6 +94,7 @@ func (m *Main) startBridge(r *run) (func(), error) {
 			KeepAlive:            cfg.MQTT.KeepAlive,
 			MaxReconnectInterval: cfg.MQTT.MaxReconnectInterval,
 			TLSConfig:            tlsConfig,
+			MaxPacketSize:        r.maxPacket,
 		},
 		Output:          cfg.MQTT.Output,
 		Metrics:         m.Metrics,
