@@ -65,7 +65,7 @@ type run struct {
 	server  string // the broker URL the bridge connects to
 	// maxPacket is the embedded broker's packet limit (0: another broker).
 	maxPacket int
-	bridge  *bridge.Bridge
+	bridge    *bridge.Bridge
 }
 
 // step starts one part of the daemon and returns what undoes it (nil:
