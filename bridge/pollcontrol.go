@@ -56,6 +56,10 @@ const (
 // interval before the interval stretches.
 const cycleHeadroom = 0.9
 
+// cycleBackHeadroom: a stretched interval returns to the configured one
+// only once a full cycle takes at most this share of it.
+const cycleBackHeadroom = 0.75
+
 // derive works out the effective poll and list intervals: the longest of
 // the base interval, the budget's and the measured cycle's (a full cycle
 // of reads at the concurrency bound, over cycleHeadroom). A change of
@@ -75,6 +79,11 @@ func (r *pollRun) derive() {
 	}
 	if need > interval {
 		interval, reason = need, stretchCycle
+	}
+	if r.stretch == stretchCycle && reason == "" && seconds(cycle.Seconds()/cycleBackHeadroom) > r.base {
+		// Stretched for the cycle, and not yet clearly fitting again:
+		// stay stretched rather than flap around the threshold.
+		interval, reason = max(interval, need), stretchCycle
 	}
 	r.listEvery = list
 	r.sched.interval = interval

@@ -38,7 +38,11 @@ type pollRun struct {
 
 	meanRead time.Duration // moving mean of a read's duration
 	reads    int           // reads since the interval was last derived
-	stretch  string        // why the interval is stretched ("" not)
+	// burst counts the reads of the start-up round still to end: they
+	// run together with the first list's work and do not measure the
+	// cloud.
+	burst   int
+	stretch string // why the interval is stretched ("" not)
 }
 
 type readDone struct {
@@ -273,6 +277,7 @@ func (r *pollRun) listed1(l listDone) (time.Duration, bool) {
 	cost, maxSlot := r.sched.cycleCost()
 	if !r.listed {
 		p.pace.start(now, cost, maxSlot)
+		r.burst = r.sched.len()
 	} else {
 		p.pace.setBurst(maxSlot)
 	}
@@ -292,9 +297,13 @@ func (r *pollRun) readEnded(d readDone) {
 	if p.metrics != nil {
 		p.metrics.ObservePoll(p.prov.Kind(), p.prov.Account(), d.took)
 	}
-	r.meanRead = movingMean(r.meanRead, d.took, r.sched.len())
-	if r.reads++; r.reads >= max(r.sched.len(), 1) {
-		r.derive()
+	if r.burst > 0 {
+		r.burst--
+	} else {
+		r.meanRead = movingMean(r.meanRead, d.took, r.sched.len())
+		if r.reads++; r.reads >= max(r.sched.len(), 1) {
+			r.derive()
+		}
 	}
 	err, states := d.err, d.states
 	if err == nil {

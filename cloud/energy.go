@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"time"
 
 	"github.com/kasa2mqtt/kasa2mqtt/internal/statefile"
 )
@@ -21,14 +22,20 @@ const resetTolerance = 0.001
 // chosen by the provider (e.g. "kasa/<device id>").
 //
 // EnergyMeter is safe for concurrent use. Updates are kept in memory until
-// Flush, which providers call once per poll.
+// Flush, or FlushSoon, which providers call after every read.
 type EnergyMeter struct {
 	path string
 
 	mu      sync.Mutex
 	entries map[string]*energyEntry
 	dirty   bool
+	written time.Time // last write
+	calls   int       // FlushSoon calls since the last write
+	now     func() time.Time
 }
+
+// EnergyFlushEvery is the longest FlushSoon lets changes wait.
+const EnergyFlushEvery = 10 * time.Second
 
 type energyEntry struct {
 	// TotalKWh is the published lifetime total.
@@ -154,18 +161,47 @@ func (m *EnergyMeter) Total(key string) (float64, bool) {
 	return e.TotalKWh, true
 }
 
-// Flush writes the totals to disk when they changed since the last Flush.
+// Flush writes the totals to disk when they changed since the last write.
 func (m *EnergyMeter) Flush() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.flushLocked()
+}
+
+// FlushSoon is Flush for a meter of up to ten totals; a larger one writes
+// at every n/10th call (n totals) or after EnergyFlushEvery, whichever
+// comes first, so the changes of about a tenth of the devices wait at
+// most (the daemon calls Flush at exit). Reads come one device or batch
+// at a time and every write is the whole file: for 2,000 devices a few
+// hundred kB and an fsync per read otherwise. A crash loses what waited:
+// for Tuya deltas, that energy; a Kasa counter catches up at its next
+// reading.
+func (m *EnergyMeter) FlushSoon() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.calls++
+	if m.calls < len(m.entries)/10 && m.clock().Sub(m.written) < EnergyFlushEvery {
+		return nil
+	}
+	return m.flushLocked()
+}
+
+func (m *EnergyMeter) flushLocked() error {
 	if !m.dirty || m.path == "" {
 		return nil
 	}
 	if err := statefile.WriteJSON(m.path, m.entries); err != nil {
 		return fmt.Errorf("save energy totals: %w", err)
 	}
-	m.dirty = false
+	m.dirty, m.written, m.calls = false, m.clock(), 0
 	return nil
+}
+
+func (m *EnergyMeter) clock() time.Time {
+	if m.now != nil {
+		return m.now()
+	}
+	return time.Now()
 }
 
 func validEnergy(v float64) bool {

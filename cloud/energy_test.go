@@ -1,10 +1,12 @@
 package cloud
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func TestEnergyMeterCounterNeverDecreases(t *testing.T) {
@@ -118,5 +120,47 @@ func TestEnergyMeterAddReportCountsEachReportOnceAcrossRestarts(t *testing.T) {
 		if _, _, err := m2.AddReport("tuya/x", bad.d, bad.at); err == nil {
 			t.Errorf("AddReport(%v, %d) accepted", bad.d, bad.at)
 		}
+	}
+}
+
+// FlushSoon writes a small meter at every call, a large one at every
+// tenth of its size in calls (reads come one device at a time).
+func TestEnergyMeter_FlushSoonSpreadsWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "energy.json")
+	m, err := OpenEnergyMeter(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	m.now = func() time.Time { return at } // no time passes
+	stored := func() int {
+		t.Helper()
+		m2, err := OpenEnergyMeter(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(m2.entries)
+	}
+	if _, err := m.Counter("kasa/a", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.FlushSoon(); err != nil || stored() != 1 {
+		t.Fatalf("a meter of one total: FlushSoon wrote %d (%v)", stored(), err)
+	}
+	for i := range 100 {
+		if _, err := m.Counter(fmt.Sprintf("kasa/%d", i), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 1; i < 10; i++ {
+		if err := m.FlushSoon(); err != nil {
+			t.Fatal(err)
+		}
+		if n := stored(); n != 1 {
+			t.Fatalf("call %d of a meter of 101 totals wrote (%d stored)", i, n)
+		}
+	}
+	if err := m.FlushSoon(); err != nil || stored() != 101 {
+		t.Fatalf("the tenth call stored %d totals (%v), want 101", stored(), err)
 	}
 }

@@ -79,7 +79,7 @@ func (p *Provider) ReadStates(ctx context.Context, ids []string) ([]cloud.State,
 	}
 	wg.Wait()
 	if p.energy != nil {
-		if err := p.energy.Flush(); err != nil {
+		if err := p.energy.FlushSoon(); err != nil {
 			p.log.Warn("kasa energy totals not saved", zap.Error(err))
 		}
 	}

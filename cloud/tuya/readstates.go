@@ -67,7 +67,7 @@ func (p *Provider) ReadStates(ctx context.Context, ids []string) ([]cloud.State,
 	groups := p.plan(ids, states, now)
 
 	defer func() {
-		if err := p.energy.Flush(); err != nil {
+		if err := p.energy.FlushSoon(); err != nil {
 			p.log.Warn("tuya energy totals not saved", zap.Error(err))
 		}
 	}()

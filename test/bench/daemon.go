@@ -63,11 +63,19 @@ type daemonConfig struct {
 	concurrency          int    // 0: the daemon's default (key not written)
 	tuyaBudget           string // "": the daemon's default (key not written)
 	pprof                bool
+	maxPacket            int  // mqtt.embedded.max_packet_size (0: the daemon's default)
+	noPersistence        bool // mqtt.embedded.persistence: false
 }
 
 func (c daemonConfig) yaml() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "mqtt:\n  client_id: kasa2mqtt-bench\n  embedded:\n    listen: %q\n", c.brokerAddr)
+	if c.maxPacket > 0 {
+		fmt.Fprintf(&b, "    max_packet_size: %d\n", c.maxPacket)
+	}
+	if c.noPersistence {
+		b.WriteString("    persistence: false\n")
+	}
 	b.WriteString("homeassistant:\n  enabled: true\naccounts:\n")
 	fmt.Fprintf(&b, "  - provider: kasa\n    name: bench\n    username: %q\n    password: %q\n    url: %q\n", kasaUser, kasaPassword, c.kasaURL)
 	if c.tuyaURL != "" {

@@ -51,6 +51,8 @@ type options struct {
 	keep          bool
 	pprof         bool
 	header        bool
+	maxPacket     int
+	persistence   bool
 }
 
 func main() {
@@ -71,6 +73,8 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the working directory (config, log, state)")
 	flag.BoolVar(&o.pprof, "pprof", false, "enable http.pprof and save heap and CPU profiles in the working directory")
 	flag.BoolVar(&o.header, "header", true, "print the table header")
+	flag.IntVar(&o.maxPacket, "max-packet", 4<<20, "mqtt.embedded.max_packet_size (0: the daemon's default): bridge/devices of 3,800 devices is over 1 MiB")
+	flag.BoolVar(&o.persistence, "persistence", true, "mqtt.embedded.persistence (the embedded broker writes every retained message to disk)")
 	flag.Parse()
 	if o.window <= 0 {
 		o.window = 2 * o.interval
@@ -119,7 +123,8 @@ func run(o options) error {
 	go c.fluctuate(ctx)
 
 	cfg := daemonConfig{brokerAddr: freePort(), httpAddr: freePort(), kasaURL: c.kasa.URL(), interval: o.interval,
-		stateDir: filepath.Join(dir, "state"), concurrency: o.concurrency, tuyaBudget: o.tuyaBudget, pprof: o.pprof}
+		stateDir: filepath.Join(dir, "state"), concurrency: o.concurrency, tuyaBudget: o.tuyaBudget, pprof: o.pprof,
+		maxPacket: o.maxPacket, noPersistence: !o.persistence}
 	if c.tuya != nil {
 		cfg.tuyaURL = c.tuya.URL()
 	}
