@@ -1,7 +1,7 @@
 package bridge
 
 import (
-	"bytes"
+	"hash/maphash"
 	"maps"
 	"slices"
 
@@ -66,12 +66,15 @@ type mqttPublisher struct {
 	// subscribed); events are held while it is not.
 	connected func() bool
 
-	// last is the payload last published on each retained topic; an empty
-	// (non-nil) one marks a cleared topic.
-	last map[string][]byte
-	// states is the JSON state last published per device topic segment
-	// (kept apart from last: attribute output publishes no JSON topic).
-	states map[string][]byte
+	// last is a digest of the payload last published on each retained
+	// topic (digests, not copies: with thousands of devices the payloads,
+	// discovery above all, would be megabytes); an empty one marks a
+	// cleared topic.
+	last map[string]digest
+	// states is the digest of the JSON state last published per device
+	// topic segment (kept apart from last: attribute output publishes no
+	// JSON topic).
+	states map[string]digest
 	// configs are the discovery topics among last (cleared by clear): a
 	// replay clears them again first, the other cleared topics last.
 	configs map[string]bool
@@ -80,26 +83,45 @@ type mqttPublisher struct {
 
 func newMQTTPublisher(out sink, base, output string, homeAssistant bool, connected func() bool) *mqttPublisher {
 	return &mqttPublisher{out: out, base: base, output: output, homeAssistant: homeAssistant, connected: connected,
-		last: map[string][]byte{}, states: map[string][]byte{}, configs: map[string]bool{}}
+		last: map[string]digest{}, states: map[string]digest{}, configs: map[string]bool{}}
+}
+
+// digest stands for a payload: its length and a 64-bit hash (seeded per
+// process). Two payloads with one digest are taken as equal; a collision
+// would skip one publication of a changed payload, at odds of 2⁻⁶⁴.
+type digest struct {
+	size int
+	sum  uint64
+}
+
+var digestSeed = maphash.MakeSeed()
+
+func digestOf(payload []byte) digest {
+	if len(payload) == 0 {
+		return digest{}
+	}
+	return digest{size: len(payload), sum: maphash.Bytes(digestSeed, payload)}
 }
 
 func (p *mqttPublisher) retain(topic string, payload []byte, force bool) {
+	d := digestOf(payload)
 	prev, seen := p.last[topic]
-	if !force && seen && bytes.Equal(prev, payload) {
+	if !force && seen && prev == d {
 		return
 	}
 	if payload == nil {
 		payload = []byte{}
 	}
-	p.last[topic] = payload
+	p.last[topic] = d
 	p.out.put(message{topic: topic, payload: payload, retained: true})
 }
 
 func (p *mqttPublisher) state(topic string, payload []byte, force bool) {
-	if !force && bytes.Equal(p.states[topic], payload) {
+	d := digestOf(payload)
+	if prev, seen := p.states[topic]; !force && seen && prev == d {
 		return
 	}
-	p.states[topic] = payload
+	p.states[topic] = d
 	st := discovery.StateTopic(p.base, topic)
 	if p.output != OutputAttribute {
 		p.retain(st, payload, true)
@@ -190,7 +212,7 @@ func (p *mqttPublisher) replay(s replaySet) {
 // topics that are cleared now, in topic order.
 func (p *mqttPublisher) replayClears(configs bool) {
 	for _, topic := range slices.Sorted(maps.Keys(p.last)) {
-		if len(p.last[topic]) == 0 && p.configs[topic] == configs {
+		if p.last[topic].size == 0 && p.configs[topic] == configs {
 			p.retain(topic, nil, true)
 		}
 	}

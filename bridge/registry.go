@@ -25,9 +25,6 @@ type device struct {
 	available bool
 	// availPublished: the availability was published on the current topic.
 	availPublished bool
-	// payload is the state last published on the current topic (the
-	// answer of a device/refresh).
-	payload []byte
 	misses  int
 	lastErr string
 
@@ -73,6 +70,10 @@ type registry struct {
 	known    map[string]knownDevice // persisted in bridge-devices.json
 	skipped  map[string]bool        // disabled or duplicate ids, logged once
 	accounts *accountTracker
+	// tally counts each account's devices and the available ones, for the
+	// gauges (counted as they change: with thousands of devices, counting
+	// at every change would cost a pass over all of them).
+	tally map[cloud.Provider]*[2]int
 	// relisted is when each account was last asked to re-list early.
 	relisted map[cloud.Provider]time.Time
 	workers  uint64 // workers started
@@ -84,6 +85,9 @@ type registry struct {
 	retainedSeen map[string]bool
 
 	effs []effect // of the handler under way
+	// quietAdds logs each device added at debug level (a list adding more
+	// than loudAdds; one info line sums them up).
+	quietAdds bool
 }
 
 func newRegistry(opts Options, disc discovery.Config, providers []cloud.Provider, ov *overrides, started time.Time, connected func() bool) *registry {
@@ -95,6 +99,7 @@ func newRegistry(opts Options, disc discovery.Config, providers []cloud.Provider
 		skipped:  map[string]bool{},
 		accounts: newAccountTracker(opts.Logger, opts.clock),
 		relisted: map[cloud.Provider]time.Time{},
+		tally:    map[cloud.Provider]*[2]int{},
 		pending:  map[string]pendingClear{},
 
 		retainedSeen: map[string]bool{},
@@ -212,7 +217,11 @@ func (r *registry) addDevice(key string, p cloud.Provider, d cloud.Device, cloud
 	r.workers++
 	dv.worker = r.workers
 	r.emit(startWorkerEffect{key: key, id: d.ID, serial: dv.worker, prov: p})
-	r.log.Info("device added", zap.String(keyDeviceID, d.ID), zap.String(keyDevice, d.Name),
+	lvl := zap.InfoLevel
+	if r.quietAdds {
+		lvl = zap.DebugLevel
+	}
+	r.log.Log(lvl, "device added", zap.String(keyDeviceID, d.ID), zap.String(keyDevice, d.Name),
 		zap.String(keyTopic, dv.topic), zap.String("model", d.Model), zap.Bool("cloud_online", d.Online))
 	r.remember(dv)
 	r.publishDiscovery(dv, false)
@@ -222,6 +231,7 @@ func (r *registry) addDevice(key string, p cloud.Provider, d cloud.Device, cloud
 		r.clearUnowned(oldTopic, "")
 	}
 	r.deviceEvent("device_added", dv, "")
+	r.count(dv, 1)
 	r.metricsDevices(p)
 }
 
@@ -249,7 +259,7 @@ func (r *registry) updateDevice(dv *device, d cloud.Device) {
 		r.topics.release(dv.topic, dv.key)
 		dv.topic = t
 		r.takeTopic(t, dv.key)
-		dv.payload, dv.availPublished = nil, false
+		dv.availPublished = false
 		r.remember(dv)
 	}
 	// The list's online flag is stale by design (it is refreshed with the
@@ -277,6 +287,7 @@ func (r *registry) removeDevice(dv *device, why string) {
 	r.forget(dv.key, dv.topic, r.configTopic(dv.dev))
 	r.log.Info("device removed", zap.String(keyDeviceID, dv.dev.ID), zap.String(keyDevice, dv.dev.Name), zap.String("reason", why))
 	r.deviceEvent("device_removed", dv, "")
+	r.count(dv, -1)
 	r.metricsDevices(dv.prov)
 }
 
@@ -354,7 +365,6 @@ func (r *registry) publishState(dv *device, force bool) {
 	if payload == nil {
 		return
 	}
-	dv.payload = payload
 	r.emit(stateEffect{dv.topic, payload, force})
 }
 
@@ -367,7 +377,11 @@ func (r *registry) setAvailable(dv *device, online bool) {
 	if dv.available != online {
 		r.log.Info("device availability changed", zap.String(keyDeviceID, dv.dev.ID), zap.String(keyTopic, dv.topic), zap.Bool("online", online))
 	}
-	dv.available = online
+	if dv.available != online {
+		r.count(dv, -1)
+		dv.available = online
+		r.count(dv, 1)
+	}
 	r.publishAvailability(dv)
 	r.metricsDevices(dv.prov)
 }
@@ -377,16 +391,24 @@ func (r *registry) publishAvailability(dv *device) {
 	r.emit(retainEffect{discovery.AvailabilityTopic(r.opts.BaseTopic, dv.topic), availabilityPayload(dv.available), true})
 }
 
+// count adds sign times dv to its account's tally.
+func (r *registry) count(dv *device, sign int) {
+	t := r.tally[dv.prov]
+	if t == nil {
+		t = new([2]int)
+		r.tally[dv.prov] = t
+	}
+	t[0] += sign
+	if dv.available {
+		t[1] += sign
+	}
+}
+
 // metricsDevices updates the device gauges of p's account.
 func (r *registry) metricsDevices(p cloud.Provider) {
 	e := devicesMetricEffect{provider: p.Kind(), account: p.Account()}
-	for _, dv := range r.devices {
-		if dv.prov == p {
-			e.total++
-			if dv.available {
-				e.online++
-			}
-		}
+	if t := r.tally[p]; t != nil {
+		e.total, e.online = t[0], t[1]
 	}
 	r.emit(e)
 }

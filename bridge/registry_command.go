@@ -205,9 +205,10 @@ func (r *registry) replyResult(dv *device, ev resultEvent) {
 	case ev.readErr != nil:
 		r.respond(ev.reply, nil, fmt.Errorf("re-reading %q: %w", dv.topic, ev.readErr))
 	default:
-		var state any = json.RawMessage(dv.payload)
-		if dv.payload == nil {
-			state = struct{}{}
+		// The state just published (encoded again rather than kept).
+		var state any = struct{}{}
+		if payload := encodeState(dv.dev, dv.state); payload != nil {
+			state = json.RawMessage(payload)
 		}
 		r.respond(ev.reply, map[string]any{"id": dv.dev.ID, "topic": dv.topic, "state": state}, nil)
 	}

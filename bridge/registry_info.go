@@ -127,10 +127,8 @@ func (r *registry) accountInfos() map[string]accountInfo {
 			s := sr.Stats()
 			ai.LoggedIn, ai.CallsToday = &s.LoggedIn, s.CallsToday
 		}
-		for _, dv := range r.devices {
-			if dv.prov == p {
-				ai.Devices++
-			}
+		if t := r.tally[p]; t != nil {
+			ai.Devices = t[0]
 		}
 		if r.polls != nil {
 			ps := r.polls(p)
@@ -242,7 +240,6 @@ func (r *registry) replay(why string) []effect {
 	}
 	for _, dv := range devs {
 		if payload := encodeState(dv.dev, dv.state); payload != nil {
-			dv.payload = payload
 			s.states = append(s.states, message{topic: dv.topic, payload: payload})
 		}
 	}

@@ -14,6 +14,11 @@ import (
 // The registry's handlers for what the pollers send: device lists and
 // state reads.
 
+// loudAdds is the most devices one list adds with a log line each at info
+// level; beyond, one line sums them up (thousands of lines at start say
+// nothing more).
+const loudAdds = 50
+
 // handleList applies an account's device list: removed devices first (their
 // topics become free), then known devices of the account that are gone are
 // cleared, new devices added and the rest updated; then bridge-devices.json
@@ -76,6 +81,18 @@ func (r *registry) handleList(ev listEvent) []effect {
 	}
 
 	devs := slices.Collect(maps.Values(present))
+	added := 0
+	for _, d := range devs {
+		if r.devices[deviceKey(d.Provider, d.ID)] == nil {
+			added++
+		}
+	}
+	r.quietAdds = added > loudAdds
+	defer func() { r.quietAdds = false }()
+	if r.quietAdds {
+		r.log.Info("devices added", zap.String(keyAccount, p.Account()), zap.Int("devices", added),
+			zap.String("detail", "one line per device at debug level"))
+	}
 	r.topics.sort(devs)
 	for _, d := range devs {
 		key := deviceKey(d.Provider, d.ID)

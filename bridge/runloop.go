@@ -167,7 +167,7 @@ func (l *runLoop) apply(effs []effect) {
 				allow = func() error { return commandAllowed(o.Calls, bu, prov, o.clock.Now()) }
 			}
 			l.workers[e.key] = startWorker(l.ctx, e.key, e.serial, e.id, e.prov, l.b.events,
-				l.b.log.With(zap.String(keyDeviceID, e.id)), o.RequestTimeout, o.clock, allow)
+				l.b.log, o.RequestTimeout, o.clock, allow)
 		case stopWorkerEffect:
 			if w := l.workers[e.key]; w != nil {
 				w.stop()

@@ -86,13 +86,12 @@ type worker struct {
 	// allow, when set, says whether a command may be sent now (the
 	// account's call budget); its error fails the command unsent.
 	allow  func() error
-	ctx    context.Context
-	cancel context.CancelFunc
+	parent context.Context
 	wg     sync.WaitGroup
 
 	mu      sync.Mutex
 	queue   []job
-	running bool
+	cancel  context.CancelFunc // of the goroutine under way; nil when none
 	stopped bool
 }
 
@@ -100,17 +99,17 @@ type worker struct {
 // the registry counts them and refuses more.
 const workerQueue = 32
 
-// startWorker makes the worker of one device; rt is the request timeout
+// startWorker makes the worker of one device; log is the bridge's (the
+// worker adds the device id while it runs); rt is the request timeout
 // (<= 0: cloud.DefaultRequestTimeout); c times the retry delays and the
-// re-reads; allow (may be nil) guards commands. Its goroutine starts with
-// the first job.
+// re-reads; allow (may be nil) guards commands. Its goroutine, its context
+// and its logger exist only while it has jobs.
 func startWorker(parent context.Context, key string, serial uint64, id string, prov cloud.Provider, events chan<- event, log *zap.Logger, rt time.Duration, c clock, allow func() error) *worker {
 	if rt <= 0 {
 		rt = cloud.DefaultRequestTimeout
 	}
-	ctx, cancel := context.WithCancel(parent)
 	return &worker{key: key, serial: serial, id: id, prov: prov, events: events, log: log, rt: rt,
-		clock: c, allow: allow, ctx: ctx, cancel: cancel}
+		clock: c, allow: allow, parent: parent}
 }
 
 // enqueue adds j without blocking, starting the goroutine if it is not
@@ -122,10 +121,11 @@ func (w *worker) enqueue(j job) bool {
 		return false
 	}
 	w.queue = append(w.queue, j)
-	if !w.running {
-		w.running = true
+	if w.cancel == nil {
+		ctx, cancel := context.WithCancel(w.parent)
+		w.cancel = cancel
 		w.wg.Add(1)
-		go w.run()
+		go w.run(ctx, w.log.With(zap.String(keyDeviceID, w.id)))
 	}
 	return true
 }
@@ -141,18 +141,21 @@ func (w *worker) allowed() error {
 func (w *worker) stop() {
 	w.mu.Lock()
 	w.stopped = true
+	if w.cancel != nil {
+		w.cancel()
+	}
 	w.mu.Unlock()
-	w.cancel()
 	w.wg.Wait()
 }
 
 // next takes the next job, or ends the goroutine (false) when there is
 // none or the worker stopped.
-func (w *worker) next() (job, bool) {
+func (w *worker) next(ctx context.Context) (job, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if len(w.queue) == 0 || w.ctx.Err() != nil {
-		w.running, w.queue = false, nil
+	if len(w.queue) == 0 || ctx.Err() != nil {
+		w.cancel()
+		w.cancel, w.queue = nil, nil
 		return job{}, false
 	}
 	j := w.queue[0]
@@ -161,11 +164,10 @@ func (w *worker) next() (job, bool) {
 	return j, true
 }
 
-func (w *worker) run() {
+func (w *worker) run(ctx context.Context, log *zap.Logger) {
 	defer w.wg.Done()
-	ctx := w.ctx
 	for {
-		j, ok := w.next()
+		j, ok := w.next(ctx)
 		if !ok {
 			return
 		}
@@ -176,14 +178,14 @@ func (w *worker) run() {
 				ev.renameErr = fmt.Errorf("rename: %w: the %s provider cannot rename devices", cloud.ErrUnsupported, w.prov.Kind())
 			} else {
 				actx, cancel := context.WithTimeout(cloud.Interactive(ctx), w.rt)
-				ev.renameErr = safely(w.log, "rename", func() error { return rn.Rename(actx, w.id, j.rename) })
+				ev.renameErr = safely(log, "rename", func() error { return rn.Rename(actx, w.id, j.rename) })
 				cancel()
 			}
 		}
 		if j.cmd != nil {
 			ev.applyErr = w.allowed()
 			if ev.applyErr == nil {
-				ev.applyErr = w.apply(ctx, *j.cmd)
+				ev.applyErr = w.apply(ctx, log, *j.cmd)
 			}
 		}
 		if ctx.Err() != nil {
@@ -194,7 +196,7 @@ func (w *worker) run() {
 		// a request): it does not queue behind polls.
 		rctx, cancel := context.WithTimeout(cloud.Interactive(ctx), w.rt)
 		var states []cloud.State
-		err := safely(w.log, "read state", func() (err error) {
+		err := safely(log, "read state", func() (err error) {
 			states, err = w.prov.ReadStates(rctx, []string{w.id})
 			return err
 		})
@@ -225,16 +227,16 @@ func (w *worker) run() {
 // fails for a retryable reason, within commandBudget(w.rt) in all. Commands
 // for the device wait meanwhile, so they still reach the cloud in order. It
 // returns the last error.
-func (w *worker) apply(ctx context.Context, cmd cloud.Command) error {
+func (w *worker) apply(ctx context.Context, log *zap.Logger, cmd cloud.Command) error {
 	actx, cancel := context.WithTimeout(cloud.Interactive(ctx), commandBudget(w.rt))
 	defer cancel()
 	for attempt := 0; ; attempt++ {
-		err := safely(w.log, "apply command", func() error { return w.prov.Apply(actx, cmd) })
+		err := safely(log, "apply command", func() error { return w.prov.Apply(actx, cmd) })
 		if err == nil || attempt == len(commandRetryDelays) || !retryable(cmd, err) || actx.Err() != nil {
 			return err
 		}
 		wait := commandRetryDelays[attempt]
-		w.log.Info("command failed; retrying", zap.Stringer("command", cmd), zap.Int("attempt", attempt+1),
+		log.Info("command failed; retrying", zap.Stringer("command", cmd), zap.Int("attempt", attempt+1),
 			zap.Duration("in", wait), zap.Error(err))
 		if !sleep(w.clock, wait, actx.Done()) {
 			return err

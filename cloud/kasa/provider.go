@@ -381,10 +381,31 @@ func (p *Provider) learn(id string, si *sysinfo) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if d := p.devices[id]; d != nil {
+		same := sameChildren(d.info, si)
 		d.info = si
 		d.online = true // it answered, whatever the list said
-		p.rebuildOutletsLocked()
+		if !same {
+			p.rebuildOutletsLocked()
+		}
 	}
+}
+
+// sameChildren reports whether a and b list the same outlets (their ids,
+// in order), so the outlet index need not be rebuilt: a read of each
+// device must not cost a pass over every device.
+func sameChildren(a, b *sysinfo) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	if len(a.Children) != len(b.Children) {
+		return false
+	}
+	for i := range a.Children {
+		if a.Children[i].ID != b.Children[i].ID {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *Provider) markOffline(id string) {
