@@ -70,6 +70,10 @@ type registry struct {
 	known    map[string]knownDevice // persisted in bridge-devices.json
 	skipped  map[string]bool        // disabled or duplicate ids, logged once
 	accounts *accountTracker
+	// children are the keys of each parent's registered outlets, by the
+	// parent's key (so that a strip's change does not cost a pass over
+	// every device).
+	children map[string]map[string]bool
 	// tally counts each account's devices and the available ones, for the
 	// gauges (counted as they change: with thousands of devices, counting
 	// at every change would cost a pass over all of them).
@@ -100,6 +104,7 @@ func newRegistry(opts Options, disc discovery.Config, providers []cloud.Provider
 		accounts: newAccountTracker(opts.Logger, opts.clock),
 		relisted: map[cloud.Provider]time.Time{},
 		tally:    map[cloud.Provider]*[2]int{},
+		children: map[string]map[string]bool{},
 		pending:  map[string]pendingClear{},
 
 		retainedSeen: map[string]bool{},
@@ -193,6 +198,7 @@ func (r *registry) addDevice(key string, p cloud.Provider, d cloud.Device, cloud
 	dv := &device{key: key, dev: d, prov: p, available: d.Online, cloudName: cloudName}
 	dv.topic = r.topics.assign(key, d)
 	r.devices[key] = dv
+	r.linkChild(dv)
 	r.takeTopic(dv.topic, key)
 	// Renamed (or re-configured) while the daemon was stopped: the old
 	// topics must not linger as ghosts. An old discovery topic goes first
@@ -248,6 +254,11 @@ func (r *registry) cloudName(dv *device) string {
 // republished (if their bytes changed) before the old topics are cleared.
 func (r *registry) updateDevice(dv *device, d cloud.Device) {
 	old := dv.dev
+	if old.ParentID != d.ParentID {
+		r.unlinkChild(dv)
+		dv.dev = d
+		r.linkChild(dv)
+	}
 	dv.dev = d
 	if old.Name != d.Name {
 		r.log.Info("device renamed", zap.String(keyDeviceID, d.ID), zap.String("from", old.Name), zap.String("to", d.Name))
@@ -282,6 +293,7 @@ func (r *registry) updateDevice(dv *device, d cloud.Device) {
 func (r *registry) removeDevice(dv *device, why string) {
 	r.emit(stopWorkerEffect{dv.key})
 	delete(r.devices, dv.key)
+	r.unlinkChild(dv)
 	r.topics.release(dv.topic, dv.key)
 	r.refreshChildren(dv)
 	r.forget(dv.key, dv.topic, r.configTopic(dv.dev))
@@ -353,10 +365,33 @@ func (r *registry) refreshChildren(parent *device) {
 	if !r.opts.HomeAssistant {
 		return
 	}
-	for _, dv := range r.providerDevices(parent.prov) {
-		if dv.dev.ParentID == parent.dev.ID {
+	for _, key := range slices.Sorted(maps.Keys(r.children[parent.key])) {
+		if dv := r.devices[key]; dv != nil {
 			r.publishDiscovery(dv, false)
 		}
+	}
+}
+
+// linkChild and unlinkChild keep dv in its parent's children.
+func (r *registry) linkChild(dv *device) {
+	if dv.dev.ParentID == "" {
+		return
+	}
+	pk := deviceKey(dv.dev.Provider, dv.dev.ParentID)
+	if r.children[pk] == nil {
+		r.children[pk] = map[string]bool{}
+	}
+	r.children[pk][dv.key] = true
+}
+
+func (r *registry) unlinkChild(dv *device) {
+	if dv.dev.ParentID == "" {
+		return
+	}
+	pk := deviceKey(dv.dev.Provider, dv.dev.ParentID)
+	delete(r.children[pk], dv.key)
+	if len(r.children[pk]) == 0 {
+		delete(r.children, pk)
 	}
 }
 

@@ -381,18 +381,36 @@ func (p *Provider) learn(id string, si *sysinfo) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if d := p.devices[id]; d != nil {
-		same := sameChildren(d.info, si)
+		if !sameChildren(d.info, si) {
+			// Re-index this device's outlets only: a read of each device
+			// must not cost a pass over every device.
+			p.indexOutletsLocked(id, d.info, false)
+			p.indexOutletsLocked(id, si, true)
+		}
 		d.info = si
 		d.online = true // it answered, whatever the list said
-		if !same {
-			p.rebuildOutletsLocked()
+	}
+}
+
+// indexOutletsLocked adds (or removes) the outlets of si, the sysinfo of
+// strip id, to the outlet index. p.mu is held.
+func (p *Provider) indexOutletsLocked(id string, si *sysinfo, add bool) {
+	if si == nil {
+		return
+	}
+	for _, c := range si.Children {
+		if oid, ok := outletID(id, c.ID); ok {
+			if add {
+				p.outlets[oid] = outletRef{parent: id, wire: c.ID}
+			} else if p.outlets[oid].parent == id {
+				delete(p.outlets, oid)
+			}
 		}
 	}
 }
 
 // sameChildren reports whether a and b list the same outlets (their ids,
-// in order), so the outlet index need not be rebuilt: a read of each
-// device must not cost a pass over every device.
+// in order).
 func sameChildren(a, b *sysinfo) bool {
 	if a == nil || b == nil {
 		return a == b

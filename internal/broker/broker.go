@@ -147,6 +147,9 @@ func serverOptions(opts Options, log *zap.Logger) *mqtt.Options {
 
 func (b *Broker) setUp(opts Options, log *zap.Logger) error {
 	srv := b.srv
+	if !slowRetainedExpiry(srv, retainedExpiryEvery) {
+		log.Debug("broker: the retained-expiry interval could not be changed; mochi scans every second")
+	}
 	var err error
 	if opts.Username != "" {
 		err = srv.AddHook(new(auth.Hook), &auth.Options{Ledger: &auth.Ledger{
