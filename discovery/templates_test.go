@@ -26,7 +26,7 @@ type usedTemplate struct {
 var samplePayloads = map[string]string{
 	"state":        `{"state":"ON","led":"OFF","power":12.5,"voltage":230.1,"current":0.054,"energy":1.234,"rssi":-60}`,
 	"availability": `{"state":"online"}`,
-	"bridge/info":  `{"version":"1.2.3","accounts":{"home":{"problem":false,"calls_today":12},"office-tuya":{"problem":true,"calls_today":0}}}`,
+	"bridge/info":  `{"version":"1.2.3","accounts":{"home":{"problem":false,"calls_today":12,"calls":{"day":12,"month":340,"budget":"none"}},"office-tuya":{"problem":true,"calls_today":0,"calls":{"day":0,"month":2210,"budget":"30000/month","left":27790}}}}`,
 }
 
 func topicKind(topic string) string {
