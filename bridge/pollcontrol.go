@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/kasa2mqtt/kasa2mqtt/cloud"
 )
 
 // pollControl is what crosses between an account's poller and the rest of
@@ -31,6 +33,10 @@ func (c *pollControl) setBase(d time.Duration) {
 	default:
 	}
 }
+
+// intervalEvent tells the run loop that an account's effective intervals
+// changed (bridge/info shows them).
+type intervalEvent struct{ prov cloud.Provider }
 
 // pollStatus is an account's derived schedule, for bridge/info.
 type pollStatus struct {
@@ -86,11 +92,16 @@ func (r *pollRun) derive() {
 		interval, reason = max(interval, need), stretchCycle
 	}
 	r.listEvery = list
+	changed := interval != r.sched.interval || reason != r.stretch
 	r.sched.interval = interval
 	if p.control != nil {
 		p.control.interval.Store(int64(interval))
 		p.control.list.Store(int64(list))
 		p.control.reason.Store(&reason)
+	}
+	if changed && r.listed {
+		// bridge/info shows the interval in use.
+		p.send(r.ctx, intervalEvent{prov: p.prov})
 	}
 	if reason == r.stretch {
 		return

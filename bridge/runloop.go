@@ -101,6 +101,8 @@ func (l *runLoop) run(ctx context.Context) {
 				l.apply(l.reg.handleStates(ev))
 			case resultEvent:
 				l.apply(l.reg.handleResult(ev))
+			case intervalEvent:
+				l.apply(l.reg.info())
 			}
 		}
 	}
