@@ -25,8 +25,8 @@ type device struct {
 	available bool
 	// availPublished: the availability was published on the current topic.
 	availPublished bool
-	misses  int
-	lastErr string
+	misses         int
+	lastErr        string
 
 	// confirmedAt is when the newest command re-read started; poll results
 	// that started earlier are older than what is published and are ignored.
