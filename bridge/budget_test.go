@@ -2,8 +2,10 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -132,5 +134,30 @@ func TestBudget_SimulatedMonth(t *testing.T) {
 		if float64(n) > limit {
 			t.Fatalf("%d calls in the day from %s, want at most %.0f", n, start.Format(time.DateTime), limit)
 		}
+	}
+}
+
+// Commands are refused once the period's budget cannot take a command and
+// its confirming read, with the numbers and when it renews.
+func TestCommandAllowed_OnlyWithinThePeriodsBudget(t *testing.T) {
+	l, err := cloud.OpenCallLedger("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	b := cloud.Budget{Calls: 10, Period: cloud.PeriodDay}
+	for range 8 {
+		l.Add("kasa", "home", now)
+	}
+	if err := commandAllowed(l, b, home, now); err != nil {
+		t.Errorf("8 of 10 calls used: %v", err)
+	}
+	l.Add("kasa", "home", now)
+	err = commandAllowed(l, b, home, now)
+	if !errors.Is(err, errBudgetSpent) || !strings.Contains(err.Error(), "9 of 10/day") || !strings.Contains(err.Error(), "2025-06-02T00:00:00Z") {
+		t.Errorf("9 of 10 calls used: %v, want the budget spent, with the numbers", err)
+	}
+	if err := commandAllowed(l, cloud.NoBudget, home, now); err != nil {
+		t.Errorf("without a budget: %v", err)
 	}
 }

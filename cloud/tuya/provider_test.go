@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -231,6 +232,47 @@ func TestListDevices_SpecificationsCached(t *testing.T) {
 	mustList(t, e, p)
 	if n := specCalls(); n != 6 {
 		t.Errorf("spec calls a day later = %d, want 6", n)
+	}
+}
+
+// Specifications are kept in the state directory: a restarted provider
+// (the same state directory) does not read them again until they are a
+// day old; an unreadable file only costs reading them again.
+func TestListDevices_SpecificationsSurviveARestart(t *testing.T) {
+	e := newEnv(t)
+	a := e.srv.AddPlug(testAccessID, "A", true)
+	e.srv.AddStrip(testAccessID, "S", 2)
+	specCalls := func() int { return e.srv.Calls("/v1.0/iot-03/devices/") - e.srv.Calls("/v1.0/iot-03/devices/status") }
+	mustList(t, e, e.provider())
+	if n := specCalls(); n != 2 {
+		t.Fatalf("spec calls at the first start = %d, want 2", n)
+	}
+	restarted := e.provider()
+	devs := mustList(t, e, restarted)
+	if n := specCalls(); n != 2 {
+		t.Errorf("spec calls after a restart = %d, want none more", n)
+	}
+	if len(devs) != 4 { // plug, strip and its two outlets: the layouts came back too
+		t.Errorf("listed %v after the restart", ids(devs))
+	}
+	e.srv.SetPower(a, 123.4)
+	e.srv.SetSwitch(a, "switch_1", true)
+	if st := mustRead(t, e, restarted, a)[a]; st.PowerW == nil || !near(*st.PowerW, 123.4) {
+		t.Errorf("power after the restart %s W, want 123.4 W", fval(st.PowerW))
+	}
+	e.clock.Set(25 * time.Hour)
+	e.srv.SetClockOffset(25 * time.Hour)
+	mustList(t, e, e.provider())
+	if n := specCalls(); n != 4 {
+		t.Errorf("spec calls after a restart a day later = %d, want 4", n)
+	}
+
+	if err := os.WriteFile(filepath.Join(e.dir, "tuya-home-specs.json"), []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustList(t, e, e.provider())
+	if n := specCalls(); n != 6 {
+		t.Errorf("spec calls after a damaged file = %d, want 6", n)
 	}
 }
 

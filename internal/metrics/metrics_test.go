@@ -248,3 +248,23 @@ func TestMetrics_Concurrent(t *testing.T) {
 		t.Errorf("build_info series = %d, want 1", got)
 	}
 }
+
+// The call counts, the budget left and the poll interval in use, per
+// account; an account without a budget has no budget series.
+func TestMetrics_CallsBudgetAndInterval(t *testing.T) {
+	m := New()
+	m.SetCalls("tuya", "garden", 12, 340, 29660)
+	m.SetCalls("kasa", "home", 5000, 90000, -1)
+	m.SetPollInterval("tuya", "garden", 108*time.Second)
+	body := scrape(t, m)
+	wantLines(t, body,
+		`kasa2mqtt_cloud_calls{account="garden",period="day",provider="tuya"} 12`,
+		`kasa2mqtt_cloud_calls{account="garden",period="month",provider="tuya"} 340`,
+		`kasa2mqtt_cloud_calls{account="home",period="month",provider="kasa"} 90000`,
+		`kasa2mqtt_cloud_budget_remaining{account="garden",provider="tuya"} 29660`,
+		`kasa2mqtt_poll_interval_seconds{account="garden",provider="tuya"} 108`,
+	)
+	if strings.Contains(body, `kasa2mqtt_cloud_budget_remaining{account="home"`) {
+		t.Error("an account without a budget has a budget-left series")
+	}
+}

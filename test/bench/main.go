@@ -97,6 +97,7 @@ type result struct {
 	floorCPU                 float64
 	unavailable              int
 	logLines                 int
+	intervals                string
 }
 
 func run(o options) error {
@@ -208,6 +209,7 @@ func run(o options) error {
 		return err
 	}
 	r.unavailable = w.offline()
+	r.intervals = w.intervals()
 	if r.rssPeakKB, err = p.memKB("VmHWM"); err != nil {
 		return err
 	}
@@ -364,8 +366,8 @@ func numCPU() int { return runtime.NumCPU() }
 func (r result) print(o options, out *os.File) {
 	if o.header {
 		fmt.Fprintf(out, "\n%s, %s, %s\n\n", time.Now().UTC().Format(time.DateOnly), machine(), runtime.Version())
-		fmt.Fprintln(out, "| devices (entities) | start → discovery | start → states | RSS peak | CPU (1 core) | calls/device/poll kasa · tuya | /set → cloud p50 · p99 | floor CPU | bridge ÷ floor | unavailable | log lines |")
-		fmt.Fprintln(out, "|---|---|---|---|---|---|---|---|---|---|---|")
+		fmt.Fprintln(out, "| devices (entities) | start → discovery | start → states | RSS peak | CPU (1 core) | calls/device/poll kasa · tuya | /set → cloud p50 · p99 | floor CPU | bridge ÷ floor | unavailable | log lines | interval in use |")
+		fmt.Fprintln(out, "|---|---|---|---|---|---|---|---|---|---|---|---|")
 	}
 	devs := fmt.Sprintf("%d", o.devices)
 	if o.tuya > 0 {
@@ -379,10 +381,14 @@ func (r result) print(o options, out *os.File) {
 	if r.floorCPU > 0 {
 		ratio = fmt.Sprintf("%.1f", r.cpu/r.floorCPU)
 	}
-	fmt.Fprintf(out, "| %s (%d) | %s | %s | %.1f MB | %.2f %% | %.2f · %s | %s · %s (%d/%d) | %.2f %% | %s | %d | %d |\n",
+	iv := r.intervals
+	if iv == "" {
+		iv = "–"
+	}
+	fmt.Fprintf(out, "| %s (%d) | %s | %s | %.1f MB | %.2f %% | %.2f · %s | %s · %s (%d/%d) | %.2f %% | %s | %d | %d | %s |\n",
 		devs, r.entities, took(r.discovery), took(r.states),
 		float64(r.rssPeakKB)/1024, 100*r.cpu, r.kasaPerPoll, tuya, ms(r.setP50), ms(r.setP99), r.setsSeen, o.sets,
-		100*r.floorCPU, ratio, r.unavailable, r.logLines)
+		100*r.floorCPU, ratio, r.unavailable, r.logLines, iv)
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }

@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -168,6 +170,35 @@ func (w *watcher) publish(topic, payload string) error {
 		return fmt.Errorf("publish %s: %v", topic, tok.Error())
 	}
 	return nil
+}
+
+// intervals returns the poll interval in use per account from the last
+// bridge/info ("" when it shows none: a daemon without the field).
+func (w *watcher) intervals() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var info struct {
+		Accounts map[string]struct {
+			Interval  float64 `json:"poll_interval_s"`
+			Stretched string  `json:"poll_stretched"`
+		} `json:"accounts"`
+	}
+	if json.Unmarshal(w.info, &info) != nil {
+		return ""
+	}
+	var out []string
+	for _, name := range slices.Sorted(maps.Keys(info.Accounts)) {
+		a := info.Accounts[name]
+		if a.Interval == 0 {
+			continue
+		}
+		s := fmt.Sprintf("%gs", a.Interval)
+		if a.Stretched != "" {
+			s += " (" + a.Stretched + ")"
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, " · ")
 }
 
 func (w *watcher) close() { w.client.Disconnect(100) }
