@@ -74,6 +74,7 @@ func (r *pollRun) derive() {
 	p := r.p
 	r.reads = 0
 	now := p.clock.Now()
+	r.derivedAt = now
 	cost, _ := r.sched.cycleCost()
 	budgetPoll, list := p.pace.intervals(now, r.base, p.listInterval, cost, r.listCost)
 	n := r.sched.len()

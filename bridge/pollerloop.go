@@ -36,13 +36,10 @@ type pollRun struct {
 	round       int // reads left in the current round while failing
 	streak      int // reads in a row in which every device was unavailable
 
-	meanRead time.Duration // moving mean of a read's duration
-	reads    int           // reads since the interval was last derived
-	// burst counts the reads of the start-up round still to end: they
-	// run together with the first list's work and do not measure the
-	// cloud.
-	burst   int
-	stretch string // why the interval is stretched ("" not)
+	meanRead  time.Duration // moving mean of a read's duration
+	reads     int           // reads since the interval was last derived
+	derivedAt time.Time     // when the interval was last derived
+	stretch   string        // why the interval is stretched ("" not)
 }
 
 type readDone struct {
@@ -277,7 +274,6 @@ func (r *pollRun) listed1(l listDone) (time.Duration, bool) {
 	cost, maxSlot := r.sched.cycleCost()
 	if !r.listed {
 		p.pace.start(now, cost, maxSlot)
-		r.burst = r.sched.len()
 	} else {
 		p.pace.setBurst(maxSlot)
 	}
@@ -297,13 +293,11 @@ func (r *pollRun) readEnded(d readDone) {
 	if p.metrics != nil {
 		p.metrics.ObservePoll(p.prov.Kind(), p.prov.Account(), d.took)
 	}
-	if r.burst > 0 {
-		r.burst--
-	} else {
-		r.meanRead = movingMean(r.meanRead, d.took, r.sched.len())
-		if r.reads++; r.reads >= max(r.sched.len(), 1) {
-			r.derive()
-		}
+	r.meanRead = movingMean(r.meanRead, d.took, r.sched.len())
+	// Derive the interval again after a round of reads, or after an
+	// interval's worth of them (a slow cloud's round is long).
+	if r.reads++; r.reads >= max(r.sched.len(), 1) || (r.reads >= 2*r.conc && p.clock.Now().Sub(r.derivedAt) >= r.base) {
+		r.derive()
 	}
 	err, states := d.err, d.states
 	if err == nil {
