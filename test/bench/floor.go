@@ -148,20 +148,11 @@ func kasaPost(ctx context.Context, hc *http.Client, url string, body any) (json.
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
 	var env struct {
 		ErrorCode int             `json:"error_code"`
 		Result    json.RawMessage `json:"result"`
 	}
-	if err := json.Unmarshal(raw, &env); err != nil {
+	if err := doJSON(hc, req, &env); err != nil {
 		return nil, err
 	}
 	if env.ErrorCode != 0 {
@@ -254,25 +245,30 @@ func (c *tuyaClient) call(ctx context.Context, method, path, query string) (json
 	if c.token != "" {
 		h["access_token"] = []string{c.token}
 	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
 	var env struct {
 		Success bool            `json:"success"`
 		Code    int             `json:"code"`
 		Result  json.RawMessage `json:"result"`
 	}
-	if err := json.Unmarshal(raw, &env); err != nil {
+	if err := doJSON(c.hc, req, &env); err != nil {
 		return nil, err
 	}
 	if !env.Success {
 		return nil, fmt.Errorf("tuya error %d", env.Code)
 	}
 	return env.Result, nil
+}
+
+// doJSON sends req and decodes the answer's body into v.
+func doJSON(hc *http.Client, req *http.Request, v any) error {
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(raw, v)
 }
