@@ -13,6 +13,7 @@ import (
 // provider's own error names none: the daemon words that advice), and
 // nothing is sent to the cloud.
 func TestE2E_LoginNeededSaysWhatToRun(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	h.addFleet()
 	h.kasaSettings(0).Password = ""

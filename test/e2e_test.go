@@ -72,6 +72,7 @@ func stateField(p string, key string) any {
 }
 
 func TestE2E_DiscoveryStateAndEnergyAppear(t *testing.T) {
+	t.Parallel()
 	forEachBroker(t, func(t *testing.T, kind string) {
 		h := newHarness(t, kind)
 		f := h.addFleet()
@@ -122,6 +123,7 @@ func TestE2E_DiscoveryStateAndEnergyAppear(t *testing.T) {
 }
 
 func TestE2E_SetSwitchesPlugAndOutletWithConfirmedState(t *testing.T) {
+	t.Parallel()
 	forEachBroker(t, func(t *testing.T, kind string) {
 		h := newHarness(t, kind)
 		h.cfg.Poll.Interval = time.Hour // confirmation must come from the re-read, not a poll
@@ -180,6 +182,7 @@ func TestE2E_SetSwitchesPlugAndOutletWithConfirmedState(t *testing.T) {
 }
 
 func TestE2E_CommandsForOneDeviceStayInOrder(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	h.cfg.Poll.Interval = time.Hour
 	f := h.addFleet()
@@ -202,6 +205,7 @@ func TestE2E_CommandsForOneDeviceStayInOrder(t *testing.T) {
 }
 
 func TestE2E_TokenExpiryCausesExactlyOneLogin(t *testing.T) {
+	t.Parallel()
 	forEachBroker(t, func(t *testing.T, kind string) {
 		h := newHarness(t, kind)
 		f := h.addFleet()
@@ -229,6 +233,7 @@ func TestE2E_TokenExpiryCausesExactlyOneLogin(t *testing.T) {
 }
 
 func TestE2E_WrongPasswordTriesOnceAndBridgeStaysUp(t *testing.T) {
+	t.Parallel()
 	forEachBroker(t, func(t *testing.T, kind string) {
 		h := newHarness(t, kind)
 		h.addFleet()
@@ -252,6 +257,7 @@ func TestE2E_WrongPasswordTriesOnceAndBridgeStaysUp(t *testing.T) {
 }
 
 func TestE2E_OfflineDeviceBecomesUnavailableAndComesBack(t *testing.T) {
+	t.Parallel()
 	forEachBroker(t, func(t *testing.T, kind string) {
 		h := newHarness(t, kind)
 		f := h.addFleet()
@@ -274,6 +280,7 @@ func TestE2E_OfflineDeviceBecomesUnavailableAndComesBack(t *testing.T) {
 }
 
 func TestE2E_BrokerRestartRepublishesEverything(t *testing.T) {
+	t.Parallel()
 	forEachBroker(t, func(t *testing.T, kind string) {
 		h := newHarness(t, kind)
 		f := h.addFleet()
@@ -297,6 +304,7 @@ func TestE2E_BrokerRestartRepublishesEverything(t *testing.T) {
 }
 
 func TestE2E_HomeAssistantBirthReplaysDiscoveryAndState(t *testing.T) {
+	t.Parallel()
 	forEachBroker(t, func(t *testing.T, kind string) {
 		h := newHarness(t, kind)
 		h.cfg.Poll.Interval = time.Hour // nothing else publishes
@@ -324,6 +332,7 @@ func TestE2E_HomeAssistantBirthReplaysDiscoveryAndState(t *testing.T) {
 }
 
 func TestE2E_RemovedDeviceIsCleared(t *testing.T) {
+	t.Parallel()
 	forEachBroker(t, func(t *testing.T, kind string) {
 		h := newHarness(t, kind)
 		h.cfg.Poll.DeviceListInterval = 500 * time.Millisecond
@@ -348,6 +357,7 @@ func TestE2E_RemovedDeviceIsCleared(t *testing.T) {
 }
 
 func TestE2E_DeviceRemovedWhileStoppedIsClearedOnStart(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	f := h.addFleet()
 	h.start()
@@ -365,6 +375,7 @@ func TestE2E_DeviceRemovedWhileStoppedIsClearedOnStart(t *testing.T) {
 }
 
 func TestE2E_EnergyNeverDecreasesAcrossPlugReboot(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	f := h.addFleet()
 	h.fake.Tick(2 * time.Hour) // 3 kWh on the kettle
@@ -397,6 +408,7 @@ func TestE2E_EnergyNeverDecreasesAcrossPlugReboot(t *testing.T) {
 }
 
 func TestE2E_ShutdownPublishesOffline(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	h.addFleet()
 	h.start()
@@ -410,6 +422,7 @@ func TestE2E_ShutdownPublishesOffline(t *testing.T) {
 }
 
 func TestE2E_RetainedCommandsAreIgnored(t *testing.T) {
+	t.Parallel()
 	forEachBroker(t, func(t *testing.T, kind string) {
 		h := newHarness(t, kind)
 		f := h.addFleet()
@@ -433,6 +446,7 @@ func TestE2E_RetainedCommandsAreIgnored(t *testing.T) {
 }
 
 func TestE2E_PasswordChangedWhileStoppedMarksDevicesUnavailable(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	f := h.addFleet()
 	h.start()
@@ -458,6 +472,7 @@ func TestE2E_PasswordChangedWhileStoppedMarksDevicesUnavailable(t *testing.T) {
 }
 
 func TestE2E_RenamedWhileStoppedLeavesNoGhostAndTopicsStayPut(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	f := h.addFleet()
 	h.start()
@@ -492,6 +507,7 @@ func TestE2E_RenamedWhileStoppedLeavesNoGhostAndTopicsStayPut(t *testing.T) {
 }
 
 func TestE2E_AccountRemovedFromConfigIsCleared(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	f := h.addFleet()
 	h.start()

@@ -104,6 +104,9 @@ func badPayloads(rng *rand.Rand) func(allowJSONObject bool) []byte {
 }
 
 func TestHostileMQTTStorm(t *testing.T) {
+	if !alone(t) { // it measures the heap
+		return
+	}
 	h := newHarness(t, "mochi")
 	h.cfg.Poll.Interval = 2 * time.Second
 	f := h.addFleet()

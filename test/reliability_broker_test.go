@@ -227,6 +227,7 @@ func (h *harness) bridgeConnectedAfter(t0 time.Time) time.Time {
 }
 
 func TestReliability_BrokerRestartsUnderCommandLoad(t *testing.T) {
+	t.Parallel()
 	forEachBroker(t, func(t *testing.T, kind string) {
 		h := newHarness(t, kind)
 		f := h.addFleet()
@@ -316,6 +317,7 @@ func TestReliability_BrokerRestartsUnderCommandLoad(t *testing.T) {
 }
 
 func TestMatchApplied_FindsLostAndReorderedCommands(t *testing.T) {
+	t.Parallel()
 	must := func(on ...bool) []sentCmd {
 		var s []sentCmd
 		for _, v := range on {

@@ -89,6 +89,9 @@ func countKasaReads(h *harness, from int, id string) int {
 // reads, not earlier; hung requests do not pile up as goroutines; and the
 // recovery is logged once per account, without a line per device.
 func TestReliability_CloudOutage(t *testing.T) {
+	if !alone(t) { // it counts the process's goroutines
+		return
+	}
 	const (
 		interval   = time.Second
 		reqTimeout = time.Second
@@ -344,6 +347,7 @@ func (h *harness) stormCommands(ids []string) []string {
 // 1010 at once. Promise: exactly one token refresh, then every call
 // succeeds.
 func TestReliability_TuyaTokenStormCausesOneRefresh(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	h.cfg.Accounts = h.cfg.Accounts[:0] // the Tuya project alone
 	f := h.addTuya()
@@ -392,6 +396,7 @@ func TestReliability_TuyaTokenStormCausesOneRefresh(t *testing.T) {
 // way. Promise: exactly one login/refresh per account, then all calls
 // succeed.
 func TestReliability_TokenStormOnBothAccounts(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	kf := h.addFleet()
 	var kasaSpares []string
@@ -491,6 +496,7 @@ func (h *harness) waitAccountStatus(from int, want map[string]string) string {
 // working (state and commands); a corrected configuration is used at the
 // next start.
 func TestReliability_WrongKasaPasswordNextToAWorkingTuyaProject(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	kf := h.addFleet()
 	tf := h.addTuya()
@@ -552,6 +558,7 @@ func TestReliability_WrongKasaPasswordNextToAWorkingTuyaProject(t *testing.T) {
 // attempt, no other call; the error is in bridge/info, bridge/event and the
 // log; the Kasa account keeps working (state and commands).
 func TestReliability_WrongTuyaSecretNextToAWorkingKasaAccount(t *testing.T) {
+	t.Parallel()
 	const wrongSecret = "ffffffffffffffff0123456789abcdef"
 	h := newHarness(t, "mochi")
 	kf := h.addFleet()

@@ -29,6 +29,7 @@ func (h *harness) relayCalls(id string) int {
 // device the cloud reports offline: it fails at once and the device shows
 // unavailable.
 func TestReliability_FailedCommandCallsAreRetriedInOrder(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	h.cfg.Poll.Interval = time.Hour
 	f := h.addFleet()

@@ -67,6 +67,7 @@ func checkUnique(t *testing.T, what string, ids map[string][]string) {
 }
 
 func TestReliability_HomeAssistantRestartReplaysOnceWithTheSameUniqueIDs(t *testing.T) {
+	t.Parallel()
 	forEachBroker(t, func(t *testing.T, kind string) {
 		h := newHarness(t, kind)
 		h.cfg.Poll.Interval = time.Hour // only the replay publishes

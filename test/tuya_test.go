@@ -41,6 +41,7 @@ func (h *harness) addTuya() tuyaFleet {
 }
 
 func TestE2E_TuyaDiscoveryScaledSensorsAndEnergy(t *testing.T) {
+	t.Parallel()
 	forEachBroker(t, func(t *testing.T, kind string) {
 		h := newHarness(t, kind)
 		h.addFleet()
@@ -84,6 +85,7 @@ func TestE2E_TuyaDiscoveryScaledSensorsAndEnergy(t *testing.T) {
 }
 
 func TestE2E_TuyaStripGangCommands(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	h.cfg.Poll.Interval = time.Hour
 	f := h.addTuya()
@@ -106,6 +108,7 @@ func TestE2E_TuyaStripGangCommands(t *testing.T) {
 }
 
 func TestE2E_TuyaQuotaExhaustedStopsPolling(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	f := h.addTuya()
 	h.start()
