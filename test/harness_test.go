@@ -21,7 +21,7 @@
 //     that proves the chance for it has passed: the next poll (a fake's
 //     call counter), a later bridge request on the same device (its worker
 //     does jobs in order), rec.sync for retained messages, the bridge's
-//     count of failed list attempts (h.waitFailures).
+//     count of failed calls to the cloud (h.waitFailedCalls).
 //   - Tests that measure the whole process (heap, goroutine counts) or
 //     change its environment run alone in a child process (alone), still
 //     in parallel with the others.
@@ -240,37 +240,4 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// waitLog waits for a log entry at level >= lvl containing every part.
-func (h *harness) waitLog(what string, lvl zapcore.Level, parts ...string) {
-	h.t.Helper()
-	eventually(h.t, what, func() bool { return h.logged(lvl, parts...) })
-}
-
-// failures returns how many account-wide calls of account have failed in a
-// row, as the bridge counts them: each failed list or poll after the first
-// logs "cloud account still failing" with the count.
-func (h *harness) failures(account string) int {
-	n := 0
-	for _, e := range h.logs.FilterMessage("cloud account still failing").All() {
-		if e.ContextMap()["account"] != account {
-			continue
-		}
-		for _, f := range e.Context {
-			if f.Key == "consecutive_errors" {
-				n = max(n, int(f.Integer))
-			}
-		}
-	}
-	return n
-}
-
-// waitFailures waits until the bridge has counted n failed account-wide
-// calls of account in a row (see failures): n chances to retry, taken.
-func (h *harness) waitFailures(account string, n int) {
-	h.t.Helper()
-	eventually(h.t, fmt.Sprintf("%d failed calls in a row for account %s", n, account), func() bool {
-		return h.failures(account) >= n
-	})
 }

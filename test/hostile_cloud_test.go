@@ -54,7 +54,8 @@ func TestHostileCloudInput(t *testing.T) {
 		eventually(t, what+": faults served", func() bool {
 			return h.fake.PendingRewrites() == 0 && tf.srv.PendingRewrites() == 0
 		})
-		time.Sleep(1200 * time.Millisecond) // one more poll
+		h.waitPolls("home", 2) // one more whole poll of each account
+		h.waitPolls("garden", 2)
 		for _, topic := range []string{lamp, kettle, fridge, heater} {
 			eventually(t, what+": "+topic+" available", func() bool {
 				return lastPayload(h, base+"/"+topic+"/availability") == `{"state":"online"}`
@@ -152,7 +153,7 @@ func TestHostileCloudInput(t *testing.T) {
 		}
 		waitLog("refusal named", zapcore.WarnLevel, "attacker.example.net", "outside https://*.tplinkcloud.com")
 		waitLog("loopback refusal named", zapcore.WarnLevel, "127.0.0.2", "outside https://*.tplinkcloud.com")
-		time.Sleep(1500 * time.Millisecond) // more polls: still nothing goes there
+		h.waitPolls("home", 2) // more polls: still nothing goes there
 		for _, r := range h.fake.Requests() {
 			if r.Host != u.Host {
 				t.Errorf("a %s request went to %s", r.Method, r.Host)

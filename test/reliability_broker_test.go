@@ -290,7 +290,7 @@ func TestReliability_BrokerRestartsUnderCommandLoad(t *testing.T) {
 			killed := time.Now()
 			h.broker.stop()
 			close(stop)
-			time.Sleep(300 * time.Millisecond)
+			time.Sleep(brokerDowntime)
 			mk := h.rec.mark()
 			h.broker.start()
 			up := time.Now()

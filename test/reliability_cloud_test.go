@@ -110,7 +110,8 @@ func TestReliability_CloudOutage(t *testing.T) {
 	h.rec.waitMsg(0, base+"/"+heater+"/availability", contains(`"online"`))
 	h.rec.waitMsg(0, base+"/"+lamp, nil)
 	h.rec.waitMsg(0, base+"/"+heater, nil)
-	time.Sleep(2 * interval) // steady state: every worker and connection exists
+	h.waitPolls("home", 2) // steady state: every worker and connection exists
+	h.waitPolls("garden", 2)
 	before := runtime.NumGoroutine()
 
 	// Phase 1: HTTP 500 from both clouds.
@@ -149,7 +150,7 @@ func TestReliability_CloudOutage(t *testing.T) {
 	if !strings.Contains(info.payload, "cloud unavailable") {
 		t.Errorf("bridge/info does not say the cloud is unavailable: %s", info.payload)
 	}
-	time.Sleep(2 * interval)
+	time.Sleep(2 * interval) // the 500s go on: more failed reads, a longer back-off
 
 	// Phase 2: both clouds hang. Requests end at the request timeout.
 	h.fake.FailHTTP(0, 0)
@@ -158,7 +159,7 @@ func TestReliability_CloudOutage(t *testing.T) {
 	h.fake.Hang(1 << 30)
 	tf.srv.Hang(1 << 30)
 	sampler := sampleGoroutines()
-	time.Sleep(6 * time.Second)
+	time.Sleep(6 * time.Second) // the clouds hang this long
 	samples := sampler.finish()
 	for _, acct := range []string{"home", "garden"} {
 		ok := false
@@ -241,9 +242,12 @@ func TestReliability_CloudOutage(t *testing.T) {
 		t.Errorf("recovery took %s, more than the back-off cap %s allows", back, backoffCap)
 	}
 
-	// The back-off resets: reads at the normal interval again.
+	// The back-off resets: reads at the normal interval again, at least
+	// three within four intervals.
 	kasaMark = len(h.fake.Requests())
-	time.Sleep(4 * interval)
+	for resetAt := time.Now(); countKasaReads(h, kasaMark, f.lamp) < 3 && time.Since(resetAt) < 4*interval; {
+		time.Sleep(50 * time.Millisecond)
+	}
 	if n := countKasaReads(h, kasaMark, f.lamp); n < 3 {
 		t.Errorf("%d reads of the lamp in %s after the recovery: the back-off did not reset", n, 4*interval)
 	}
@@ -357,8 +361,10 @@ func TestReliability_TuyaTokenStormCausesOneRefresh(t *testing.T) {
 	before := tuyaTokenCalls(f)
 	expired := f.srv.Answers(1010)
 
-	// With some latency the commands are in flight together, so all of
-	// them meet the dead token.
+	// The cloud holds the calls until one per command has arrived (a poll
+	// may be one of them), so that they are in flight together and all
+	// meet the dead token, however slowly a loaded machine sends them.
+	f.srv.HoldNext(len(spares))
 	f.srv.SetLatency(100 * time.Millisecond)
 	mk := h.rec.mark()
 	f.srv.ExpireTokens()
@@ -371,7 +377,7 @@ func TestReliability_TuyaTokenStormCausesOneRefresh(t *testing.T) {
 			t.Errorf("plug %s is off after ON", id)
 		}
 	}
-	time.Sleep(1500 * time.Millisecond) // another poll on the new token
+	h.waitPolls("garden", 2) // another whole poll on the new token
 	refused := f.srv.Answers(1010) - expired
 	n := tuyaTokenCalls(f) - before
 	t.Logf("tuya token storm: %d calls refused with 1010, %d token refresh(es)", refused, n)
@@ -382,7 +388,7 @@ func TestReliability_TuyaTokenStormCausesOneRefresh(t *testing.T) {
 		t.Errorf("only %d calls saw the expired token, fewer than the %d commands: no storm", refused, len(spares))
 	}
 	settled := f.srv.Answers(1010)
-	time.Sleep(1500 * time.Millisecond)
+	h.waitPolls("garden", 2)
 	if f.srv.Answers(1010) != settled {
 		t.Error("calls still refused with 1010 after the refresh")
 	}
@@ -411,6 +417,10 @@ func TestReliability_TokenStormOnBothAccounts(t *testing.T) {
 	kasaBefore, tuyaBefore := kasaTokenCalls(h), tuyaTokenCalls(tf)
 	kasaReqs, tuyaExpired := len(h.fake.Requests()), tf.srv.Answers(1010)
 
+	// As in TestReliability_TuyaTokenStormCausesOneRefresh: calls held
+	// until one per command has arrived at each cloud.
+	h.fake.HoldNext(len(kasaSpares))
+	tf.srv.HoldNext(len(tuyaSpares))
 	h.fake.SetLatency(100 * time.Millisecond)
 	tf.srv.SetLatency(100 * time.Millisecond)
 	mk := h.rec.mark()
@@ -435,7 +445,8 @@ func TestReliability_TokenStormOnBothAccounts(t *testing.T) {
 	tf.srv.SetSwitch(tf.plug, "switch_1", false)
 	h.rec.waitMsg(mk, base+"/"+h.deviceTopic(0, kf.lamp), contains(`"state":"ON"`))
 	h.rec.waitMsg(mk, base+"/"+h.deviceTopic(0, tf.plug), contains(`"state":"OFF"`))
-	time.Sleep(1500 * time.Millisecond)
+	h.waitPolls("home", 2) // another whole poll of each on its new token
+	h.waitPolls("garden", 2)
 	k, tu := kasaTokenCalls(h)-kasaBefore, tuyaTokenCalls(tf)-tuyaBefore
 	stale := 0 // Kasa calls that carried a token issued before the expiry
 	issued := map[string]bool{}
@@ -523,7 +534,7 @@ func TestReliability_WrongKasaPasswordNextToAWorkingTuyaProject(t *testing.T) {
 	}
 
 	lists := tf.srv.Calls("/v1.0/iot-01/associated-users/devices")
-	time.Sleep(3 * time.Second) // six list intervals
+	h.waitFailedCalls("home", h.failedCalls("home")+6) // six list intervals: six chances to log in again
 	if n := h.fake.Calls("login"); n != 1 {
 		t.Fatalf("wrong password: %d login attempts over six list intervals, want exactly 1", n)
 	}
@@ -589,7 +600,7 @@ func TestReliability_WrongTuyaSecretNextToAWorkingKasaAccount(t *testing.T) {
 		t.Error("the Kasa command did not reach the cloud")
 	}
 
-	time.Sleep(3 * time.Second) // six list intervals
+	h.waitFailedCalls("garden", h.failedCalls("garden")+6) // six list intervals: six chances to ask for a token again
 	if n := tf.srv.Calls(""); n != 1 || tf.srv.Calls("/v1.0/token") != 1 {
 		t.Fatalf("wrong secret: %d Tuya calls (%d token grants) over six list intervals, want exactly 1 grant",
 			n, tf.srv.Calls("/v1.0/token"))

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/zap/zapcore"
 )
 
 // Reliability scenario 2: Home Assistant restarts. When it announces
@@ -81,7 +83,6 @@ func TestReliability_HomeAssistantRestartReplaysOnceWithTheSameUniqueIDs(t *test
 		h.waitBack(0, all, topics)
 		bridgeConfig := "homeassistant/device/kasa2mqtt_bridge_" + base + "/config"
 		h.rec.waitMsg(0, bridgeConfig, nil)
-		time.Sleep(300 * time.Millisecond)
 
 		before := discoveryIDs(t, h.rec.all())
 		checkUnique(t, kind+": before", before)
@@ -96,9 +97,15 @@ func TestReliability_HomeAssistantRestartReplaysOnceWithTheSameUniqueIDs(t *test
 		// Home Assistant stops: nothing is republished.
 		mk := h.rec.mark()
 		h.rec.publish("homeassistant/status", "offline", false)
-		time.Sleep(500 * time.Millisecond)
+		// Answered after "offline" was handled (in order, by one goroutine).
+		if r := h.request("health_check", `{}`); r.Status != "ok" {
+			t.Fatalf("health_check: %+v", r)
+		}
+		if h.logged(zapcore.InfoLevel, birthMessage) {
+			t.Fatal("Home Assistant going offline scheduled a replay")
+		}
 		for _, m := range h.rec.all()[mk:] {
-			if m.topic != "homeassistant/status" {
+			if m.topic != "homeassistant/status" && !strings.HasSuffix(m.topic, "/health_check") {
 				t.Fatalf("Home Assistant going offline made the bridge publish %s", m.topic)
 			}
 		}
@@ -123,7 +130,7 @@ func TestReliability_HomeAssistantRestartReplaysOnceWithTheSameUniqueIDs(t *test
 		if d := first.Sub(born); d < 200*time.Millisecond {
 			t.Errorf("the replay began %v after the birth, before the 200ms delay", d)
 		}
-		time.Sleep(time.Second) // any second replay would come now
+		h.birthsSettled(2) // a second replay would be out
 		replay := h.rec.all()[mk:]
 		for topic := range configs {
 			n := 0

@@ -185,7 +185,7 @@ func TestReliability_Soak(t *testing.T) {
 		if time.Now().After(nextRestart) && faults["broker_restart"] < restarts {
 			calm()
 			h.broker.stop()
-			time.Sleep(300 * time.Millisecond)
+			time.Sleep(brokerDowntime)
 			mk := h.rec.mark()
 			h.broker.start()
 			up := time.Now()

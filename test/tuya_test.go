@@ -71,7 +71,7 @@ func TestE2E_TuyaDiscoveryScaledSensorsAndEnergy(t *testing.T) {
 		if total > first+1.3 {
 			t.Errorf("energy grew by %v kWh for 1.2345 kWh used", total-first)
 		}
-		time.Sleep(1500 * time.Millisecond) // more polls, no new energy: the total stays put
+		h.waitPolls("garden", 2) // more polls, no new energy: the total stays put
 		last := h.rec.waitMsg(0, base+"/"+heater, nil)
 		for _, msg := range h.rec.all() {
 			if msg.topic == base+"/"+heater {
@@ -119,7 +119,17 @@ func TestE2E_TuyaQuotaExhaustedStopsPolling(t *testing.T) {
 	h.rec.waitMsg(0, base+"/bridge/info", contains(`"status":"rate_limited"`))
 	h.rec.waitMsg(0, base+"/bridge/event", contains(`"type":"account_error"`))
 	calls := f.srv.Calls("/")
-	time.Sleep(3 * time.Second) // three poll intervals
+	// Chances to call the cloud: a refresh of the plug and a new list,
+	// asked for over MQTT (the next poll is minutes away: the bridge backs
+	// off from a rate-limited account).
+	if r := h.refreshed(f.plug); r.Status != "error" {
+		t.Errorf("device/refresh of a paused account: %+v, want an error", r)
+	}
+	failed := h.failedCalls("garden")
+	if r := h.request("devices/refresh", `{}`); r.Status != "ok" {
+		t.Fatalf("devices/refresh: %+v", r)
+	}
+	h.waitFailedCalls("garden", failed+1)
 	if n := f.srv.Calls("/") - calls; n != 0 {
 		t.Fatalf("%d cloud calls after the trial quota ran out, want none", n)
 	}

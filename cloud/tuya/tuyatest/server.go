@@ -119,9 +119,10 @@ type Server struct {
 	calls    []Request
 	foreign  []string
 
-	// latency (faults.go) and hostile, the RewriteNext rules (hostile.go),
-	// have their own mutexes: mu does not guard them.
+	// latency and gate (faults.go) and hostile, the RewriteNext rules
+	// (hostile.go), have their own mutexes: mu does not guard them.
 	latency httpfault.Latency
+	gate    httpfault.Gate
 	hostile httpfault.Rewrites
 }
 
