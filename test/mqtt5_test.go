@@ -224,8 +224,10 @@ func mqtt5Setup(t *testing.T, kind string) (h *harness, addr, lamp string) {
 // invalid PUBACK makes MQTT.js reconnect and resend). The retained state
 // reaches the MQTT 5 client without a message expiry the bridge never set.
 func TestMQTT5CommandsAppliedOnce(t *testing.T) {
+	t.Parallel()
 	for _, kind := range brokerKinds(t) {
 		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
 			h, addr, lamp := mqtt5Setup(t, kind)
 			state := base + "/living_room_lamp"
 			c := dialV5(t, addr, "node-red-flows", true, 0)
