@@ -9,6 +9,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
 )
 
 type msg struct {
@@ -34,7 +35,7 @@ func newRecorder(t *testing.T, brokerURL string) *recorder {
 	t.Helper()
 	r := &recorder{t: t, wake: make(chan struct{}, 1), id: fmt.Sprintf("recorder-%d-%d", time.Now().UnixNano(), recorderSeq.Add(1))}
 	opts := paho.NewClientOptions().AddBroker(strings.Replace(brokerURL, "mqtt://", "tcp://", 1)).
-		SetClientID(r.id).
+		SetClientID(r.id).SetStore(copyingStore{paho.NewMemoryStore()}).
 		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(200 * time.Millisecond).
 		SetMaxReconnectInterval(time.Second).SetOrderMatters(true).
 		SetOnConnectHandler(func(c paho.Client) {
@@ -54,6 +55,31 @@ func newRecorder(t *testing.T, brokerURL string) *recorder {
 	}
 	t.Cleanup(func() { r.client.Disconnect(100) })
 	return r
+}
+
+// copyingStore is paho's memory store, except that a stored PUBLISH is
+// copied on the way in and out. The recorder reconnects by itself (paho's
+// auto-reconnect), which in paho.mqtt.golang v1.5.1 races
+// (eclipse-paho/paho.mqtt.golang#703): a QoS 1 message published as the
+// connection drops is both queued and stored as one object, and the
+// reconnect sets the stored one's DUP flag while the new connection writes
+// the queued one. With copies they are two objects (the message may go out
+// twice, which QoS 1 allows). The bridge is not affected: it reconnects
+// itself with a clean session, and paho empties the store at each connect.
+type copyingStore struct{ *paho.MemoryStore }
+
+func (s copyingStore) Put(key string, m packets.ControlPacket) { s.MemoryStore.Put(key, copyOf(m)) }
+
+func (s copyingStore) Get(key string) packets.ControlPacket { return copyOf(s.MemoryStore.Get(key)) }
+
+// copyOf returns a copy of a PUBLISH (sharing the payload, which nothing
+// writes) and any other packet as it is.
+func copyOf(m packets.ControlPacket) packets.ControlPacket {
+	if p, ok := m.(*packets.PublishPacket); ok && p != nil {
+		c := *p
+		return &c
+	}
+	return m
 }
 
 func (r *recorder) publish(topic, payload string, retained bool) {
