@@ -14,6 +14,7 @@ import (
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
 	"github.com/kasa2mqtt/kasa2mqtt/discovery"
+	iclock "github.com/kasa2mqtt/kasa2mqtt/internal/clock"
 )
 
 // DeviceOverride changes how one device (keyed by its cloud id) is bridged.
@@ -44,6 +45,10 @@ type Options struct {
 	Version string
 	// PollInterval between state reads, default 60s.
 	PollInterval time.Duration
+	// ReconcileInterval replaces PollInterval for an account whose
+	// provider pushes changes (cloud.Pusher) while its push connection is
+	// healthy, default 10m: the reads then only reconcile.
+	ReconcileInterval time.Duration
 	// ListInterval between device-list reads, default 30m.
 	ListInterval time.Duration
 	// MissedPolls is how many consecutive failed reads (other than "device
@@ -89,8 +94,11 @@ type Options struct {
 	// event and the log show what it returns. Nil adds nothing.
 	Advise func(p cloud.Provider, err error) error
 
-	// clock replaces the system clock in this package's tests (timers and
-	// time stamps; see clock). Nil: the system clock.
+	// Clock replaces the system clock (timers and time stamps; see clock)
+	// for end-to-end tests; nil: the system clock.
+	Clock iclock.Clock
+
+	// clock replaces the system clock in this package's tests; nil: Clock.
 	clock clock
 }
 
@@ -192,8 +200,11 @@ func New(opts Options, providers ...cloud.Provider) (*Bridge, error) {
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
+	if opts.ReconcileInterval <= 0 {
+		opts.ReconcileInterval = DefaultReconcileInterval
+	}
 	if opts.clock == nil {
-		opts.clock = realClock{}
+		opts.clock = iclock.Or(opts.Clock)
 	}
 	if opts.Version == "" {
 		opts.Version = "dev"
@@ -311,6 +322,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 		pl := &poller{
 			prov:         p,
 			pollInterval: b.opts.PollInterval,
+			push:         newPushGate(b.opts.ReconcileInterval),
 			listInterval: b.opts.ListInterval,
 			skip:         func(id string) bool { return b.ov.get(id).Disabled },
 			events:       b.events,
@@ -321,6 +333,9 @@ func (b *Bridge) Run(ctx context.Context) error {
 		}
 		l.pollers[p] = pl
 		wg.Go(func() { pl.run(loopCtx) })
+		if pu, ok := p.(cloud.Pusher); ok {
+			wg.Go(func() { pu.Push(loopCtx, pushSink{prov: p, events: b.events, done: loopCtx.Done()}) })
+		}
 	}
 	l.run(ctx)
 

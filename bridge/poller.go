@@ -31,6 +31,7 @@ type poller struct {
 	log          *zap.Logger
 	metrics      Metrics // may be nil
 	clock        clock
+	push         *pushGate // read at the reconcile interval while push is healthy
 }
 
 // listEvent carries a ListDevices result.
@@ -114,6 +115,7 @@ func (p *poller) run(ctx context.Context) {
 	defer pollTimer.Stop()
 	failures := 0
 
+	var nextPoll time.Time // when pollTimer fires; zero before the first list
 	list := func() {
 		lctx, cancel := context.WithTimeout(ctx, runDeadline(p.listInterval))
 		var devs []cloud.Device
@@ -152,11 +154,12 @@ func (p *poller) run(ctx context.Context) {
 		}
 		listTimer.Reset(p.listInterval)
 		pollTimer.Reset(0)
+		nextPoll = p.clock.Now()
 	}
 	rateLimited, failing := 0, 0
 	poll := func() {
-		next := p.pollInterval
-		defer func() { pollTimer.Reset(next) }()
+		next := p.push.interval(p.pollInterval)
+		defer func() { pollTimer.Reset(next); nextPoll = p.clock.Now().Add(next) }()
 		if len(ids) == 0 {
 			return
 		}
@@ -215,6 +218,11 @@ func (p *poller) run(ctx context.Context) {
 			list()
 		case <-pollTimer.C():
 			poll()
+		case healthy := <-p.push.updates():
+			if due, rearm := p.push.onChange(healthy, p.clock.Now(), nextPoll, p.pollInterval); rearm {
+				nextPoll = due
+				pollTimer.Reset(due.Sub(p.clock.Now()))
+			}
 		}
 	}
 }

@@ -73,7 +73,10 @@ type registry struct {
 	accounts *accountTracker
 	// relisted is when each account was last asked to re-list early.
 	relisted map[cloud.Provider]time.Time
-	workers  uint64 // workers started
+	// push is the last reported health of each pushing account's push
+	// connection.
+	push    map[cloud.Provider]cloud.PushStatus
+	workers uint64 // workers started
 	// pending are the devices no longer bridged whose state and
 	// availability topics wait for their clear (registry_clear.go).
 	pending map[string]pendingClear
@@ -96,6 +99,7 @@ func newRegistry(opts Options, disc discovery.Config, providers []cloud.Provider
 		pending:  map[string]pendingClear{},
 
 		retainedSeen: map[string]bool{},
+		push:         map[cloud.Provider]cloud.PushStatus{},
 	}
 	r.topics = newTopicAllocator(ov.get, func(key string) string { return r.known[key].Topic })
 	return r

@@ -90,6 +90,8 @@ type accountInfo struct {
 	LoggedIn    *bool      `json:"logged_in,omitempty"`
 	CallsToday  int        `json:"calls_today"`
 	Devices     int        `json:"devices"`
+	// Push is the account's push connection, for providers that push.
+	Push *pushInfo `json:"push,omitempty"`
 }
 
 type bridgeInfo struct {
@@ -109,6 +111,9 @@ func (r *registry) accountInfos() map[string]accountInfo {
 	for _, p := range r.providers {
 		as := r.accounts.status(p)
 		ai := accountInfo{Provider: p.Kind(), Status: as.status, LastError: as.lastErr, Problem: as.problem()}
+		var pushProblem bool
+		ai.Push, pushProblem = r.pushInfoOf(p)
+		ai.Problem = ai.Problem || pushProblem
 		if !as.errAt.IsZero() {
 			t := as.errAt
 			ai.LastErrorAt = &t

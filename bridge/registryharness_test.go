@@ -128,6 +128,8 @@ type harness struct {
 	connected bool
 	// wake is when the registry last asked for flushClears (wakeEffect).
 	wake time.Time
+	// pushHealthy records the push health reported to the pollers.
+	pushHealthy []bool
 }
 
 // newHarness builds a registry for providers, with opts (defaults filled
@@ -188,6 +190,8 @@ func (h *harness) apply(effs []effect) {
 			h.restarts++
 		case wakeEffect:
 			h.wake = e.at
+		case pushHealthEffect:
+			h.pushHealthy = append(h.pushHealthy, e.healthy)
 		default:
 			h.t.Fatalf("unknown effect %T", e)
 		}

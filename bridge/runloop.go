@@ -92,6 +92,10 @@ func (l *runLoop) run(ctx context.Context) {
 				l.apply(l.reg.handleStates(ev))
 			case resultEvent:
 				l.apply(l.reg.handleResult(ev))
+			case pushEvent:
+				l.apply(l.reg.handlePush(ev))
+			case pushStatusEvent:
+				l.apply(l.reg.handlePushStatus(ev))
 			}
 		}
 	}
@@ -137,6 +141,10 @@ func (l *runLoop) apply(effs []effect) {
 			// The registry never sends more jobs than the queue takes.
 			if w := l.workers[e.key]; w == nil || !w.enqueue(e.job) {
 				l.b.log.Error("device worker refused a job; please report this as a bug", zap.String("device_key", e.key))
+			}
+		case pushHealthEffect:
+			if pl := l.pollers[e.prov]; pl != nil && pl.push != nil {
+				pl.push.set(e.healthy)
 			}
 		case relistEffect:
 			if pl := l.pollers[e.prov]; pl != nil {
