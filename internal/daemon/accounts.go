@@ -9,6 +9,7 @@ import (
 
 	"github.com/kasa2mqtt/kasa2mqtt/bridge"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+	"github.com/kasa2mqtt/kasa2mqtt/internal/clock"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/config"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/providers"
 )
@@ -20,6 +21,12 @@ import (
 // httpClient, when not nil, sends every cloud request; obs, when not nil,
 // receives every cloud call, login and token refresh.
 func OpenAccounts(cfg *config.Config, httpClient *http.Client, log *zap.Logger, obs cloud.Observer) ([]*providers.Account, *cloud.EnergyMeter, error) {
+	return openAccounts(cfg, httpClient, log, obs, nil)
+}
+
+// openAccounts is OpenAccounts with the providers' clock (nil: the
+// system clock).
+func openAccounts(cfg *config.Config, httpClient *http.Client, log *zap.Logger, obs cloud.Observer, clk clock.Clock) ([]*providers.Account, *cloud.EnergyMeter, error) {
 	energy, err := cloud.OpenEnergyMeter(filepath.Join(cfg.StateDir, "energy.json"))
 	if err != nil {
 		return nil, nil, err
@@ -38,6 +45,7 @@ func OpenAccounts(cfg *config.Config, httpClient *http.Client, log *zap.Logger, 
 		Observer:       obs,
 		RequestTimeout: cfg.Poll.RequestTimeout,
 		Scale:          scale,
+		Clock:          clk,
 	}
 	accts := make([]*providers.Account, 0, len(cfg.Accounts))
 	for i, a := range cfg.Accounts {

@@ -25,7 +25,7 @@ const opsCloseTimeout = 5 * time.Second
 
 // startProviders opens every account; its closer flushes the energy meter.
 func (m *Main) startProviders(r *run) (func(), error) {
-	accts, energy, err := OpenAccounts(m.Config, m.HTTPClient, m.Logger, m.Metrics)
+	accts, energy, err := openAccounts(m.Config, m.HTTPClient, m.Logger, m.Metrics, m.Clock)
 	if err != nil {
 		return nil, err
 	}
@@ -91,25 +91,27 @@ func (m *Main) startBridge(r *run) (func(), error) {
 			MaxReconnectInterval: cfg.MQTT.MaxReconnectInterval,
 			TLSConfig:            tlsConfig,
 		},
-		Output:          cfg.MQTT.Output,
-		Metrics:         m.Metrics,
-		BaseTopic:       cfg.MQTT.BaseTopic,
-		HomeAssistant:   cfg.HomeAssistant.Enabled,
-		DiscoveryPrefix: cfg.HomeAssistant.DiscoveryPrefix,
-		StatusTopic:     cfg.HomeAssistant.StatusTopic,
-		Version:         version.Version,
-		Commit:          version.Commit,
-		PollInterval:    cfg.Poll.Interval,
-		ListInterval:    cfg.Poll.DeviceListInterval,
-		MissedPolls:     cfg.Poll.UnavailableAfter,
-		RequestTimeout:  cfg.Poll.RequestTimeout,
-		Devices:         Overrides(cfg),
-		StateDir:        cfg.StateDir,
-		BirthDelay:      m.BirthDelay,
-		Logger:          log.Named("bridge"),
-		Config:          publicConfig(cfg, log),
-		Restart:         func() { r.restart.Store(true); r.cancel() },
-		Advise:          Advise,
+		Output:            cfg.MQTT.Output,
+		Metrics:           m.Metrics,
+		BaseTopic:         cfg.MQTT.BaseTopic,
+		HomeAssistant:     cfg.HomeAssistant.Enabled,
+		DiscoveryPrefix:   cfg.HomeAssistant.DiscoveryPrefix,
+		StatusTopic:       cfg.HomeAssistant.StatusTopic,
+		Version:           version.Version,
+		Commit:            version.Commit,
+		PollInterval:      cfg.Poll.Interval,
+		ReconcileInterval: cfg.Poll.ReconcileInterval,
+		Clock:             m.Clock,
+		ListInterval:      cfg.Poll.DeviceListInterval,
+		MissedPolls:       cfg.Poll.UnavailableAfter,
+		RequestTimeout:    cfg.Poll.RequestTimeout,
+		Devices:           Overrides(cfg),
+		StateDir:          cfg.StateDir,
+		BirthDelay:        m.BirthDelay,
+		Logger:            log.Named("bridge"),
+		Config:            publicConfig(cfg, log),
+		Restart:           func() { r.restart.Store(true); r.cancel() },
+		Advise:            Advise,
 	}
 	if m.Levels != nil {
 		opts.LogLevel = m.Levels.String
