@@ -142,27 +142,12 @@ func TestPoller_ReconcileIntervalWhilePushIsHealthy(t *testing.T) {
 	r.clock.Advance(3 * time.Minute)
 	r.idle(2)
 	r.p.push.set(false) // lost: the next read is a minute away, not seven
-	r.clock.waitTimerAt(t, r.clock.Now().Add(time.Minute))
+	r.clock.WaitTimerAt(r.clock.Now().Add(time.Minute))
 	r.clock.Advance(time.Minute)
 	r.expect("read")
 	r.idle(2)
 	r.clock.Advance(time.Minute)
 	r.expect("read")
-}
-
-// waitTimerAt blocks until a timer is armed to fire at at.
-func (c *fakeClock) waitTimerAt(t *testing.T, at time.Time) {
-	t.Helper()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for {
-		for tm := range c.armed {
-			if tm.at.Equal(at) {
-				return
-			}
-		}
-		c.cond.Wait()
-	}
 }
 
 func ptr[T any](v T) *T { return &v }
