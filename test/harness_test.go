@@ -51,6 +51,7 @@ import (
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/kasa"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/kasa/kasatest"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/tuya"
+	"github.com/kasa2mqtt/kasa2mqtt/internal/clock"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/config"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/daemon"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/logging"
@@ -102,6 +103,9 @@ type harness struct {
 	// httpAddr receives the operations endpoint's address when
 	// cfg.HTTP.Listen is set.
 	httpAddr chan string
+	// clock, when set before start, drives the daemon's schedules (a
+	// clocktest.Fake); nil: real time.
+	clock clock.Clock
 }
 
 // birthDelay is the daemon's wait after Home Assistant's birth message in
@@ -173,6 +177,7 @@ func (h *harness) start() {
 	m := &daemon.Main{Config: &cfg, Logger: log, Levels: levels, HTTPClient: h.fake.Client(),
 		BirthDelay:    func() time.Duration { return birthDelay },
 		Metrics:       h.metrics,
+		Clock:         h.clock,
 		OnHTTPStarted: func(addr string) { h.httpAddr <- addr }}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
