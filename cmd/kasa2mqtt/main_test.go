@@ -195,6 +195,21 @@ func TestDemoServesTheSimulatedFleet(t *testing.T) {
 			t.Fatalf("demo topics seen: %v, discovery %v", want, discovery)
 		}
 	}
+	// The Tuya project pushes its changes (its fake message service).
+	pushed := make(chan struct{}, 1)
+	c.Subscribe("kasa2mqtt/bridge/info", 1, func(_ paho.Client, m paho.Message) {
+		if strings.Contains(string(m.Payload()), `"push":{"connected":true`) {
+			select {
+			case pushed <- struct{}{}:
+			default:
+			}
+		}
+	})
+	select {
+	case <-pushed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("bridge/info never showed the demo's Tuya push connection connected")
+	}
 }
 
 // syncBuffer is a bytes.Buffer safe for the demo goroutine and the test.
