@@ -10,7 +10,6 @@ import (
 	"github.com/kasa2mqtt/kasa2mqtt/internal/clock/clocktest"
 )
 
-
 // addTuyaPush adds the Tuya project of addTuya with push on, against the
 // fake's message service.
 func (h *harness) addTuyaPush() tuyaFleet {
@@ -109,7 +108,7 @@ func TestE2E_TuyaPushQuietReconcilesOnly(t *testing.T) {
 	h.waitPush(0, true)
 	idle := settle(t, clk)
 
-	sim := simulated{t: t, clk: clk, idle: idle, srv: f.srv}
+	sim := simulated{t: t, clk: clk, idle: idle, srv: f.srv, h: h}
 	sim.run(time.Minute) // the read scheduled before push was connected, if any
 	before := f.srv.Calls(tuyaStatusPath)
 	sim.run(10 * time.Minute)
@@ -135,7 +134,7 @@ func TestE2E_TuyaPushDropResumesPollingWithoutDuplicateEnergy(t *testing.T) {
 	heater := h.deviceTopic(0, f.plug)
 	h.rec.waitMsg(0, base+"/"+heater, contains(`"state":"ON"`))
 	h.waitPush(0, true)
-	sim := simulated{t: t, clk: clk, idle: settle(t, clk), srv: f.srv}
+	sim := simulated{t: t, clk: clk, idle: settle(t, clk), srv: f.srv, h: h}
 	sim.run(time.Minute)
 
 	energy := func(p string) float64 { v, _ := stateField(p, "energy").(float64); return v }
@@ -149,10 +148,9 @@ func TestE2E_TuyaPushDropResumesPollingWithoutDuplicateEnergy(t *testing.T) {
 	calls := f.srv.Calls(tuyaStatusPath)
 	f.srv.DropPushConnection(tuyaID)
 	h.waitPush(mark, false)
-	for i := 0; i < 6 && f.srv.Calls(tuyaStatusPath) == calls; i++ {
-		clk.Advance(10 * time.Second)
-		time.Sleep(50 * time.Millisecond)
-	}
+	// The next read is due within poll.interval of the drop.
+	waitTimerAt(t, clk, clk.Now().Add(time.Minute))
+	clk.Advance(time.Minute)
 	eventually(t, "a status read within one poll interval of the drop", func() bool { return f.srv.Calls(tuyaStatusPath) > calls })
 	eventually(t, "the push connection back", func() bool {
 		clk.Advance(time.Second) // the reconnect's back-off runs on the clock
@@ -253,6 +251,7 @@ type simulated struct {
 	clk     *clocktest.Fake
 	idle    int
 	srv     *tuyatest.Server
+	h       *harness
 	elapsed time.Duration
 }
 
@@ -263,7 +262,10 @@ func (s *simulated) run(d time.Duration) {
 		s.clk.Advance(10 * time.Second)
 		if (s.elapsed+10*time.Second)%(30*time.Second) == 0 {
 			pings++
-			eventually(s.t, "the keep-alive ping answered", func() bool { return s.srv.PushStats(tuyaID).Pings >= pings })
+			now := s.clk.Now()
+			eventually(s.t, "the keep-alive ping answered", func() bool {
+				return s.srv.PushStats(tuyaID).Pings >= pings && !s.h.metrics.PushLastReceived("tuya", "garden").Before(now)
+			})
 		}
 		done := make(chan struct{})
 		go func() { s.clk.WaitArmed(s.idle); close(done) }()
@@ -272,6 +274,17 @@ func (s *simulated) run(d time.Duration) {
 		case <-time.After(waitFor):
 			s.t.Fatalf("the daemon did not go idle after %v simulated", s.elapsed)
 		}
-		time.Sleep(10 * time.Millisecond) // let the pong reach the client
+	}
+}
+
+// waitTimerAt waits until a timer of clk is armed to fire at at.
+func waitTimerAt(t *testing.T, clk *clocktest.Fake, at time.Time) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { clk.WaitTimerAt(at); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(waitFor):
+		t.Fatalf("no timer armed for %v", at)
 	}
 }

@@ -89,3 +89,14 @@ func (m *Metrics) PushReceived(provider, account string, at time.Time) {
 	defer m.push.mu.Unlock()
 	m.push.last[[2]string{label(provider), label(account)}] = at
 }
+
+// PushLastReceived returns when the push connection of an account last
+// received something, as reported to PushReceived (zero if never).
+func (m *Metrics) PushLastReceived(provider, account string) time.Time {
+	if m == nil {
+		return time.Time{}
+	}
+	m.push.mu.Lock()
+	defer m.push.mu.Unlock()
+	return m.push.last[[2]string{label(provider), label(account)}]
+}

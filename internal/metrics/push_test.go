@@ -20,7 +20,11 @@ func TestMetrics_Push(t *testing.T) {
 	m.PushFrame("tuya", "garden", "1000", cloud.PushDuplicate)
 	m.PushFrame("tuya", "garden", "none", cloud.PushParseError)
 	m.PushReconnect("tuya", "garden")
-	m.PushReceived("tuya", "garden", time.Now().Add(-90*time.Second))
+	at := time.Now().Add(-90 * time.Second)
+	m.PushReceived("tuya", "garden", at)
+	if got := m.PushLastReceived("tuya", "garden"); !got.Equal(at) {
+		t.Fatalf("PushLastReceived = %v, want %v", got, at)
+	}
 
 	body := scrape(t, m)
 	wantLines(t, body,
