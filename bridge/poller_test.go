@@ -53,10 +53,13 @@ type pollerRun struct {
 	p      *poller
 }
 
-func startPoller(t *testing.T, acct *scriptedAccount, poll, list time.Duration) *pollerRun {
+func startPoller(t *testing.T, acct *scriptedAccount, poll, list time.Duration, mods ...func(*poller)) *pollerRun {
 	r := &pollerRun{t: t, clock: newFakeClock(), events: make(chan event, 16)}
 	r.p = &poller{prov: acct, pollInterval: poll, listInterval: list, skip: func(string) bool { return false },
 		events: r.events, relist: make(chan struct{}, 1), log: zap.NewNop(), clock: r.clock}
+	for _, m := range mods {
+		m(r.p)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.p.run(ctx); close(done) }()

@@ -1,13 +1,10 @@
 package bridge
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
-
-	"go.uber.org/zap"
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
 )
@@ -117,14 +114,8 @@ func TestPush_StatusInInfoAndHealth(t *testing.T) {
 // While push is healthy the account is read at the reconcile interval;
 // when it drops, the next read comes within the poll interval.
 func TestPoller_ReconcileIntervalWhilePushIsHealthy(t *testing.T) {
-	acct := &scriptedAccount{testProvider: *home}
-	r := &pollerRun{t: t, clock: newFakeClock(), events: make(chan event, 16)}
-	r.p = &poller{prov: acct, pollInterval: time.Minute, listInterval: time.Hour, skip: func(string) bool { return false },
-		events: r.events, relist: make(chan struct{}, 1), log: zap.NewNop(), clock: r.clock, push: newPushGate(10 * time.Minute)}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { r.p.run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	r := startPoller(t, &scriptedAccount{testProvider: *home}, time.Minute, time.Hour,
+		func(p *poller) { p.push = newPushGate(10 * time.Minute) })
 
 	r.expect("list", "read")
 	r.p.push.set(true)

@@ -54,17 +54,47 @@ func (h *harness) pushFrames(result string) float64 {
 	return sum
 }
 
+// pushRun is a daemon with a Kasa account and a Tuya project with push
+// on, started, with the Tuya plug's first state published and the push
+// connection up.
+type pushRun struct {
+	h      *harness
+	f      tuyaFleet
+	heater string // the Tuya plug's topic
+	clk    *clocktest.Fake
+	sim    *simulated
+}
+
+// startPush starts a pushRun with poll.interval 1 minute. With a
+// reconcile interval, the daemon runs on a fake clock (sim drives it);
+// otherwise on real time.
+func startPush(t *testing.T, reconcile time.Duration) pushRun {
+	t.Helper()
+	h := newHarness(t, "mochi")
+	h.cfg.Poll.Interval = time.Minute
+	var clk *clocktest.Fake
+	if reconcile > 0 {
+		clk = clocktest.New(time.Now())
+		h.clock = clk
+		h.cfg.Poll.ReconcileInterval = reconcile
+	}
+	r := pushRun{h: h, f: h.addTuyaPush(), clk: clk}
+	h.start()
+	r.heater = h.deviceTopic(0, r.f.plug)
+	h.rec.waitMsg(0, base+"/"+r.heater, contains(`"state":"ON"`))
+	h.waitPush(0, true)
+	if clk != nil {
+		r.sim = &simulated{t: t, clk: clk, idle: settle(t, clk), srv: r.f.srv, h: h}
+	}
+	return r
+}
+
 // A button press on the Tuya plug reaches MQTT within a second, without a
 // single status call; bridge/info and health_check show the connection.
 func TestE2E_TuyaPushButtonPressWithinASecond(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, "mochi")
-	h.cfg.Poll.Interval = time.Minute
-	f := h.addTuyaPush()
-	h.start()
-	heater := h.deviceTopic(0, f.plug)
-	h.rec.waitMsg(0, base+"/"+heater, contains(`"state":"ON"`))
-	h.waitPush(0, true)
+	r := startPush(t, 0)
+	h, f, heater := r.h, r.f, r.heater
 
 	calls := f.srv.Calls(tuyaStatusPath)
 	for _, on := range []bool{false, true, false} {
@@ -96,19 +126,8 @@ func TestE2E_TuyaPushButtonPressWithinASecond(t *testing.T) {
 // reconcile_interval; the keep-alive pings keep the one connection.
 func TestE2E_TuyaPushQuietReconcilesOnly(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, "mochi")
-	clk := clocktest.New(time.Now())
-	h.clock = clk
-	h.cfg.Poll.Interval = time.Minute
-	h.cfg.Poll.ReconcileInterval = 2 * time.Minute
-	f := h.addTuyaPush()
-	h.start()
-	heater := h.deviceTopic(0, f.plug)
-	h.rec.waitMsg(0, base+"/"+heater, contains(`"state":"ON"`))
-	h.waitPush(0, true)
-	idle := settle(t, clk)
-
-	sim := simulated{t: t, clk: clk, idle: idle, srv: f.srv, h: h}
+	r := startPush(t, 2*time.Minute)
+	f, sim := r.f, r.sim
 	sim.run(time.Minute) // the read scheduled before push was connected, if any
 	before := f.srv.Calls(tuyaStatusPath)
 	sim.run(10 * time.Minute)
@@ -125,17 +144,9 @@ func TestE2E_TuyaPushQuietReconcilesOnly(t *testing.T) {
 // acknowledgement lost with the connection) is not counted twice.
 func TestE2E_TuyaPushDropResumesPollingWithoutDuplicateEnergy(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, "mochi")
-	clk := clocktest.New(time.Now())
-	h.clock = clk
-	h.cfg.Poll.Interval = time.Minute
-	f := h.addTuyaPush()
-	h.start()
-	heater := h.deviceTopic(0, f.plug)
-	h.rec.waitMsg(0, base+"/"+heater, contains(`"state":"ON"`))
-	h.waitPush(0, true)
-	sim := simulated{t: t, clk: clk, idle: settle(t, clk), srv: f.srv, h: h}
-	sim.run(time.Minute)
+	r := startPush(t, 10*time.Minute)
+	h, f, heater, clk := r.h, r.f, r.heater, r.clk
+	r.sim.run(time.Minute)
 
 	energy := func(p string) float64 { v, _ := stateField(p, "energy").(float64); return v }
 	first := energy(h.rec.waitMsg(0, base+"/"+heater, nil).payload)
@@ -181,13 +192,8 @@ func TestE2E_TuyaPushDropResumesPollingWithoutDuplicateEnergy(t *testing.T) {
 // nothing; a frame delivered twice is applied once.
 func TestE2E_TuyaPushGarbageAndRedelivery(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, "mochi")
-	h.cfg.Poll.Interval = time.Minute
-	f := h.addTuyaPush()
-	h.start()
-	heater := h.deviceTopic(0, f.plug)
-	h.rec.waitMsg(0, base+"/"+heater, contains(`"state":"ON"`))
-	h.waitPush(0, true)
+	r := startPush(t, 0)
+	h, f, heater := r.h, r.f, r.heater
 
 	mark := h.rec.mark()
 	for range 3 {
