@@ -11,6 +11,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/kasa"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/kasa/kasatest"
 )
 
 // Goroutine leaks are checked per test although tests run in parallel: the
@@ -111,4 +114,39 @@ func checkNoGoroutinesLeft(code int) int {
 		return 1
 	}
 	return 0
+}
+
+// TestLeakCheckSeesTheTestsOwnGoroutines shows that the per-test leak
+// check can fail: a provider call hanging in a goroutine the test started
+// counts as the test's (its label is inherited), not as another test's,
+// and no longer once it returned.
+func TestLeakCheckSeesTheTestsOwnGoroutines(t *testing.T) {
+	t.Parallel()
+	id := labelGoroutines()
+	fake := kasatest.NewServer()
+	t.Cleanup(fake.Close)
+	fake.AddAccount(user, password)
+	p, err := kasa.New(kasa.Options{Account: "home", Username: user, Password: password, URL: fake.URL(), HTTPClient: fake.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake.Hang(1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = p.ListDevices(ctx)
+	}()
+	eventually(t, "the hung call counted as this test's goroutine", func() bool {
+		n, _ := ourGoroutines(id)
+		return n > 0
+	})
+	if n, stacks := ourGoroutines("no-such-test"); n != 0 {
+		t.Errorf("goroutines counted for a label no test has: %v", stacks)
+	}
+	cancel()
+	<-done
+	if left := waitNoGoroutines(id, waitFor); len(left) > 0 {
+		t.Errorf("the finished call still counted: %v", left)
+	}
 }
