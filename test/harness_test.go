@@ -16,12 +16,17 @@
 //     constants or safe for concurrent use (atomic counters); no test
 //     changes one.
 //   - Wait for what you expect to see (rec.waitMsg, eventually,
-//     h.waitLog, a fake's call counter), with the waitFor deadline, never
-//     for a fixed time. "Nothing more happens" is checked after something
-//     that proves the chance for it has passed: the next poll (a fake's
-//     call counter), a later bridge request on the same device (its worker
-//     does jobs in order), rec.sync for retained messages, the bridge's
-//     count of failed calls to the cloud (h.waitFailedCalls).
+//     h.waitLog, a fake's call counter), within waitFor, never for a fixed
+//     time. "Nothing more happens" is checked after something that proves
+//     the chance for it has passed (harness_wait_test.go): the next polls
+//     (h.waitPolls), a refresh queued behind a device's commands
+//     (h.refreshed), failed calls to the cloud (h.waitFailedCalls), Home
+//     Assistant births (h.birthsSettled), rec.sync for retained messages.
+//     A command sent before the bridge listed its device is dropped: wait
+//     for the device's state first.
+//   - Leaks are checked per test: newHarness labels the test's goroutine,
+//     and everything started from it carries the label
+//     (harness_goroutines_test.go).
 //   - Tests that measure the whole process (heap, goroutine counts) or
 //     change its environment run alone in a child process (alone), still
 //     in parallel with the others.
