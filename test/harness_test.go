@@ -39,6 +39,7 @@
 package test
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -111,11 +112,18 @@ type harness struct {
 	// clock, when set before start, drives the daemon's schedules (a
 	// clocktest.Fake); nil: real time.
 	clock clock.Clock
+	// birthDelay is the daemon's wait after Home Assistant's birth (0: the
+	// constant birthDelay); set it before start.
+	birthDelay time.Duration
 }
 
 // birthDelay is the daemon's wait after Home Assistant's birth message in
-// the harness (random 1–5 s by default).
+// the harness unless a test sets harness.birthDelay (random 1–5 s by
+// default).
 const birthDelay = 200 * time.Millisecond
+
+// birthWait is the daemon's wait after Home Assistant's birth.
+func (h *harness) birthWait() time.Duration { return cmp.Or(h.birthDelay, birthDelay) }
 
 // newHarness starts the fake cloud and a broker; the daemon is configured
 // (poll every 1s, list every hour) but not started.
@@ -180,7 +188,7 @@ func (h *harness) start() {
 	h.metrics = metrics.New()
 	h.httpAddr = make(chan string, 1)
 	m := &daemon.Main{Config: &cfg, Logger: log, Levels: levels, HTTPClient: h.fake.Client(),
-		BirthDelay:    func() time.Duration { return birthDelay },
+		BirthDelay:    h.birthWait,
 		Metrics:       h.metrics,
 		Clock:         h.clock,
 		OnHTTPStarted: func(addr string) { h.httpAddr <- addr }}

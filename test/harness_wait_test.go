@@ -87,11 +87,11 @@ func (h *harness) refreshed(id string) response {
 }
 
 // birthMessage is what the bridge logs when Home Assistant's birth
-// schedules a replay (after birthDelay).
+// schedules a replay (after h.birthWait()).
 const birthMessage = "home assistant is online; replaying discovery and state"
 
 // birthsSettled waits until the bridge has logged n Home Assistant births
-// and every replay they can have started is out: birthDelay after the last
+// and every replay they can have started is out: h.birthWait() after the last
 // of them, then a bridge request answered (the run loop has gone round;
 // the outbox keeps the order, so the replay arrived before the answer).
 func (h *harness) birthsSettled(n int) {
@@ -105,7 +105,7 @@ func (h *harness) birthsSettled(n int) {
 			last = e.Time
 		}
 	}
-	time.Sleep(time.Until(last.Add(birthDelay)))
+	time.Sleep(time.Until(last.Add(h.birthWait())))
 	if r := h.request("health_check", `{}`); r.Status != "ok" {
 		h.t.Fatalf("health_check: %+v", r)
 	}
