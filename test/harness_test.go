@@ -34,8 +34,13 @@
 //     bounds on durations need room, and a test that fails only under
 //     load has a bug (in the test or the daemon) to find, not a retry.
 //
-// TestMain raises -test.parallel (default GOMAXPROCS, 2 here) to
-// defaultParallel unless it is given: the tests mostly wait.
+// How many run at once: TestMain raises -test.parallel (default
+// GOMAXPROCS, 2 here) to 64 unless it is given, so that every test starts
+// at once, the long ones that run alone in a child process first of all;
+// newHarness then lets at most daemonSlots daemons (6;
+// KASA2MQTT_TEST_DAEMONS to change) run in this process at a time: more
+// would starve each other of CPU and fail their time bounds (a broker
+// restart must be recovered from within 5 s).
 package test
 
 import (
@@ -73,8 +78,8 @@ const (
 // waitFor bounds every wait for something a test expects to happen.
 const waitFor = 15 * time.Second
 
-// defaultParallel is how many tests run at once unless -test.parallel says.
-const defaultParallel = 12
+// defaultParallel is -test.parallel unless it is given: every test.
+const defaultParallel = 64
 
 func TestMain(m *testing.M) {
 	if addr := os.Getenv(brokerModeEnv); addr != "" {
@@ -130,6 +135,7 @@ func (h *harness) birthWait() time.Duration { return cmp.Or(h.birthDelay, birthD
 func newHarness(t *testing.T, kind string) *harness {
 	t.Helper()
 	checkGoroutines(t)
+	takeDaemonSlot(t)
 	h := &harness{t: t, stateDir: t.TempDir()}
 	checkSecrets(h) // test/secrets_test.go: no secret in logs, MQTT or state files
 	h.fake = kasatest.NewServer()
@@ -258,4 +264,22 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// daemonSlots limits how many tests of this process run a daemon at once
+// (see the package comment).
+var daemonSlots = make(chan struct{}, daemonSlotCount())
+
+func daemonSlotCount() int {
+	if n, err := strconv.Atoi(os.Getenv("KASA2MQTT_TEST_DAEMONS")); err == nil && n > 0 {
+		return n
+	}
+	return 6
+}
+
+// takeDaemonSlot waits for one of the daemonSlots and gives it back when
+// t has ended (after its other cleanups: the daemon stopped).
+func takeDaemonSlot(t *testing.T) {
+	daemonSlots <- struct{}{}
+	t.Cleanup(func() { <-daemonSlots })
 }

@@ -30,6 +30,7 @@ import (
 func newEmbeddedHarness(t *testing.T) *harness {
 	t.Helper()
 	checkGoroutines(t)
+	takeDaemonSlot(t)
 	h := &harness{t: t, stateDir: t.TempDir()}
 	checkSecrets(h)
 	h.fake = kasatest.NewServer()
