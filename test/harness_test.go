@@ -31,8 +31,11 @@
 //     change its environment run alone in a child process (alone), still
 //     in parallel with the others.
 //   - Under CPU load (2 cores, -race, other suites) things take longer:
-//     bounds on durations need room, and a test that fails only under
-//     load has a bug (in the test or the daemon) to find, not a retry.
+//     a bound on how long the daemon may take goes through stretched (it
+//     grows with the load average), premises that need calls in flight
+//     together use the fakes' HoldNext, not a latency; a test that fails
+//     only under load has a bug (in the test or the daemon) to find, not a
+//     retry.
 //
 // How many run at once: TestMain raises -test.parallel (default
 // GOMAXPROCS, 2 here) to 64 unless it is given, so that every test starts

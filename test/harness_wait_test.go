@@ -2,6 +2,10 @@ package test
 
 import (
 	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
 	"time"
 
 	"go.uber.org/zap/zapcore"
@@ -109,4 +113,26 @@ func (h *harness) birthsSettled(n int) {
 	if r := h.request("health_check", `{}`); r.Status != "ok" {
 		h.t.Fatalf("health_check: %+v", r)
 	}
+}
+
+// stretched returns d, a bound on how long the daemon may take for
+// something, for the machine as loaded as it is now: d times the 1-minute
+// load average per CPU when that is above 1. The bounds are promises for a
+// machine with a core to spare; on 2 cores running several suites under
+// -race (load 15 and more), a broker restart took 8 s to recover from
+// where 1 s is usual, which says nothing about the daemon.
+func stretched(d time.Duration) time.Duration {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return d
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return d
+	}
+	load, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return d
+	}
+	return time.Duration(float64(d) * max(1, load/float64(runtime.NumCPU())))
 }

@@ -30,7 +30,7 @@ import (
 //     and state are back within recoverBudget.
 
 // recoverBudget is how soon after the broker is back everything must be
-// republished.
+// republished, on a machine with a core to spare (see stretched).
 const recoverBudget = 5 * time.Second
 
 // tryPublish publishes a non-retained message at QoS 1, as publish does,
@@ -300,9 +300,9 @@ func TestReliability_BrokerRestartsUnderCommandLoad(t *testing.T) {
 			t.Logf("%s: broker restart %d: down for %v; bridge reconnected after %v, everything back after %v (%d commands sent around the kill)",
 				kind, round, up.Sub(killed).Round(time.Millisecond), conn.Sub(up).Round(time.Millisecond), back.Round(time.Millisecond), n)
 			worst = max(worst, back)
-			if back > recoverBudget {
+			if budget := stretched(recoverBudget); back > budget {
 				t.Errorf("%s: broker restart %d: bridge/state, discovery, availability and state back after %v, want at most %v",
-					kind, round, back.Round(time.Millisecond), recoverBudget)
+					kind, round, back.Round(time.Millisecond), budget)
 			}
 		}
 		settled()
