@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/kasa2mqtt/kasa2mqtt/cloud"
 )
 
 func TestParseCommandTopic(t *testing.T) {
@@ -59,7 +61,7 @@ func TestParseSet(t *testing.T) {
 		{"set/restart empty (the clear of a retained one)", "restart", "", setRequest{}, "empty payload"},
 		{"bad json", "", `{"state":`, setRequest{}, "invalid JSON"},
 		{"json wrong type", "", `{"state":5}`, setRequest{}, `"state" must be`},
-		{"json unknown key", "", `{"brightness":5}`, setRequest{}, `unknown key "brightness"`},
+		{"json unknown key", "", `{"effect":"rainbow"}`, setRequest{}, `unknown key "effect"`},
 		{"json array", "", `[1,2]`, setRequest{}, "expected ON, OFF or TOGGLE"},
 		{"json empty object", "", `{}`, setRequest{}, "nothing to do"},
 		{"unknown prop", "colour", "red", setRequest{}, `unknown property "colour"`},
@@ -110,9 +112,12 @@ func FuzzParseCommandTopic(f *testing.F) {
 }
 
 func FuzzParseSet(f *testing.F) {
-	for _, s := range []string{"ON", "off", "TOGGLE", `{"state":"ON"}`, `{"led":true,"restart":"PRESS"}`, `{"state":{"a":[[[[1]]]]}}`, "\xff\xfe", `{"state":null}`} {
+	for _, s := range []string{"ON", "off", "TOGGLE", `{"state":"ON"}`, `{"led":true,"restart":"PRESS"}`, `{"state":{"a":[[[[1]]]]}}`, "\xff\xfe", `{"state":null}`,
+		`{"state":"ON","brightness":128,"color_temp":2700,"transition":1.5}`, `{"color":{"h":120,"s":60}}`, `{"brightness":"1e400"}`, "120,50", "2700", "-0", `{"color":{"h":"NaN","s":1}}`} {
 		f.Add("", []byte(s))
 		f.Add("led", []byte(s))
+		f.Add("brightness", []byte(s))
+		f.Add("color", []byte(s))
 	}
 	f.Fuzz(func(t *testing.T, prop string, payload []byte) {
 		req, err := parseSet(prop, payload)
@@ -121,6 +126,26 @@ func FuzzParseSet(f *testing.F) {
 		}
 		if err != nil && !errors.Is(err, errBadPayload) {
 			t.Fatalf("unclassified error %v", err)
+		}
+		if err != nil {
+			return
+		}
+		// What the parser accepts, a light takes or refuses with a bad
+		// payload error; never a panic, never a value outside its range.
+		for _, d := range []cloud.Device{colorBulb("B", "Bulb"), dimmer("D", "Dimmer")} {
+			cmd, err := lightCommand(d, req, cloud.Bool(true))
+			if err != nil {
+				if !errors.Is(err, errBadPayload) {
+					t.Fatalf("unclassified error %v", err)
+				}
+				continue
+			}
+			if cloud.CheckLight(d, cmd) != nil {
+				t.Fatalf("lightCommand(%q, %q) = %v, which %s does not take", prop, payload, cmd, d.Model)
+			}
+			if b := cmd.Light.Brightness; b != nil && (*b <= 0 || *b > 100) {
+				t.Fatalf("brightness %v %% from %q", *b, payload)
+			}
 		}
 	})
 }

@@ -38,6 +38,8 @@ type device struct {
 	// queue, so TOGGLE twice in a row does what the user meant.
 	relayIntent *bool
 	inflight    int
+	// light coalesces the device's light commands.
+	light lightQueue
 	// worker is the serial number of the device's worker; queued counts
 	// the jobs handed to it and not answered yet.
 	worker uint64

@@ -15,7 +15,8 @@ import (
 
 // handleMessage turns a message on a device command topic into worker
 // jobs: /get re-reads; /set resolves ON, OFF and TOGGLE against what is
-// known and queues the command.
+// known and queues the command (a light's through lightCommand, which
+// coalesces a burst).
 func (r *registry) handleMessage(m mqttMessage) []effect {
 	ct, ok := parseCommandTopic(r.opts.BaseTopic, m.topic)
 	if !ok {
@@ -43,7 +44,13 @@ func (r *registry) handleMessage(m mqttMessage) []effect {
 		r.log.Warn("ignoring bad command", zap.String(keyTopic, m.topic), zap.String(keyPayload, quotePayload(m.payload)), zap.Error(err))
 		return nil
 	}
-	if req.state != 0 {
+	switch {
+	case dv.dev.Has(cloud.CapLight) && (req.state != 0 || !req.light.empty()):
+		r.lightCommand(dv, m, req)
+	case !req.light.empty():
+		r.log.Warn("device is not a light", zap.String(keyTopic, m.topic), zap.String(keyPayload, quotePayload(m.payload)))
+		return r.done()
+	case req.state != 0:
 		r.relayCommand(dv, m, req.state)
 	}
 	if req.led != 0 {
@@ -150,6 +157,9 @@ func (r *registry) handleResult(ev resultEvent) []effect {
 			dv.inflight, dv.relayIntent = 0, nil
 		}
 	}
+	if ev.cmd != nil && ev.cmd.Action == cloud.ActionSetLight {
+		r.lightDone(dv)
+	}
 	if ev.cmd != nil && ev.applyErr != nil {
 		r.log.Error("command failed", zap.String(keyTopic, dv.topic), zap.Stringer("command", *ev.cmd), zap.Error(ev.applyErr))
 		if errors.Is(ev.applyErr, cloud.ErrDeviceOffline) {
@@ -176,6 +186,8 @@ func (r *registry) handleResult(ev resultEvent) []effect {
 			s.Relay = cloud.Bool(ev.cmd.On)
 		case cloud.ActionSetLED:
 			s.LED = cloud.Bool(ev.cmd.On)
+		case cloud.ActionSetLight:
+			s.Light = commandedLight(s.Light, *ev.cmd)
 		}
 		r.log.Warn("re-read after the command failed; publishing the commanded state optimistically",
 			zap.String(keyTopic, dv.topic), zap.Stringer("command", *ev.cmd), zap.Error(ev.readErr))

@@ -54,6 +54,13 @@ type bridgeDevice struct {
 	Parent       *string            `json:"parent"`
 	Online       bool               `json:"online"`
 	Capabilities []cloud.Capability `json:"capabilities"`
+	// ColorTemp is a light's colour temperature range in Kelvin.
+	ColorTemp *kelvinRange `json:"color_temp,omitempty"`
+}
+
+type kelvinRange struct {
+	Min int `json:"min"`
+	Max int `json:"max"`
 }
 
 func (r *registry) deviceList() []byte {
@@ -69,6 +76,9 @@ func (r *registry) deviceList() []byte {
 		}
 		if bd.Capabilities == nil {
 			bd.Capabilities = []cloud.Capability{}
+		}
+		if d.Has(cloud.CapColorTemp) && d.ColorTemp.Valid() {
+			bd.ColorTemp = &kelvinRange{d.ColorTemp.Min, d.ColorTemp.Max}
 		}
 		list = append(list, bd)
 	}

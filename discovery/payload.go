@@ -50,6 +50,7 @@ type Device struct {
 // "<ObjectID> <component id>", so these must never change.
 const (
 	compSwitch  = "switch"
+	compLight   = "light"
 	compPower   = "power"
 	compVoltage = "voltage"
 	compCurrent = "current"
@@ -118,8 +119,8 @@ type availability struct {
 	ValueTemplate string `json:"value_template"`
 }
 
-// component is the union of the keys our switch, sensor and button entities
-// use; empty optional keys are omitted.
+// component is the union of the keys our switch, light, sensor and button
+// entities use; empty optional keys are omitted.
 type component struct {
 	Platform                  string          `json:"platform"`
 	Name                      json.RawMessage `json:"name,omitempty"`
@@ -140,6 +141,14 @@ type component struct {
 	UnitOfMeasurement         string          `json:"unit_of_measurement,omitempty"`
 	StateClass                string          `json:"state_class,omitempty"`
 	SuggestedDisplayPrecision *int            `json:"suggested_display_precision,omitempty"`
+	// Light keys (JSON schema).
+	Schema              string   `json:"schema,omitempty"`
+	SupportedColorModes []string `json:"supported_color_modes,omitempty"`
+	ColorTempKelvin     bool     `json:"color_temp_kelvin,omitempty"`
+	MinKelvin           int      `json:"min_kelvin,omitempty"`
+	MaxKelvin           int      `json:"max_kelvin,omitempty"`
+	Flash               *bool    `json:"flash,omitempty"`
+	Transition          *bool    `json:"transition,omitempty"`
 	// Availability replaces the device's availability for this entity.
 	Availability []availability `json:"availability,omitempty"`
 	// QoS repeats the root qos: HA releases before qos became a shared
@@ -286,6 +295,9 @@ func components(c Config, d Device) map[string]component {
 			StateOn:       payloadOn,
 			StateOff:      payloadOff,
 		})
+	}
+	if d.Has(cloud.CapLight) {
+		add(compLight, "light", "", lightComponent(c, d))
 	}
 	if d.Has(cloud.CapEnergy) {
 		for _, s := range []struct {

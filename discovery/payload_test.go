@@ -73,6 +73,37 @@ var fixtures = map[string]Device{
 		ID: "bf0123456789abcdefghij", Provider: "tuya", Account: "tuya",
 		Name: "Garage Strip", Model: "cz", Manufacturer: "Tuya", Online: true,
 	}},
+	// A wall dimmer (HS220): a light with brightness and transitions, no
+	// relay switch.
+	"dimmer": {Topic: "hall_dimmer", Device: cloud.Device{
+		ID: "8006D1D2D3D4D5D6D7D8D9DADBDCDDDEDFE0E1E2", Provider: "kasa", Account: "home",
+		Name: "Hall Dimmer", Model: "HS220(US)", Manufacturer: "TP-Link",
+		FirmwareVersion: "1.5.7 Build 180912 Rel.104837", HardwareVersion: "1.0",
+		MAC: "50:C7:BF:D1:D2:D3", Online: true,
+		Capabilities: []cloud.Capability{cloud.CapLight, cloud.CapBrightness, cloud.CapTransition, cloud.CapRSSI, cloud.CapLED, cloud.CapReboot},
+	}},
+	// A colour bulb (KL130): both colour modes, its own Kelvin range,
+	// energy.
+	"color_bulb": {Topic: "reading_lamp", Device: cloud.Device{
+		ID: "8012A1A2A3A4A5A6A7A8A9AAABACADAEAFB0B1B2", Provider: "kasa", Account: "home",
+		Name: "Reading Lamp", Model: "KL130(US)", Manufacturer: "TP-Link",
+		FirmwareVersion: "1.8.11 Build 191113 Rel.105336", HardwareVersion: "1.0",
+		MAC: "50:C7:BF:A1:A2:A3", Online: true,
+		Capabilities: []cloud.Capability{cloud.CapLight, cloud.CapBrightness, cloud.CapColorTemp, cloud.CapColor, cloud.CapTransition, cloud.CapEnergy, cloud.CapRSSI},
+		ColorTemp:    cloud.KelvinRange{Min: 2500, Max: 9000},
+	}},
+	// A tunable-white bulb (KL120(US)) and a dimmable-only one (KL50).
+	"white_bulb": {Topic: "bedside", Device: cloud.Device{
+		ID: "8012B1B2B3B4B5B6B7B8B9BABBBCBDBEBFC0C1C2", Provider: "kasa", Account: "home",
+		Name: "Bedside", Model: "KL120(US)", Manufacturer: "TP-Link", Online: true,
+		Capabilities: []cloud.Capability{cloud.CapLight, cloud.CapBrightness, cloud.CapColorTemp, cloud.CapTransition},
+		ColorTemp:    cloud.KelvinRange{Min: 2700, Max: 5000},
+	}},
+	"dimmable_bulb": {Topic: "porch", Device: cloud.Device{
+		ID: "8012C1C2C3C4C5C6C7C8C9CACBCCCDCECFD0D1D2", Provider: "kasa", Account: "home",
+		Name: "Porch", Model: "KL50(US)", Manufacturer: "TP-Link", Online: true,
+		Capabilities: []cloud.Capability{cloud.CapLight, cloud.CapBrightness},
+	}},
 	"unicode_name": {Topic: "kuche_kaffeemaschine", Device: cloud.Device{
 		ID: "8006000000000000000000000000000000000001", Provider: "kasa", Account: "home",
 		Name: `Küche – Kaffee & Tee ☕ "Eck" <客厅>`, Model: "KP105(DE)", Manufacturer: "TP-Link",
@@ -158,6 +189,8 @@ func TestPayload_ComponentsPerCapability(t *testing.T) {
 		{"rssi", []cloud.Capability{cloud.CapRSSI}, []string{"rssi"}},
 		{"led", []cloud.Capability{cloud.CapLED}, []string{"led"}},
 		{"reboot", []cloud.Capability{cloud.CapReboot}, []string{"restart"}},
+		{"light", []cloud.Capability{cloud.CapLight, cloud.CapBrightness}, []string{"light"}},
+		{"light capabilities without a light", []cloud.Capability{cloud.CapBrightness, cloud.CapColor}, []string{"connectivity"}},
 		{"unknown ignored", []cloud.Capability{"dimmer"}, []string{"connectivity"}},
 		{"all", []cloud.Capability{cloud.CapRelay, cloud.CapEnergy, cloud.CapRSSI, cloud.CapLED, cloud.CapReboot},
 			[]string{"current", "energy", "led", "power", "restart", "rssi", "switch", "voltage"}},
@@ -405,6 +438,15 @@ type decodedComponent struct {
 	CommandTopic    string `json:"command_topic"`
 	EntityCategory  string `json:"entity_category"`
 	QoS             *int   `json:"qos"`
+	// Lights.
+	Schema              string   `json:"schema"`
+	StateTopic          string   `json:"state_topic"`
+	ValueTemplate       string   `json:"value_template"`
+	SupportedColorModes []string `json:"supported_color_modes"`
+	ColorTempKelvin     bool     `json:"color_temp_kelvin"`
+	MinKelvin           int      `json:"min_kelvin"`
+	MaxKelvin           int      `json:"max_kelvin"`
+	Transition          *bool    `json:"transition"`
 }
 
 func mustPayload(tb testing.TB, c Config, d Device) []byte {
@@ -505,8 +547,12 @@ func checkInvariants(tb testing.TB, c Config, d Device, b []byte) {
 		if comp.QoS == nil || *comp.QoS != 1 {
 			tb.Errorf("component %q qos = %v, want 1", id, comp.QoS)
 		}
-		if comp.CommandTopic != "" && !strings.HasPrefix(comp.CommandTopic, c.BaseTopic+"/"+d.Topic+"/set/") {
-			tb.Errorf("component %q command_topic %q outside the device's set/ tree", id, comp.CommandTopic)
+		if comp.CommandTopic != "" && !strings.HasPrefix(comp.CommandTopic, c.BaseTopic+"/"+d.Topic+"/set/") &&
+			!(comp.Platform == "light" && comp.CommandTopic == SetTopic(c.BaseTopic, d.Topic)) {
+			tb.Errorf("component %q command_topic %q outside the device's set/ tree (only a light takes the JSON set topic)", id, comp.CommandTopic)
+		}
+		if comp.Platform == "light" {
+			checkLightComponent(tb, d, id, comp)
 		}
 		if comp.Platform == "sensor" && comp.EntityCategory == "config" {
 			tb.Errorf("sensor %q has entity_category config (HA refuses it)", id)

@@ -32,6 +32,7 @@ var contract = []namedCheck{
 	{"Cancellation", checkCancellation},
 	{"Concurrency", checkConcurrency},
 	{"Optional", checkOptional},
+	{"Lights", checkLights},
 }
 
 // Run checks the cloud.Provider contract (see the package documentation)
