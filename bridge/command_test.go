@@ -69,18 +69,26 @@ func TestParseSet(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseSet(tt.prop, []byte(tt.payload))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, errBadPayload) {
-					t.Fatalf("parseSet(%q, %q) error = %v, want one containing %q", tt.prop, tt.payload, err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || got != tt.want {
-				t.Fatalf("parseSet(%q, %q) = %+v, %v; want %+v", tt.prop, tt.payload, got, err, tt.want)
+			if got, ok := parseSetCase(t, tt.prop, tt.payload, tt.wantErr); ok && got != tt.want {
+				t.Fatalf("parseSet(%q, %q) = %+v; want %+v", tt.prop, tt.payload, got, tt.want)
 			}
 		})
 	}
+}
+
+// parseSetCase runs parseSet and fails t unless it returns an error
+// containing wantErr (a bad payload error), or none when wantErr is "";
+// ok says a request came back to compare.
+func parseSetCase(t *testing.T, prop, payload, wantErr string) (req setRequest, ok bool) {
+	t.Helper()
+	got, err := parseSet(prop, []byte(payload))
+	switch {
+	case wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr) || !errors.Is(err, errBadPayload)):
+		t.Fatalf("parseSet(%q, %q) error = %v, want one containing %q", prop, payload, err, wantErr)
+	case wantErr == "" && err != nil:
+		t.Fatalf("parseSet(%q, %q): %v", prop, payload, err)
+	}
+	return got, wantErr == ""
 }
 
 func TestQuotePayloadBoundsLogLines(t *testing.T) {

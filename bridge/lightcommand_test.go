@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"encoding/json"
-	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -62,15 +61,9 @@ func TestParseSet_Light(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseSet(tt.prop, []byte(tt.payload))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, errBadPayload) {
-					t.Fatalf("parseSet(%q, %q) error = %v, want one containing %q", tt.prop, tt.payload, err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || got.light != tt.want || got.state != tt.state {
-				t.Fatalf("parseSet(%q, %q) = %+v, %v; want light %+v, state %v", tt.prop, tt.payload, got, err, tt.want, tt.state)
+			got, ok := parseSetCase(t, tt.prop, tt.payload, tt.wantErr)
+			if ok && (got.light != tt.want || got.state != tt.state) {
+				t.Fatalf("parseSet(%q, %q) = %+v; want light %+v, state %v", tt.prop, tt.payload, got, tt.want, tt.state)
 			}
 		})
 	}
@@ -159,7 +152,9 @@ func TestEncodeState_Light(t *testing.T) {
 	bulb, dim := colorBulb("B", "Bulb"), dimmer("D", "Dimmer")
 	plain := cloud.Device{ID: "P", Capabilities: []cloud.Capability{cloud.CapLight}}
 	white := cloud.Device{ID: "W", Capabilities: []cloud.Capability{cloud.CapLight, cloud.CapBrightness, cloud.CapColorTemp}, ColorTemp: cloud.KelvinRange{Min: 2700, Max: 6500}}
-	ls := func(l cloud.LightState) *cloud.State { return &cloud.State{Online: true, Light: &l, RSSI: cloud.Int(-50)} }
+	ls := func(l cloud.LightState) *cloud.State {
+		return &cloud.State{Online: true, Light: &l, RSSI: cloud.Int(-50)}
+	}
 	tests := []struct {
 		name string
 		d    cloud.Device

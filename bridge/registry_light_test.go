@@ -63,9 +63,9 @@ func TestRegistry_LightToggleAndOff(t *testing.T) {
 		t.Fatalf("TOGGLE before any read: jobs %v", jobCmds(jobs))
 	}
 	h.poll(home, h.clock.Now(), cloud.State{DeviceID: "D", Online: true, Light: &cloud.LightState{On: true, Brightness: cloud.Float(40)}})
-	h.command("kasa2mqtt/hall/set", "TOGGLE")                        // on → off, sent
-	h.command("kasa2mqtt/hall/set/state", "toggle")                  // off (under way) → on, pending
-	h.command("kasa2mqtt/hall/set/brightness", "128")                // merged into the pending on
+	h.command("kasa2mqtt/hall/set", "TOGGLE")                         // on → off, sent
+	h.command("kasa2mqtt/hall/set/state", "toggle")                   // off (under way) → on, pending
+	h.command("kasa2mqtt/hall/set/brightness", "128")                 // merged into the pending on
 	h.command("kasa2mqtt/hall/set", `{"state":"OFF","transition":3}`) // replaces it
 	jobs := h.takeJobs()
 	if len(jobs) != 1 || jobs[0].job.cmd.String() != "set_light=off D" {

@@ -9,7 +9,7 @@ import (
 
 // checkLightComponent checks a light entity against Home Assistant's rules
 // for the JSON schema and against the device's capabilities.
-func checkLightComponent(tb testing.TB, d Device, id string, comp decodedComponent) {
+func checkLightComponent(tb testing.TB, d Device, id string, comp component) {
 	tb.Helper()
 	if comp.Schema != "json" || comp.StateTopic != "" || comp.ValueTemplate != "" {
 		tb.Errorf("light %q: schema %q, state_topic %q, value_template %q: want the JSON schema on the device's state topic",

@@ -438,15 +438,8 @@ type decodedComponent struct {
 	CommandTopic    string `json:"command_topic"`
 	EntityCategory  string `json:"entity_category"`
 	QoS             *int   `json:"qos"`
-	// Lights.
-	Schema              string   `json:"schema"`
-	StateTopic          string   `json:"state_topic"`
-	ValueTemplate       string   `json:"value_template"`
+	// SupportedColorModes of a light.
 	SupportedColorModes []string `json:"supported_color_modes"`
-	ColorTempKelvin     bool     `json:"color_temp_kelvin"`
-	MinKelvin           int      `json:"min_kelvin"`
-	MaxKelvin           int      `json:"max_kelvin"`
-	Transition          *bool    `json:"transition"`
 }
 
 func mustPayload(tb testing.TB, c Config, d Device) []byte {
@@ -552,7 +545,13 @@ func checkInvariants(tb testing.TB, c Config, d Device, b []byte) {
 			tb.Errorf("component %q command_topic %q outside the device's set/ tree (only a light takes the JSON set topic)", id, comp.CommandTopic)
 		}
 		if comp.Platform == "light" {
-			checkLightComponent(tb, d, id, comp)
+			var full struct {
+				Components map[string]component `json:"components"`
+			}
+			if err := json.Unmarshal(b, &full); err != nil {
+				tb.Fatal(err)
+			}
+			checkLightComponent(tb, d, id, full.Components[id])
 		}
 		if comp.Platform == "sensor" && comp.EntityCategory == "config" {
 			tb.Errorf("sensor %q has entity_category config (HA refuses it)", id)
