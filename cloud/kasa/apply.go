@@ -38,8 +38,11 @@ func (p *Provider) resolve(id string) (target, error) {
 // Apply sends one command and returns once the device accepted it (both
 // the envelope error_code and the device's err_code are checked). Commands
 // are idempotent sets, never toggles: set_relay_state {"state":1|0},
-// set_led_off {"off":0|1} (inverted: LED on = off 0) and reboot
-// {"delay":1}. Outlet commands go to the strip with context.child_ids.
+// set_led_off {"off":0|1} (inverted: LED on = off 0), reboot {"delay":1}
+// and set_light (one request per command, lightapply.go: a dimmer's relay
+// and smartlife.iot.dimmer, a bulb's transition_light_state, a strip's
+// smartlife.iot.lightStrip.set_light_state; cloud.CheckLight first).
+// Outlet commands go to the strip with context.child_ids.
 // A capability the device does not declare gives cloud.ErrUnsupported
 // without contacting the cloud; an unknown id cloud.ErrUnknownDevice.
 // The device is contacted even when the list said offline (the list lags).

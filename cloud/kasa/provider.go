@@ -256,8 +256,10 @@ func (p *Provider) DeviceList(ctx context.Context) ([]ListedDevice, error) {
 // its capabilities and outlets. Strip outlets become Devices of their own
 // with ParentID set. Devices that cannot be reached keep what was learned
 // before (an offline strip keeps its outlets); a device never reached is
-// listed as a plain plug (relay, reboot). Only device types "IOT.*" are
-// bridged. The result is sorted by ID.
+// listed as a plain plug (relay, reboot), a never reached bulb without
+// capabilities. A bulb's energy meter is probed in the same request as its
+// get_sysinfo; it has the energy capability when that answers. Only device
+// types "IOT.*" are bridged. The result is sorted by ID.
 func (p *Provider) ListDevices(ctx context.Context) ([]cloud.Device, error) {
 	if _, err := p.refreshList(ctx); err != nil {
 		return nil, err

@@ -62,6 +62,11 @@ func demoCmd(ctx context.Context, e env) int {
 		fake.SetPower(id, float64(10*(i+1)))
 		fake.SetRelay(id, i%2 == 0)
 	}
+	// Lights: a wall dimmer and a colour bulb, on.
+	dimmer := fake.AddDimmer(demoUser, "Hall Dimmer", "HS220(US)")
+	fake.SetLight(dimmer, kasatest.LightInfo{On: true, Brightness: 40})
+	bulb := fake.AddBulb(demoUser, "Reading Lamp", "KL130(US)", true, true)
+	fake.SetLight(bulb, kasatest.LightInfo{On: true, Brightness: 80, ColorTemp: 2700})
 	go simulate(ctx, fake, append([]string{fridge}, outlets...))
 
 	// A Tuya cloud project beside it: a metered plug and a 2-gang strip.
@@ -110,8 +115,9 @@ func demoCmd(ctx context.Context, e env) int {
 		HTTPClient: fake.Client(),
 		OnBrokerStarted: func(addr string) {
 			fmt.Fprintf(e.stdout, `
-kasa2mqtt demo: a simulated Kasa cloud (a plug, two metered plugs and a
-6-outlet HS300 strip), a simulated Kasa V2 cloud with a two-step
+kasa2mqtt demo: a simulated Kasa cloud (a plug, two metered plugs, a
+6-outlet HS300 strip, an HS220 dimmer and a KL130 colour bulb), a
+simulated Kasa V2 cloud with a two-step
 verification account (a plug and a metered plug) and a simulated Tuya cloud
 project (a metered plug and a 2-gang strip), bridged to the embedded MQTT
 broker on %[1]s.
@@ -119,6 +125,8 @@ broker on %[1]s.
   Watch everything:   mosquitto_sub -h %[2]s -p %[3]s -t 'kasa2mqtt/#' -v
   Switch the lamp:    mosquitto_pub -h %[2]s -p %[3]s -t kasa2mqtt/living_room_lamp/set -m ON
   Toggle an outlet:   mosquitto_pub -h %[2]s -p %[3]s -t kasa2mqtt/<outlet topic>/set -m TOGGLE
+  Dim the hall:       mosquitto_pub -h %[2]s -p %[3]s -t kasa2mqtt/hall_dimmer/set/brightness -m 200
+  Colour the bulb:    mosquitto_pub -h %[2]s -p %[3]s -t kasa2mqtt/reading_lamp/set -m '{"color":{"h":240,"s":100}}'
   Home Assistant:     point its MQTT integration at %[1]s; the devices appear by discovery.
 
 %[4]s
