@@ -61,10 +61,8 @@ func modelKelvin(model string) [2]int {
 // brightness of 1–100 in sysinfo and the smartlife.iot.dimmer service
 // (set_brightness, set_dimmer_transition). It starts off at 50 %.
 func (s *Server) AddDimmer(user, alias, model string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	d := &device{
-		id: s.idFor(alias), alias: alias, model: model,
+		alias: alias, model: model,
 		devName: "Smart Wi-Fi Dimmer", hwVer: "1.0", swVer: "1.5.7 Build 180912 Rel.104837",
 		deviceType: "IOT.SMARTPLUGSWITCH", online: true, rssi: -35,
 		light: &lightSim{kind: kindDimmer, brightness: 50, lastTransition: -1},
@@ -75,8 +73,7 @@ func (s *Server) AddDimmer(user, alias, model string) string {
 	case strings.HasPrefix(model, "ES20M"):
 		d.devName = "Wi-Fi Smart Dimmer with sensor"
 	}
-	s.addDevice(user, d)
-	return d.id
+	return s.addNew(user, d)
 }
 
 // AddBulb adds a bulb (IOT.SMARTBULB) with the given sysinfo flags:
@@ -87,10 +84,8 @@ func (s *Server) AddDimmer(user, alias, model string) string {
 // at full brightness). It starts off, white at 2700 K (neither flag: that
 // is only what it reports) and 50 %.
 func (s *Server) AddBulb(user, alias, model string, color, variableTemp bool) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	d := &device{
-		id: s.idFor(alias), alias: alias, model: model,
+		alias: alias, model: model,
 		devName: "Smart Wi-Fi LED Bulb", hwVer: "1.0", swVer: "1.8.11 Build 191113 Rel.105336",
 		deviceType: "IOT.SMARTBULB", online: true, rssi: -52,
 		light: &lightSim{kind: kindBulb, dimmable: true, color: color, variableTemp: variableTemp,
@@ -104,8 +99,7 @@ func (s *Server) AddBulb(user, alias, model string, color, variableTemp bool) st
 	default:
 		d.devName = "Smart Wi-Fi LED Bulb with Dimmable Light"
 	}
-	s.addDevice(user, d)
-	return d.id
+	return s.addNew(user, d)
 }
 
 // AddLightStrip adds a colour light strip (e.g. "KL430(US)", 16 zones):
@@ -115,15 +109,21 @@ func (s *Server) AddBulb(user, alias, model string, color, variableTemp bool) st
 // variableTemp is the is_variable_color_temp flag (KL400L5 firmware
 // before 1.0.11 reports 0). It starts off, orange, at 50 %.
 func (s *Server) AddLightStrip(user, alias, model string, length int, variableTemp bool) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	d := &device{
-		id: s.idFor(alias), alias: alias, model: model,
+	return s.addNew(user, &device{
+		alias: alias, model: model,
 		devName: "Kasa Smart Light Strip, Multicolor", hwVer: "2.0", swVer: "1.0.8 Build 210121 Rel.084339",
 		deviceType: "IOT.SMARTBULB", online: true, rssi: -61,
 		light: &lightSim{kind: kindStrip, dimmable: true, color: true, variableTemp: variableTemp, length: length,
 			kelvin: modelKelvin(model), brightness: 50, hue: 30, sat: 100, lastTransition: -1, watts: 12},
-	}
+	})
+}
+
+// addNew gives d an id from its alias, adds it to user's account and
+// returns the id.
+func (s *Server) addNew(user string, d *device) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d.id = s.idFor(d.alias)
 	s.addDevice(user, d)
 	return d.id
 }
