@@ -99,6 +99,16 @@ var fixtures = map[string]Device{
 		Capabilities: []cloud.Capability{cloud.CapLight, cloud.CapBrightness, cloud.CapColorTemp, cloud.CapTransition},
 		ColorTemp:    cloud.KelvinRange{Min: 2700, Max: 5000},
 	}},
+	// The dimmer after an upgrade from a release that announced it as a
+	// switch: the old switch goes as a stub; a removed id it still has
+	// (light) and one the bridge never used are ignored.
+	"dimmer_removing_switch": {Topic: "stair_dimmer", Removed: []string{"switch", "light", "flux_capacitor"}, Device: cloud.Device{
+		ID: "8006E1E2E3E4E5E6E7E8E9EAEBECEDEEEFF0F1F2", Provider: "kasa", Account: "home",
+		Name: "Stair Dimmer", Model: "KP405(US)", Manufacturer: "TP-Link",
+		FirmwareVersion: "1.0.5 Build 221011 Rel.194240", HardwareVersion: "1.0",
+		MAC: "50:C7:BF:E1:E2:E3", Online: true,
+		Capabilities: []cloud.Capability{cloud.CapLight, cloud.CapBrightness, cloud.CapTransition, cloud.CapRSSI, cloud.CapLED, cloud.CapReboot},
+	}},
 	"dimmable_bulb": {Topic: "porch", Device: cloud.Device{
 		ID: "8012C1C2C3C4C5C6C7C8C9CACBCCCDCECFD0D1D2", Provider: "kasa", Account: "home",
 		Name: "Porch", Model: "KL50(US)", Manufacturer: "TP-Link", Online: true,
@@ -521,8 +531,28 @@ func checkInvariants(tb testing.TB, c Config, d Device, b []byte) {
 	if p.Components == nil {
 		tb.Errorf("components is null")
 	}
+	var raw2 struct {
+		Components map[string]map[string]json.RawMessage `json:"components"`
+	}
+	if err := json.Unmarshal(b, &raw2); err != nil {
+		tb.Fatal(err)
+	}
+	live := ComponentIDs(d.Device)
+	for _, id := range d.Removed {
+		if !slices.Contains(live, id) && platforms[id] != "" && len(raw2.Components[id]) != 1 {
+			tb.Errorf("removed component %q is not a platform-only stub: %v", id, raw2.Components[id])
+		}
+	}
 	seen := map[string]bool{}
 	for id, comp := range p.Components {
+		if len(raw2.Components[id]) == 1 {
+			// A stub: only the platform it was announced with, for a
+			// removed component the device no longer has.
+			if !slices.Contains(d.Removed, id) || slices.Contains(live, id) || comp.Platform == "" || comp.Platform != platforms[id] {
+				tb.Errorf("stub %q (platform %q) for a component that is live, not removed, or of another platform", id, comp.Platform)
+			}
+			continue
+		}
 		if comp.Platform == "" || comp.UniqueID == "" {
 			tb.Errorf("component %q: platform %q, unique_id %q: both required", id, comp.Platform, comp.UniqueID)
 		}
