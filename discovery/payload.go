@@ -128,12 +128,12 @@ var (
 // key order; components are a map, which encoding/json writes sorted, of
 // component and stub values.
 type payload struct {
-	Device           deviceInfo           `json:"device"`
-	Origin           originInfo           `json:"origin"`
-	Availability     []availability       `json:"availability"`
-	AvailabilityMode string               `json:"availability_mode"`
-	StateTopic       string               `json:"state_topic"`
-	QoS              int                  `json:"qos"`
+	Device           deviceInfo     `json:"device"`
+	Origin           originInfo     `json:"origin"`
+	Availability     []availability `json:"availability"`
+	AvailabilityMode string         `json:"availability_mode"`
+	StateTopic       string         `json:"state_topic"`
+	QoS              int            `json:"qos"`
 	Components       map[string]any `json:"components"`
 }
 
