@@ -155,7 +155,7 @@ type Bridge struct {
 }
 
 // event is anything sent to the run loop: listEvent, statesEvent,
-// resultEvent.
+// resultEvent, pushEvent, pushStatusEvent, removalSentEvent.
 type event any
 
 // mqttMessage is a command or Home Assistant status message, copied out of
@@ -306,8 +306,16 @@ func (b *Bridge) Run(ctx context.Context) error {
 
 	var wg sync.WaitGroup
 	ob := newOutbox(client, func() bool { return b.online.Load() && client.IsConnectionOpen() }, b.log.Named("mqtt"))
-	if b.opts.Metrics != nil {
-		ob.sent = func() { b.opts.Metrics.MQTTMessage("out") }
+	ob.sent = func(m message) {
+		if b.opts.Metrics != nil {
+			b.opts.Metrics.MQTTMessage("out")
+		}
+		if m.removal != nil {
+			select {
+			case b.events <- removalSentEvent{*m.removal}:
+			case <-loopCtx.Done():
+			}
+		}
 	}
 	wg.Go(func() { ob.run(loopCtx) })
 

@@ -44,6 +44,13 @@ type device struct {
 	// the jobs handed to it and not answered yet.
 	worker uint64
 	queued int
+	// announced are the components of the device's last discovery
+	// payload; removed those Home Assistant may still hold without them,
+	// sent as stubs until the broker accepted them (removedSeq names the
+	// set; registry_removed.go).
+	announced  []string
+	removed    []string
+	removedSeq uint64
 }
 
 // registry is the run loop's state: the devices by key and by topic, the
@@ -79,6 +86,8 @@ type registry struct {
 	// connection.
 	push    map[cloud.Provider]cloud.PushStatus
 	workers uint64 // workers started
+	// removals counts the sets of stubs made (device.removedSeq).
+	removals uint64
 	// pending are the devices no longer bridged whose state and
 	// availability topics wait for their clear (registry_clear.go).
 	pending map[string]pendingClear
@@ -185,11 +194,11 @@ func (r *registry) configTopic(d cloud.Device) string {
 
 func (r *registry) remember(dv *device) {
 	r.known[dv.key] = knownDevice{Account: dv.prov.Account(), Provider: dv.dev.Provider, ID: dv.dev.ID,
-		Topic: dv.topic, ConfigTopic: r.configTopic(dv.dev)}
+		Topic: dv.topic, ConfigTopic: r.configTopic(dv.dev), Components: r.heldComponents(dv)}
 }
 
 func (r *registry) addDevice(key string, p cloud.Provider, d cloud.Device, cloudName string) {
-	dv := &device{key: key, dev: d, prov: p, available: d.Online, cloudName: cloudName}
+	dv := &device{key: key, dev: d, prov: p, available: d.Online, cloudName: cloudName, announced: r.announcedBefore(key, d)}
 	dv.topic = r.topics.assign(key, d)
 	r.devices[key] = dv
 	r.takeTopic(dv.topic, key)
@@ -317,7 +326,8 @@ func (r *registry) relistSoon(p cloud.Provider) {
 func (r *registry) announced(key string) bool { return r.devices[key] != nil }
 
 func (r *registry) discoveryMessage(dv *device) (message, bool) {
-	d := discovery.Device{Device: dv.dev, Topic: dv.topic}
+	r.noteComponents(dv)
+	d := discovery.Device{Device: dv.dev, Topic: dv.topic, Removed: dv.removed}
 	if p := dv.dev.ParentID; p != "" && !r.announced(deviceKey(dv.dev.Provider, p)) {
 		// via_device must name a device Home Assistant knows.
 		d.ParentNotAnnounced = true
@@ -327,7 +337,7 @@ func (r *registry) discoveryMessage(dv *device) (message, bool) {
 		r.log.Error("cannot build discovery payload", zap.String(keyDeviceID, dv.dev.ID), zap.Error(err))
 		return message{}, false
 	}
-	return message{topic: discovery.ConfigTopic(r.disc, dv.dev), payload: payload, retained: true}, true
+	return message{topic: discovery.ConfigTopic(r.disc, dv.dev), payload: payload, retained: true, removal: r.removalOf(dv)}, true
 }
 
 func (r *registry) publishDiscovery(dv *device, force bool) {
@@ -335,7 +345,7 @@ func (r *registry) publishDiscovery(dv *device, force bool) {
 		return
 	}
 	if m, ok := r.discoveryMessage(dv); ok {
-		r.emit(retainEffect{m.topic, m.payload, force})
+		r.emit(discoveryEffect{m, force})
 	}
 }
 

@@ -96,6 +96,8 @@ func (l *runLoop) run(ctx context.Context) {
 				l.apply(l.reg.handlePush(ev))
 			case pushStatusEvent:
 				l.apply(l.reg.handlePushStatus(ev))
+			case removalSentEvent:
+				l.apply(l.reg.handleRemovalSent(ev))
 			}
 		}
 	}
