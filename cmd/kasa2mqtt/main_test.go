@@ -82,6 +82,12 @@ func TestLoginStoresTokensNotThePassword(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("login exited %d: %s %s", code, out, errOut)
 	}
+	// The password on stdin: a script reads one line on stdout, the
+	// outcome; the prompt and the advice are on stderr.
+	if !strings.HasPrefix(out, "Logged in. Tokens stored in ") || strings.Count(out, "\n") != 1 ||
+		!strings.Contains(errOut, "Password: ") || !strings.Contains(errOut, "remove the password") {
+		t.Errorf("login: stdout %q, stderr %q", out, errOut)
+	}
 	files, _ := filepath.Glob(filepath.Join(stateDir, "*"))
 	if len(files) == 0 {
 		t.Fatal("login stored nothing")
