@@ -3,7 +3,9 @@ package bridge
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -139,7 +141,8 @@ func parseColor(raw []byte) (opt[cloud.HS], error) {
 		if err := json.Unmarshal(text, &obj); err != nil {
 			return opt[cloud.HS]{}, badPayload("\"color\": invalid JSON: %v", err)
 		}
-		for k, v := range obj {
+		for _, k := range slices.Sorted(maps.Keys(obj)) { // sorted: the same error every time
+			v := obj[k]
 			switch strings.ToLower(k) {
 			case "h", "hue":
 				h = v

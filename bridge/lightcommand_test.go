@@ -51,7 +51,7 @@ func TestParseSet_Light(t *testing.T) {
 		{"color_temp zero", "color_temp", "0", lightRequest{}, 0, `"color_temp" 0 is out of range: want a temperature in Kelvin`},
 		{"hue above 360", "", `{"color":{"h":361,"s":5}}`, lightRequest{}, 0, `"color" h 361, s 5 is out of range`},
 		{"saturation above 100", "color", "5,101", lightRequest{}, 0, `"color" h 5, s 101 is out of range`},
-		{"rgb color", "", `{"color":{"r":255,"g":0,"b":0}}`, lightRequest{}, 0, `"color" key "r" is not supported`},
+		{"rgb color", "", `{"color":{"r":255,"g":0,"b":0}}`, lightRequest{}, 0, `"color" key "b" is not supported`},
 		{"half a color", "", `{"color":{"h":5}}`, lightRequest{}, 0, `"color" must hold a hue and a saturation`},
 		{"color not an object", "", `{"color":"red"}`, lightRequest{}, 0, `"color" must hold a hue and a saturation`},
 		{"long transition", "", `{"state":"ON","transition":3601}`, lightRequest{}, 0, `"transition" 3601 is out of range: want 0 to 3600 seconds`},
