@@ -278,8 +278,9 @@ func (s *Server) AddStrip(accessID, name string, gangs int) (id string, gangIDs 
 	return d.id, gangIDs
 }
 
-// AddUnsupported adds a device of another category (e.g. "dj", a light
-// with switch_led) that the provider lists but does not bridge.
+// AddUnsupported adds a device of another category (e.g. "xdd", a
+// ceiling light with switch_led) that the provider lists but does not
+// bridge.
 func (s *Server) AddUnsupported(accessID, name, category string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
