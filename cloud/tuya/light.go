@@ -102,17 +102,19 @@ const (
 // linear map between the two ends.
 type span struct{ min, max float64 }
 
+// valid reports a finite range of at least two integers within ±1e9.
 func (s span) valid() bool {
-	return finite(s.min) && finite(s.max) && s.min < s.max && math.Abs(s.min) <= 1e9 && math.Abs(s.max) <= 1e9
+	return finite(s.min) && finite(s.max) && math.Abs(s.min) <= 1e9 && math.Abs(s.max) <= 1e9 &&
+		math.Ceil(s.min) < math.Floor(s.max)
 }
 
 // frac maps a raw value onto 0..1 (clamped).
 func (s span) frac(raw float64) float64 { return clamp((raw-s.min)/(s.max-s.min), 0, 1) }
 
 // raw maps f (0..1) onto the range and rounds it to an integer as Home
-// Assistant does (half to even).
+// Assistant does (half to even), within the range.
 func (s span) raw(f float64) int64 {
-	return int64(clamp(math.RoundToEven(s.min+f*(s.max-s.min)), s.min, s.max))
+	return int64(clamp(math.RoundToEven(s.min+f*(s.max-s.min)), math.Ceil(s.min), math.Floor(s.max)))
 }
 
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
