@@ -129,7 +129,6 @@ func TestLights_OneCommandsCallPerChange(t *testing.T) {
 	}
 }
 
-
 func errorsIsAny(err error, targets ...error) bool {
 	return slices.ContainsFunc(targets, func(t error) bool { return errors.Is(err, t) })
 }

@@ -192,7 +192,9 @@ func TestLightCommands_HomeAssistantsOrderAndValues(t *testing.T) {
 	ls := v2(t)
 	white := vals("switch_led", true, "work_mode", "white", "bright_value_v2", 505, "temp_value_v2", 0, "colour_data_v2", `{"h":120,"s":600,"v":800}`)
 	colour := vals("switch_led", true, "work_mode", "colour", "bright_value_v2", 505, "colour_data_v2", `{"h":120,"s":600,"v":800}`)
-	on := func(s cloud.LightSettings) cloud.Command { return cloud.Command{Action: cloud.ActionSetLight, On: true, Light: s} }
+	on := func(s cloud.LightSettings) cloud.Command {
+		return cloud.Command{Action: cloud.ActionSetLight, On: true, Light: s}
+	}
 	tests := []struct {
 		name   string
 		cmd    cloud.Command
