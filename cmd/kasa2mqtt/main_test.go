@@ -176,11 +176,12 @@ func TestDemoServesTheSimulatedFleet(t *testing.T) {
 	// Exact topics, not "#": mochi v2.7.9 races (under -race) between a
 	// wildcard subscribe and a concurrent retained publish.
 	filters := map[string]byte{"kasa2mqtt/living_room_lamp": 1, "kasa2mqtt/kettle": 1, "kasa2mqtt/plug_6": 1, "kasa2mqtt/bridge/state": 1, "kasa2mqtt/heater": 1,
-		"kasa2mqtt/hall_dimmer": 1, "kasa2mqtt/reading_lamp": 1,
+		"kasa2mqtt/hall_dimmer": 1, "kasa2mqtt/reading_lamp": 1, "kasa2mqtt/patio_light": 1,
 		"homeassistant/device/kasa_73864A805C839A5A83F3CF75FCA6DBA89FB2621D/config": 1}
 	// The lights are lit, with their brightness and colour.
 	lights := map[string]string{"kasa2mqtt/hall_dimmer": `{"state":"ON","brightness":102,"color_mode":"brightness","led":"ON","rssi":-35}`,
-		"kasa2mqtt/reading_lamp": `"state":"ON","brightness":204,"color_mode":"color_temp","color_temp":2700,`}
+		"kasa2mqtt/reading_lamp": `"state":"ON","brightness":204,"color_mode":"color_temp","color_temp":2700,`,
+		"kasa2mqtt/patio_light":  `{"state":"ON","brightness":179,"color_mode":"hs","color":{"h":30,"s":80}}`}
 	c.SubscribeMultiple(filters, func(_ paho.Client, m paho.Message) {
 		if want, ok := lights[m.Topic()]; ok && !strings.Contains(string(m.Payload()), want) {
 			return
@@ -191,7 +192,7 @@ func TestDemoServesTheSimulatedFleet(t *testing.T) {
 		}
 	})
 	want := map[string]bool{"kasa2mqtt/living_room_lamp": false, "kasa2mqtt/kettle": false, "kasa2mqtt/plug_6": false, "kasa2mqtt/bridge/state": false,
-		"kasa2mqtt/heater": false, "kasa2mqtt/hall_dimmer": false, "kasa2mqtt/reading_lamp": false}
+		"kasa2mqtt/heater": false, "kasa2mqtt/hall_dimmer": false, "kasa2mqtt/reading_lamp": false, "kasa2mqtt/patio_light": false}
 	discovery := false
 	timeout := time.After(10 * time.Second)
 	for remaining := len(want); remaining > 0 || !discovery; {
