@@ -171,9 +171,23 @@ func (l *light) clone() *light {
 	return c
 }
 
+// djGeneration are the codes, ranges and data point numbers of one
+// generation of dj bulbs.
+type djGeneration struct {
+	firstID              int // switch_led's; work_mode, brightness, temperature and colour follow
+	bright, temp, colour string
+	brightMin, top       int64 // brightness brightMin..top, temperature 0..top
+	hsv                  [3][2]int64
+	modes                []string // a colour bulb's work_mode values
+}
+
 var (
-	hsvV2 = [3][2]int64{{0, 360}, {0, 1000}, {0, 1000}}
-	hsvV1 = [3][2]int64{{0, 360}, {0, 255}, {0, 255}}
+	djV2 = djGeneration{firstID: 20, bright: "bright_value_v2", temp: "temp_value_v2", colour: "colour_data_v2",
+		brightMin: 10, top: 1000, hsv: [3][2]int64{{0, 360}, {0, 1000}, {0, 1000}},
+		modes: []string{"white", "colour", "scene", "music"}}
+	djV1 = djGeneration{firstID: 1, bright: "bright_value", temp: "temp_value", colour: "colour_data",
+		brightMin: 25, top: 255, hsv: [3][2]int64{{0, 360}, {0, 255}, {0, 255}},
+		modes: []string{"white", "colour", "scene", "scene_1", "scene_2", "scene_3", "scene_4"}}
 )
 
 // newLight builds the data points and first values (off, white, full
@@ -196,40 +210,32 @@ func newLight(kind LightKind) (l *light, category, product string) {
 		add(lightDP{code: code, typ: "Json", id: id, hsv: &r}, colourString([3]int64{0, r[1][1], r[2][1]}))
 	}
 	switch kind {
-	case ColourLight, WhiteLight, DimmableLight:
-		boolean("switch_led", 20)
-		if kind != DimmableLight {
-			modes := []string{"white", "colour", "scene", "music"}
-			if kind == WhiteLight {
-				modes = []string{"white", "scene"}
-			}
-			mode(21, modes...)
+	case ColourLight, WhiteLight, DimmableLight, ColourLightV1, WhiteLightV1, DimmableLightV1:
+		g, name := djV2, ""
+		if kind == ColourLightV1 || kind == WhiteLightV1 || kind == DimmableLightV1 {
+			g, name = djV1, " (v1)"
 		}
-		number("bright_value_v2", 22, 10, 1000, 1000)
-		if kind != DimmableLight {
-			number("temp_value_v2", 23, 0, 1000, 500)
+		colourful := kind == ColourLight || kind == ColourLightV1
+		dimmable := kind == DimmableLight || kind == DimmableLightV1
+		boolean("switch_led", g.firstID)
+		switch {
+		case colourful:
+			mode(g.firstID+1, g.modes...)
+			name = "Smart Bulb RGBCW" + name
+		case !dimmable:
+			mode(g.firstID+1, "white", "scene")
+			name = "Smart Bulb CW" + name
+		default:
+			name = "Smart Bulb W" + name
 		}
-		if kind == ColourLight {
-			colour("colour_data_v2", 24, hsvV2)
+		number(g.bright, g.firstID+2, g.brightMin, g.top, g.top)
+		if !dimmable {
+			number(g.temp, g.firstID+3, 0, g.top, (g.top+1)/2)
 		}
-		return l, "dj", map[LightKind]string{ColourLight: "Smart Bulb RGBCW", WhiteLight: "Smart Bulb CW", DimmableLight: "Smart Bulb W"}[kind]
-	case ColourLightV1, WhiteLightV1, DimmableLightV1:
-		boolean("switch_led", 1)
-		if kind != DimmableLightV1 {
-			modes := []string{"white", "colour", "scene", "scene_1", "scene_2", "scene_3", "scene_4"}
-			if kind == WhiteLightV1 {
-				modes = []string{"white", "scene"}
-			}
-			mode(2, modes...)
+		if colourful {
+			colour(g.colour, g.firstID+4, g.hsv)
 		}
-		number("bright_value", 3, 25, 255, 255)
-		if kind != DimmableLightV1 {
-			number("temp_value", 4, 0, 255, 128)
-		}
-		if kind == ColourLightV1 {
-			colour("colour_data", 5, hsvV1)
-		}
-		return l, "dj", map[LightKind]string{ColourLightV1: "Smart Bulb RGBCW (v1)", WhiteLightV1: "Smart Bulb CW (v1)", DimmableLightV1: "Smart Bulb W (v1)"}[kind]
+		return l, "dj", name
 	case Dimmer:
 		boolean("switch_led", 1)
 		number("bright_value_v2", 2, 10, 1000, 1000)
