@@ -90,6 +90,9 @@ func (r *registry) handlePush(ev pushEvent) []effect {
 		// Polls that started before this change are older than it.
 		dv.confirmedAt = s.ReadAt
 		r.readOK(dv, &s, false)
+		if dv.queued > 0 {
+			dv.pushedInJob = true
+		}
 	case cloud.UpdateAvailability:
 		r.setAvailable(dv, u.Online)
 	case cloud.UpdateRename:

@@ -142,3 +142,52 @@ func TestPoller_ReconcileIntervalWhilePushIsHealthy(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// A command's change pushed before its confirming read ends publishes one
+// state message, not two identical ones (the demo's Tuya strip showed each
+// switch twice to every subscriber); a confirming read that differs from
+// what was pushed, and one with nothing pushed, are still published.
+func TestPush_CommandChangePushedBeforeItsReadPublishedOnce(t *testing.T) {
+	h := newHarness(t, Options{}, nil, home)
+	h.list(home, plug("A", "Lamp", true))
+	h.poll(home, h.clock.Now(), relayState("A", false))
+	writes := func() int {
+		n := 0
+		for _, w := range h.pub.writes {
+			if strings.HasPrefix(w, "kasa2mqtt/lamp=") {
+				n++
+			}
+		}
+		return n
+	}
+	push := func(on bool) {
+		s := relayState("A", on)
+		s.ReadAt = h.clock.Now()
+		h.apply(h.reg.handlePush(pushEvent{prov: home, update: cloud.Update{Kind: cloud.UpdateState, DeviceID: "A", State: s}}))
+	}
+	command := func(payload string, pushed *bool, confirmed bool) int {
+		before := writes()
+		h.command("kasa2mqtt/lamp/set", payload)
+		jobs := h.takeJobs()
+		h.clock.Advance(time.Second)
+		if pushed != nil {
+			push(*pushed)
+		}
+		h.clock.Advance(time.Second)
+		h.finish(jobs[0], resultEvent{state: ptr(relayState("A", confirmed)), started: h.clock.Now()})
+		return writes() - before
+	}
+	on, off := true, false
+	if n := command("ON", &on, true); n != 1 {
+		t.Errorf("ON pushed, then confirmed: %d state messages, want 1", n)
+	}
+	if n := command("OFF", &off, true); n != 2 {
+		t.Errorf("a push that the confirming read contradicts: %d state messages, want 2", n)
+	}
+	if n := command("ON", nil, true); n != 1 {
+		t.Errorf("a command that changes nothing, nothing pushed: %d state messages, want 1 (the confirmation)", n)
+	}
+	if got := h.pub.retained["kasa2mqtt/lamp"]; !strings.Contains(got, `"state":"ON"`) {
+		t.Fatalf("retained state %s, want ON", got)
+	}
+}

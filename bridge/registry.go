@@ -44,6 +44,10 @@ type device struct {
 	// the jobs handed to it and not answered yet.
 	worker uint64
 	queued int
+	// pushedInJob: a pushed state was published while a job of the
+	// device was queued or under way; its re-read repeats it only if it
+	// differs (one state message per command, not one per source).
+	pushedInJob bool
 	// announced are the components of the device's last discovery
 	// payload; removed those Home Assistant may still hold without them,
 	// sent as stubs until the broker accepted them (removedSeq names the

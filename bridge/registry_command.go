@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -151,6 +152,8 @@ func (r *registry) handleResult(ev resultEvent) []effect {
 	if ev.worker == dv.worker {
 		dv.queued--
 	}
+	pushed := dv.pushedInJob
+	dv.pushedInJob = false
 	if ev.cmd != nil && ev.cmd.Action == cloud.ActionSetRelay {
 		dv.inflight--
 		if dv.inflight <= 0 {
@@ -173,7 +176,11 @@ func (r *registry) handleResult(ev resultEvent) []effect {
 		if ev.started.After(dv.confirmedAt) {
 			dv.confirmedAt = ev.started
 		}
-		r.readOK(dv, ev.state, true)
+		// The re-read's state is published even when unchanged (it
+		// confirms the command), unless a pushed update published this
+		// very state during the job: then it is on the wire already.
+		force := !pushed || !bytes.Equal(encodeState(dv.dev, ev.state), dv.payload)
+		r.readOK(dv, ev.state, force)
 	case ev.cmd != nil && ev.applyErr == nil && ev.cmd.Action == cloud.ActionReboot:
 		r.log.Info("device is rebooting; its state follows at the next poll", zap.String(keyTopic, dv.topic))
 	case ev.cmd != nil && ev.applyErr == nil:
