@@ -34,6 +34,7 @@ func demoCmd(ctx context.Context, e env) int {
 	listen := fs.String("listen", "127.0.0.1:1883", "address of the embedded MQTT broker")
 	interval := fs.Duration("interval", 5*time.Second, "poll interval")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	httpAddr := fs.String("http", defaultHealthListen, `address of the operations endpoint (/healthz, /readyz, /metrics); "" turns it off`)
 	if code, ok := parseFlags(fs, e.args); !ok {
 		return code
 	}
@@ -101,6 +102,7 @@ func demoCmd(ctx context.Context, e env) int {
 			Endpoint: tfake.URL(), Auth: tuya.AuthSimple, Push: tuya.PushOn, PushURL: tfake.PushURL()}},
 		v2Account,
 	}
+	cfg.HTTP.Listen = *httpAddr
 	cfg.Poll.Interval = *interval
 	cfg.Poll.DeviceListInterval = time.Minute
 	cfg.StateDir = stateDir
@@ -140,6 +142,13 @@ Press Ctrl-C to stop.
 
 `, addr, hostOf(addr), portOf(addr), v2.instructions())
 		},
+	}
+	m.OnHTTPStarted = func(addr string) {
+		check := "kasa2mqtt health"
+		if addr != defaultHealthListen {
+			check += " -url http://" + addr + "/healthz"
+		}
+		fmt.Fprintf(e.stdout, "kasa2mqtt demo: health, readiness and metrics on http://%s (check it: %s)\n", addr, check)
 	}
 	if err := m.Run(ctx); err != nil {
 		fmt.Fprintf(e.stderr, "kasa2mqtt demo: %v\n", err)

@@ -86,7 +86,7 @@ func startDemo(t *testing.T) (addr string, out, errb *syncBuffer) {
 	ctx, cancel := context.WithCancel(context.Background())
 	out, errb = &syncBuffer{}, &syncBuffer{}
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"demo", "-listen", addr}, strings.NewReader(""), out, errb) }()
+	go func() { done <- run(ctx, []string{"demo", "-listen", addr, "-http", "127.0.0.1:0"}, strings.NewReader(""), out, errb) }()
 	t.Cleanup(func() {
 		cancel()
 		if code := <-done; code != exitOK {
