@@ -14,6 +14,7 @@ import (
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
 	"github.com/kasa2mqtt/kasa2mqtt/discovery"
+	iclock "github.com/kasa2mqtt/kasa2mqtt/internal/clock"
 )
 
 // DeviceOverride changes how one device (keyed by its cloud id) is bridged.
@@ -44,6 +45,10 @@ type Options struct {
 	Version string
 	// PollInterval between state reads, default 60s.
 	PollInterval time.Duration
+	// ReconcileInterval replaces PollInterval for an account whose
+	// provider pushes changes (cloud.Pusher) while its push connection is
+	// healthy, default 10m: the reads then only reconcile.
+	ReconcileInterval time.Duration
 	// ListInterval between device-list reads, default 30m.
 	ListInterval time.Duration
 	// MissedPolls is how many consecutive failed reads (other than "device
@@ -100,8 +105,11 @@ type Options struct {
 	// event and the log show what it returns. Nil adds nothing.
 	Advise func(p cloud.Provider, err error) error
 
-	// clock replaces the system clock in this package's tests (timers and
-	// time stamps; see clock). Nil: the system clock.
+	// Clock replaces the system clock (timers and time stamps; see clock)
+	// for end-to-end tests; nil: the system clock.
+	Clock iclock.Clock
+
+	// clock replaces the system clock in this package's tests; nil: Clock.
 	clock clock
 }
 
@@ -166,7 +174,7 @@ type Bridge struct {
 }
 
 // event is anything sent to the run loop: listEvent, statesEvent,
-// resultEvent.
+// resultEvent, pushEvent, pushStatusEvent, removalSentEvent.
 type event any
 
 // mqttMessage is a command or Home Assistant status message, copied out of
@@ -211,8 +219,11 @@ func New(opts Options, providers ...cloud.Provider) (*Bridge, error) {
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
+	if opts.ReconcileInterval <= 0 {
+		opts.ReconcileInterval = DefaultReconcileInterval
+	}
 	if opts.clock == nil {
-		opts.clock = realClock{}
+		opts.clock = iclock.Or(opts.Clock)
 	}
 	if opts.Version == "" {
 		opts.Version = "dev"
@@ -333,8 +344,16 @@ func (b *Bridge) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	ob := newOutbox(client, func() bool { return b.online.Load() && client.IsConnectionOpen() }, b.log.Named("mqtt"))
 	ob.maxPacket = b.opts.MQTT.MaxPacketSize
-	if b.opts.Metrics != nil {
-		ob.sent = func() { b.opts.Metrics.MQTTMessage("out") }
+	ob.sent = func(m message) {
+		if b.opts.Metrics != nil {
+			b.opts.Metrics.MQTTMessage("out")
+		}
+		if m.removal != nil {
+			select {
+			case b.events <- removalSentEvent{*m.removal}:
+			case <-loopCtx.Done():
+			}
+		}
 	}
 	wg.Go(func() { ob.run(loopCtx) })
 
@@ -358,12 +377,16 @@ func (b *Bridge) Run(ctx context.Context) error {
 			hurry:          make(chan string, 64),
 			control:        b.controls[p],
 			pace:           newPacer(b.opts.Budgets[p], b.callCounter(p)),
+			push:           newPushGate(b.opts.ReconcileInterval),
 			log:            b.log.Named("poller").With(zap.String(keyAccount, p.Account())),
 			metrics:        b.opts.Metrics,
 			clock:          b.opts.clock,
 		}
 		l.pollers[p] = pl
 		wg.Go(func() { pl.run(loopCtx) })
+		if pu, ok := p.(cloud.Pusher); ok {
+			wg.Go(func() { pu.Push(loopCtx, pushSink{prov: p, events: b.events, done: loopCtx.Done()}) })
+		}
 	}
 	l.run(ctx)
 

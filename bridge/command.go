@@ -79,9 +79,13 @@ type setRequest struct {
 	state   switchValue
 	led     switchValue
 	restart bool
+	light   lightRequest
 }
 
-func (r setRequest) empty() bool { return r.state == 0 && r.led == 0 && !r.restart }
+func (r setRequest) empty() bool { return r.state == 0 && r.led == 0 && !r.restart && r.light.empty() }
+
+// knownKeys names the keys and properties /set understands, for errors.
+const knownKeys = "state, brightness, color_temp, color, transition, led, restart"
 
 // errBadPayload marks payload errors (the message names what was wrong).
 var errBadPayload = errors.New("bad payload")
@@ -94,10 +98,15 @@ func badPayload(format string, args ...any) error {
 //
 // /set accepts a plain ON, OFF or TOGGLE (any case, surrounding blanks
 // ignored) or a JSON object such as {"state":"ON","led":"off"}; keys and
-// values are case-insensitive. /set/state and /set/led accept the plain
-// form; /set/restart accepts any payload but an empty one (Home Assistant
-// sends PRESS). An empty payload is never a command: it is what clears a
-// retained message.
+// values are case-insensitive. For lights the object is Home Assistant's
+// JSON light command: {"state":"ON","brightness":0-255,"color_temp":K,
+// "color":{"h":0-360,"s":0-100},"transition":seconds}. /set/state and
+// /set/led accept the plain form, /set/brightness and /set/color_temp a
+// number, /set/color {"h":…,"s":…} or "h,s"; /set/restart accepts any
+// payload but an empty one (Home Assistant sends PRESS). An empty payload
+// is never a command: it is what clears a retained message. Values outside
+// the ranges every light shares are errors here; the device's own ranges
+// are checked when the command is made (lightCommand).
 func parseSet(prop string, payload []byte) (setRequest, error) {
 	var req setRequest
 	if len(payload) > maxPayload {
@@ -132,7 +141,13 @@ func parseSet(prop string, payload []byte) (setRequest, error) {
 	case "restart", "reboot":
 		req.restart = true
 	default:
-		return req, badPayload("unknown property %q (known: state, led, restart)", prop)
+		ok, err := req.light.setProp(strings.ToLower(prop), payload)
+		if err != nil {
+			return req, err
+		}
+		if !ok {
+			return req, badPayload("unknown property %q (known: %s)", prop, knownKeys)
+		}
 	}
 	return req, nil
 }
@@ -169,7 +184,13 @@ func parseSetJSON(payload []byte) (setRequest, error) {
 				return req, badPayload("%q must be true or a string", k)
 			}
 		default:
-			return req, badPayload("unknown key %q (known: state, led, restart)", k)
+			ok, err := req.light.setJSON(strings.ToLower(k), raw)
+			if err != nil {
+				return req, err
+			}
+			if !ok {
+				return req, badPayload("unknown key %q (known: %s)", k, knownKeys)
+			}
 		}
 	}
 	if req.empty() {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/kasa2mqtt/kasa2mqtt/cloud"
 )
 
 func TestParseCommandTopic(t *testing.T) {
@@ -59,7 +61,7 @@ func TestParseSet(t *testing.T) {
 		{"set/restart empty (the clear of a retained one)", "restart", "", setRequest{}, "empty payload"},
 		{"bad json", "", `{"state":`, setRequest{}, "invalid JSON"},
 		{"json wrong type", "", `{"state":5}`, setRequest{}, `"state" must be`},
-		{"json unknown key", "", `{"brightness":5}`, setRequest{}, `unknown key "brightness"`},
+		{"json unknown key", "", `{"effect":"rainbow"}`, setRequest{}, `unknown key "effect"`},
 		{"json array", "", `[1,2]`, setRequest{}, "expected ON, OFF or TOGGLE"},
 		{"json empty object", "", `{}`, setRequest{}, "nothing to do"},
 		{"unknown prop", "colour", "red", setRequest{}, `unknown property "colour"`},
@@ -67,18 +69,26 @@ func TestParseSet(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseSet(tt.prop, []byte(tt.payload))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, errBadPayload) {
-					t.Fatalf("parseSet(%q, %q) error = %v, want one containing %q", tt.prop, tt.payload, err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || got != tt.want {
-				t.Fatalf("parseSet(%q, %q) = %+v, %v; want %+v", tt.prop, tt.payload, got, err, tt.want)
+			if got, ok := parseSetCase(t, tt.prop, tt.payload, tt.wantErr); ok && got != tt.want {
+				t.Fatalf("parseSet(%q, %q) = %+v; want %+v", tt.prop, tt.payload, got, tt.want)
 			}
 		})
 	}
+}
+
+// parseSetCase runs parseSet and fails t unless it returns an error
+// containing wantErr (a bad payload error), or none when wantErr is "";
+// ok says a request came back to compare.
+func parseSetCase(t *testing.T, prop, payload, wantErr string) (req setRequest, ok bool) {
+	t.Helper()
+	got, err := parseSet(prop, []byte(payload))
+	switch {
+	case wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr) || !errors.Is(err, errBadPayload)):
+		t.Fatalf("parseSet(%q, %q) error = %v, want one containing %q", prop, payload, err, wantErr)
+	case wantErr == "" && err != nil:
+		t.Fatalf("parseSet(%q, %q): %v", prop, payload, err)
+	}
+	return got, wantErr == ""
 }
 
 func TestQuotePayloadBoundsLogLines(t *testing.T) {
@@ -110,9 +120,12 @@ func FuzzParseCommandTopic(f *testing.F) {
 }
 
 func FuzzParseSet(f *testing.F) {
-	for _, s := range []string{"ON", "off", "TOGGLE", `{"state":"ON"}`, `{"led":true,"restart":"PRESS"}`, `{"state":{"a":[[[[1]]]]}}`, "\xff\xfe", `{"state":null}`} {
+	for _, s := range []string{"ON", "off", "TOGGLE", `{"state":"ON"}`, `{"led":true,"restart":"PRESS"}`, `{"state":{"a":[[[[1]]]]}}`, "\xff\xfe", `{"state":null}`,
+		`{"state":"ON","brightness":128,"color_temp":2700,"transition":1.5}`, `{"color":{"h":120,"s":60}}`, `{"brightness":"1e400"}`, "120,50", "2700", "-0", `{"color":{"h":"NaN","s":1}}`} {
 		f.Add("", []byte(s))
 		f.Add("led", []byte(s))
+		f.Add("brightness", []byte(s))
+		f.Add("color", []byte(s))
 	}
 	f.Fuzz(func(t *testing.T, prop string, payload []byte) {
 		req, err := parseSet(prop, payload)
@@ -121,6 +134,26 @@ func FuzzParseSet(f *testing.F) {
 		}
 		if err != nil && !errors.Is(err, errBadPayload) {
 			t.Fatalf("unclassified error %v", err)
+		}
+		if err != nil {
+			return
+		}
+		// What the parser accepts, a light takes or refuses with a bad
+		// payload error; never a panic, never a value outside its range.
+		for _, d := range []cloud.Device{colorBulb("B", "Bulb"), dimmer("D", "Dimmer")} {
+			cmd, err := lightCommand(d, req, cloud.Bool(true))
+			if err != nil {
+				if !errors.Is(err, errBadPayload) {
+					t.Fatalf("unclassified error %v", err)
+				}
+				continue
+			}
+			if cloud.CheckLight(d, cmd) != nil {
+				t.Fatalf("lightCommand(%q, %q) = %v, which %s does not take", prop, payload, cmd, d.Model)
+			}
+			if b := cmd.Light.Brightness; b != nil && (*b <= 0 || *b > 100) {
+				t.Fatalf("brightness %v %% from %q", *b, payload)
+			}
 		}
 	})
 }

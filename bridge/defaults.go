@@ -13,6 +13,10 @@ const (
 	DefaultStatusTopic = "homeassistant/status"
 	// DefaultPollInterval is the time between device state reads.
 	DefaultPollInterval = 60 * time.Second
+	// DefaultReconcileInterval is the time between state reads of an
+	// account whose provider pushes changes while its push connection is
+	// healthy.
+	DefaultReconcileInterval = 10 * time.Minute
 	// DefaultListInterval is the time between device list reads.
 	DefaultListInterval = 30 * time.Minute
 	// DefaultMissedPolls is how many consecutive failed reads make a device

@@ -27,6 +27,13 @@ type retainEffect struct {
 	force   bool
 }
 
+// discoveryEffect publishes a device's discovery message retained (see
+// publisher.announce), skipped when unchanged unless force is set.
+type discoveryEffect struct {
+	m     message
+	force bool
+}
+
 // stateEffect publishes a device's state on its topic segment.
 type stateEffect struct {
 	topic   string
@@ -49,12 +56,13 @@ type eventEffect struct{ payload []byte }
 // replayEffect republishes everything retained.
 type replayEffect struct{ set replaySet }
 
-func (e retainEffect) publishTo(p publisher) { p.retain(e.topic, e.payload, e.force) }
-func (e stateEffect) publishTo(p publisher)  { p.state(e.topic, e.payload, e.force) }
-func (e clearEffect) publishTo(p publisher)  { p.clear(e.topic, e.configTopic) }
-func (e sendEffect) publishTo(p publisher)   { p.send(e.topic, e.payload) }
-func (e eventEffect) publishTo(p publisher)  { p.event(e.payload) }
-func (e replayEffect) publishTo(p publisher) { p.replay(e.set) }
+func (e retainEffect) publishTo(p publisher)    { p.retain(e.topic, e.payload, e.force) }
+func (e discoveryEffect) publishTo(p publisher) { p.announce(e.m, e.force) }
+func (e stateEffect) publishTo(p publisher)     { p.state(e.topic, e.payload, e.force) }
+func (e clearEffect) publishTo(p publisher)     { p.clear(e.topic, e.configTopic) }
+func (e sendEffect) publishTo(p publisher)      { p.send(e.topic, e.payload) }
+func (e eventEffect) publishTo(p publisher)     { p.event(e.payload) }
+func (e replayEffect) publishTo(p publisher)    { p.replay(e.set) }
 
 // startWorkerEffect starts the worker of a device that was added. serial
 // tells this worker's results from those of an earlier worker of the same
@@ -116,6 +124,7 @@ type restartEffect struct{}
 type wakeEffect struct{ at time.Time }
 
 func (retainEffect) isEffect()        {}
+func (discoveryEffect) isEffect()     {}
 func (stateEffect) isEffect()         {}
 func (clearEffect) isEffect()         {}
 func (sendEffect) isEffect()          {}

@@ -15,6 +15,12 @@ type knownDevice struct {
 	ID          string `json:"id"`
 	Topic       string `json:"topic"`
 	ConfigTopic string `json:"config_topic,omitempty"`
+	// Components are the ids of the components Home Assistant may hold
+	// for the device (discovery.ComponentIDs of its last payload, and
+	// removed ones whose stubs the broker has not accepted yet); empty
+	// without discovery. Nil in a record of a release that did not keep
+	// them.
+	Components []string `json:"components"`
 }
 
 // knownFile persists knownDevice records in <state_dir>/bridge-devices.json.

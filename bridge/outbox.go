@@ -16,6 +16,9 @@ type message struct {
 	topic    string
 	payload  []byte
 	retained bool
+	// removal, on a device's discovery message, is handed back once the
+	// broker acknowledged the message (outbox.sent).
+	removal *removal
 }
 
 // outbox queues publications for one goroutine that owns the paho client's
@@ -35,8 +38,9 @@ type outbox struct {
 	// ready reports whether publishing makes sense now: connected and
 	// subscribed (the replay that follows every subscribe covers the rest).
 	ready func() bool
-	// sent, when set, is called for every publication the broker acked.
-	sent func()
+	// sent, when set, is called (on the outbox's goroutine) for every
+	// publication the broker acked.
+	sent func(m message)
 	// maxPacket is the largest packet the broker takes (0: unknown);
 	// tooBig the topics already refused for it (logged once each).
 	maxPacket int
@@ -150,7 +154,7 @@ func (o *outbox) run(ctx context.Context) {
 			}
 			o.log.Warn("publish failed", zap.String(keyTopic, m.topic), zap.Error(err))
 		} else if o.sent != nil {
-			o.sent()
+			o.sent(m)
 		}
 	}
 }

@@ -98,3 +98,15 @@ func TestBrokerURL(t *testing.T) {
 		}
 	}
 }
+
+// Coalesced discovery messages keep the stubs of the newest one, which
+// are the ones the broker will acknowledge.
+func TestOutboxCoalescedKeepsTheNewestRemoval(t *testing.T) {
+	o := newOutbox(nil, func() bool { return false }, zap.NewNop())
+	o.put(message{topic: "ha/d/config", payload: []byte("1"), retained: true, removal: &removal{seq: 1}})
+	o.put(message{topic: "ha/d/config", payload: []byte("2"), retained: true, removal: &removal{seq: 2}})
+	m, ok := o.pop()
+	if !ok || string(m.payload) != "2" || m.removal == nil || m.removal.seq != 2 {
+		t.Errorf("popped %q with %+v, want the newest payload and its removal", m.payload, m.removal)
+	}
+}

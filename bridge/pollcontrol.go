@@ -67,7 +67,7 @@ const cycleHeadroom = 0.9
 const cycleBackHeadroom = 0.75
 
 // derive works out the effective poll and list intervals: the longest of
-// the base interval, the budget's and the measured cycle's (a full cycle
+// the base interval (the reconcile interval while push is healthy), the budget's and the measured cycle's (a full cycle
 // of reads at the concurrency bound, over cycleHeadroom). A change of
 // reason is logged once, with the numbers.
 func (r *pollRun) derive() {
@@ -76,18 +76,19 @@ func (r *pollRun) derive() {
 	now := p.clock.Now()
 	r.derivedAt = now
 	cost, _ := r.sched.cycleCost()
-	budgetPoll, list := p.pace.intervals(now, r.base, p.listInterval, cost, r.listCost)
+	base := p.push.interval(r.base)
+	budgetPoll, list := p.pace.intervals(now, base, p.listInterval, cost, r.listCost)
 	n := r.sched.len()
 	cycle := r.meanRead * time.Duration(n) / time.Duration(r.conc)
 	need := seconds(cycle.Seconds() / cycleHeadroom)
-	interval, reason := r.base, ""
+	interval, reason := base, ""
 	if budgetPoll > interval {
 		interval, reason = budgetPoll, stretchBudget
 	}
 	if need > interval {
 		interval, reason = need, stretchCycle
 	}
-	if r.stretch == stretchCycle && reason == "" && seconds(cycle.Seconds()/cycleBackHeadroom) > r.base {
+	if r.stretch == stretchCycle && reason == "" && seconds(cycle.Seconds()/cycleBackHeadroom) > base {
 		// Stretched for the cycle, and not yet clearly fitting again:
 		// stay stretched rather than flap around the threshold.
 		interval, reason = max(interval, need), stretchCycle
@@ -109,7 +110,7 @@ func (r *pollRun) derive() {
 	}
 	r.stretch = reason
 	fields := []zap.Field{zap.Int("devices", len(r.ids)), zap.Int("reads_per_poll", n),
-		zap.Duration("interval", r.base), zap.Duration("effective_interval", interval)}
+		zap.Duration("interval", base), zap.Duration("effective_interval", interval)}
 	switch reason {
 	case stretchBudget:
 		p.log.Warn("poll interval stretched to fit the account's call budget",

@@ -54,6 +54,9 @@ type poller struct {
 	log     *zap.Logger
 	metrics Metrics // may be nil
 	clock   clock
+	// push, when set, makes the account read at the reconcile interval
+	// while its push connection is healthy.
+	push *pushGate
 }
 
 // DefaultConcurrency is the default poll.concurrency: the reads in flight

@@ -53,10 +53,13 @@ type pollerRun struct {
 	p      *poller
 }
 
-func startPoller(t *testing.T, acct *scriptedAccount, poll, list time.Duration) *pollerRun {
+func startPoller(t *testing.T, acct *scriptedAccount, poll, list time.Duration, mods ...func(*poller)) *pollerRun {
 	r := &pollerRun{t: t, clock: newFakeClock(), events: make(chan event, 16)}
 	r.p = &poller{prov: acct, pollInterval: poll, listInterval: list, skip: func(string) bool { return false },
 		events: r.events, relist: make(chan struct{}, 1), log: zap.NewNop(), clock: r.clock}
+	for _, m := range mods {
+		m(r.p)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.p.run(ctx); close(done) }()
@@ -68,22 +71,33 @@ func startPoller(t *testing.T, acct *scriptedAccount, poll, list time.Duration) 
 // "read error").
 func (r *pollerRun) next() string {
 	r.t.Helper()
-	select {
-	case ev := <-r.events:
-		switch ev := ev.(type) {
-		case listEvent:
-			if ev.err != nil {
-				return "list error"
+	for {
+		select {
+		case ev := <-r.events:
+			if _, ok := ev.(intervalEvent); ok {
+				continue // for bridge/info, not part of the schedule
 			}
-			return "list"
-		case statesEvent:
-			if ev.err != nil {
-				return "read error"
-			}
-			return "read"
+			return r.name(ev)
+		case <-time.After(10 * time.Second): // a guard against a hang, not a timing
+			r.t.Fatal("the poller sent nothing")
+			return ""
 		}
-	case <-time.After(10 * time.Second): // a guard against a hang, not a timing
-		r.t.Fatal("the poller sent nothing")
+	}
+}
+
+// name names an event of the poller.
+func (r *pollerRun) name(ev event) string {
+	switch ev := ev.(type) {
+	case listEvent:
+		if ev.err != nil {
+			return "list error"
+		}
+		return "list"
+	case statesEvent:
+		if ev.err != nil {
+			return "read error"
+		}
+		return "read"
 	}
 	return ""
 }

@@ -122,6 +122,8 @@ func (p *poller) run(ctx context.Context) {
 		case <-wake.C():
 		case id := <-p.hurry:
 			r.sched.hurry(id, p.clock.Now())
+		case healthy := <-p.push.updates():
+			r.pushHealth(healthy)
 		case <-notify:
 			if d := p.control.base(); d > 0 {
 				r.base = d
@@ -141,6 +143,18 @@ func (r *pollRun) wait() {
 	}
 	if r.listing {
 		<-r.lists
+	}
+}
+
+// pushHealth applies a report of the push connection's health: while
+// healthy, the account is read at the reconcile interval; when it stops
+// being healthy, every device is read again within the poll interval.
+func (r *pollRun) pushHealth(healthy bool) {
+	was := r.p.push.healthy
+	r.p.push.healthy = healthy
+	r.derive()
+	if was && !healthy {
+		r.sched.respread(r.p.clock.Now())
 	}
 }
 

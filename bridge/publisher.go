@@ -16,6 +16,10 @@ type publisher interface {
 	// it is what was last published there. An empty payload clears the
 	// topic on the broker; cleared topics are cleared again by every replay.
 	retain(topic string, payload []byte, force bool)
+	// announce publishes a device's discovery message m like retain; its
+	// removal, if any, comes back as a removalSentEvent once the broker
+	// acknowledged it.
+	announce(m message, force bool)
 	// state publishes a device's JSON state for the device topic segment
 	// topic, as the output mode says (JSON and/or one topic per value),
 	// unless force is false and it is the state last published there.
@@ -104,16 +108,21 @@ func digestOf(payload []byte) digest {
 }
 
 func (p *mqttPublisher) retain(topic string, payload []byte, force bool) {
-	d := digestOf(payload)
-	prev, seen := p.last[topic]
+	p.announce(message{topic: topic, payload: payload}, force)
+}
+
+func (p *mqttPublisher) announce(m message, force bool) {
+	d := digestOf(m.payload)
+	prev, seen := p.last[m.topic]
 	if !force && seen && prev == d {
 		return
 	}
-	if payload == nil {
-		payload = []byte{}
+	if m.payload == nil {
+		m.payload = []byte{}
 	}
-	p.last[topic] = d
-	p.out.put(message{topic: topic, payload: payload, retained: true})
+	m.retained = true
+	p.last[m.topic] = d
+	p.out.put(m)
 }
 
 func (p *mqttPublisher) state(topic string, payload []byte, force bool) {
@@ -184,7 +193,10 @@ func (p *mqttPublisher) event(payload []byte) {
 func (p *mqttPublisher) replay(s replaySet) {
 	p.retain(discovery.BridgeStateTopic(p.base), availabilityPayload(true), true)
 	p.replayClears(true)
-	for _, group := range [][]message{s.discovery, s.availability, s.offline} {
+	for _, m := range s.discovery {
+		p.announce(m, true)
+	}
+	for _, group := range [][]message{s.availability, s.offline} {
 		for _, m := range group {
 			p.retain(m.topic, m.payload, true)
 		}

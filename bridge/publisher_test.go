@@ -145,3 +145,28 @@ func TestPublisher_HeldEventsAreBounded(t *testing.T) {
 		t.Errorf("%d events sent, %s … %s", len(events), events[0], events[len(events)-1])
 	}
 }
+
+// A discovery message reaches the outbox with its stubs (for the
+// acknowledgement), deduplicated like any retained topic, from a replay
+// too.
+func TestPublisher_DiscoveryCarriesItsRemoval(t *testing.T) {
+	connected := true
+	p, s := newTestPublisher(OutputJSON, &connected)
+	rm := &removal{key: "kasa/D", seq: 1, ids: []string{"switch"}}
+	m := message{topic: "ha/device/kasa_D/config", payload: []byte("d"), removal: rm}
+	p.announce(m, false)
+	p.announce(m, false) // unchanged: not again
+	p.replay(replaySet{discovery: []message{m}})
+	var got []*removal
+	for _, out := range s.msgs {
+		if out.topic == m.topic {
+			if !out.retained {
+				t.Error("discovery published without the retain flag")
+			}
+			got = append(got, out.removal)
+		}
+	}
+	if len(got) != 2 || got[0] != rm || got[1] != rm {
+		t.Errorf("discovery messages carried %v, want the removal twice (announce, replay)", got)
+	}
+}

@@ -35,10 +35,23 @@ type device struct {
 	// queue, so TOGGLE twice in a row does what the user meant.
 	relayIntent *bool
 	inflight    int
+	// light coalesces the device's light commands.
+	light lightQueue
 	// worker is the serial number of the device's worker; queued counts
 	// the jobs handed to it and not answered yet.
 	worker uint64
 	queued int
+	// pushedInJob: a pushed state was published while a job of the
+	// device was queued or under way; its re-read repeats it only if it
+	// differs (one state message per command, not one per source).
+	pushedInJob bool
+	// announced are the components of the device's last discovery
+	// payload; removed those Home Assistant may still hold without them,
+	// sent as stubs until the broker accepted them (removedSeq names the
+	// set; registry_removed.go).
+	announced  []string
+	removed    []string
+	removedSeq uint64
 }
 
 // registry is the run loop's state: the devices by key and by topic, the
@@ -80,7 +93,12 @@ type registry struct {
 	tally map[cloud.Provider]*[2]int
 	// relisted is when each account was last asked to re-list early.
 	relisted map[cloud.Provider]time.Time
-	workers  uint64 // workers started
+	// push is the last reported health of each pushing account's push
+	// connection.
+	push    map[cloud.Provider]cloud.PushStatus
+	workers uint64 // workers started
+	// removals counts the sets of stubs made (device.removedSeq).
+	removals uint64
 	// pending are the devices no longer bridged whose state and
 	// availability topics wait for their clear (registry_clear.go).
 	pending map[string]pendingClear
@@ -108,6 +126,7 @@ func newRegistry(opts Options, disc discovery.Config, providers []cloud.Provider
 		pending:  map[string]pendingClear{},
 
 		retainedSeen: map[string]bool{},
+		push:         map[cloud.Provider]cloud.PushStatus{},
 	}
 	r.topics = newTopicAllocator(ov.get, func(key string) string { return r.known[key].Topic })
 	return r
@@ -191,11 +210,11 @@ func (r *registry) configTopic(d cloud.Device) string {
 
 func (r *registry) remember(dv *device) {
 	r.known[dv.key] = knownDevice{Account: dv.prov.Account(), Provider: dv.dev.Provider, ID: dv.dev.ID,
-		Topic: dv.topic, ConfigTopic: r.configTopic(dv.dev)}
+		Topic: dv.topic, ConfigTopic: r.configTopic(dv.dev), Components: r.heldComponents(dv)}
 }
 
 func (r *registry) addDevice(key string, p cloud.Provider, d cloud.Device, cloudName string) {
-	dv := &device{key: key, dev: d, prov: p, available: d.Online, cloudName: cloudName}
+	dv := &device{key: key, dev: d, prov: p, available: d.Online, cloudName: cloudName, announced: r.announcedBefore(key, d)}
 	dv.topic = r.topics.assign(key, d)
 	r.devices[key] = dv
 	r.linkChild(dv)
@@ -336,7 +355,8 @@ func (r *registry) relistSoon(p cloud.Provider) {
 func (r *registry) announced(key string) bool { return r.devices[key] != nil }
 
 func (r *registry) discoveryMessage(dv *device) (message, bool) {
-	d := discovery.Device{Device: dv.dev, Topic: dv.topic}
+	r.noteComponents(dv)
+	d := discovery.Device{Device: dv.dev, Topic: dv.topic, Removed: dv.removed}
 	if p := dv.dev.ParentID; p != "" && !r.announced(deviceKey(dv.dev.Provider, p)) {
 		// via_device must name a device Home Assistant knows.
 		d.ParentNotAnnounced = true
@@ -346,7 +366,7 @@ func (r *registry) discoveryMessage(dv *device) (message, bool) {
 		r.log.Error("cannot build discovery payload", zap.String(keyDeviceID, dv.dev.ID), zap.Error(err))
 		return message{}, false
 	}
-	return message{topic: discovery.ConfigTopic(r.disc, dv.dev), payload: payload, retained: true}, true
+	return message{topic: discovery.ConfigTopic(r.disc, dv.dev), payload: payload, retained: true, removal: r.removalOf(dv)}, true
 }
 
 func (r *registry) publishDiscovery(dv *device, force bool) {
@@ -354,7 +374,7 @@ func (r *registry) publishDiscovery(dv *device, force bool) {
 		return
 	}
 	if m, ok := r.discoveryMessage(dv); ok {
-		r.emit(retainEffect{m.topic, m.payload, force})
+		r.emit(discoveryEffect{m, force})
 	}
 }
 

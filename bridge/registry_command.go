@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,7 +16,8 @@ import (
 
 // handleMessage turns a message on a device command topic into worker
 // jobs: /get re-reads; /set resolves ON, OFF and TOGGLE against what is
-// known and queues the command.
+// known and queues the command (a light's through lightCommand, which
+// coalesces a burst).
 func (r *registry) handleMessage(m mqttMessage) []effect {
 	ct, ok := parseCommandTopic(r.opts.BaseTopic, m.topic)
 	if !ok {
@@ -43,7 +45,13 @@ func (r *registry) handleMessage(m mqttMessage) []effect {
 		r.log.Warn("ignoring bad command", zap.String(keyTopic, m.topic), zap.String(keyPayload, quotePayload(m.payload)), zap.Error(err))
 		return nil
 	}
-	if req.state != 0 {
+	switch {
+	case dv.dev.Has(cloud.CapLight) && (req.state != 0 || !req.light.empty()):
+		r.lightCommand(dv, m, req)
+	case !req.light.empty():
+		r.log.Warn("device is not a light", zap.String(keyTopic, m.topic), zap.String(keyPayload, quotePayload(m.payload)))
+		return r.done()
+	case req.state != 0:
 		r.relayCommand(dv, m, req.state)
 	}
 	if req.led != 0 {
@@ -144,11 +152,16 @@ func (r *registry) handleResult(ev resultEvent) []effect {
 	if ev.worker == dv.worker {
 		dv.queued--
 	}
+	pushed := dv.pushedInJob
+	dv.pushedInJob = false
 	if ev.cmd != nil && ev.cmd.Action == cloud.ActionSetRelay {
 		dv.inflight--
 		if dv.inflight <= 0 {
 			dv.inflight, dv.relayIntent = 0, nil
 		}
+	}
+	if ev.cmd != nil && ev.cmd.Action == cloud.ActionSetLight {
+		r.lightDone(dv)
 	}
 	if ev.cmd != nil && ev.applyErr != nil {
 		r.log.Error("command failed", zap.String(keyTopic, dv.topic), zap.Stringer("command", *ev.cmd), zap.Error(ev.applyErr))
@@ -166,7 +179,11 @@ func (r *registry) handleResult(ev resultEvent) []effect {
 		if ev.started.After(dv.confirmedAt) {
 			dv.confirmedAt = ev.started
 		}
-		r.readOK(dv, ev.state, true)
+		// The re-read's state is published even when unchanged (it
+		// confirms the command), unless a pushed update published this
+		// very state during the job: then it is on the wire already.
+		force := !pushed || !bytes.Equal(encodeState(dv.dev, ev.state), encodeState(dv.dev, dv.state))
+		r.readOK(dv, ev.state, force)
 	case ev.cmd != nil && ev.applyErr == nil && ev.cmd.Action == cloud.ActionReboot:
 		r.log.Info("device is rebooting; its state follows at the next poll", zap.String(keyTopic, dv.topic))
 	case ev.cmd != nil && ev.applyErr == nil:
@@ -179,6 +196,8 @@ func (r *registry) handleResult(ev resultEvent) []effect {
 			s.Relay = cloud.Bool(ev.cmd.On)
 		case cloud.ActionSetLED:
 			s.LED = cloud.Bool(ev.cmd.On)
+		case cloud.ActionSetLight:
+			s.Light = commandedLight(s.Light, *ev.cmd)
 		}
 		r.log.Warn("re-read after the command failed; publishing the commanded state optimistically",
 			zap.String(keyTopic, dv.topic), zap.Stringer("command", *ev.cmd), zap.Error(ev.readErr))

@@ -54,6 +54,13 @@ type bridgeDevice struct {
 	Parent       *string            `json:"parent"`
 	Online       bool               `json:"online"`
 	Capabilities []cloud.Capability `json:"capabilities"`
+	// ColorTemp is a light's colour temperature range in Kelvin.
+	ColorTemp *kelvinRange `json:"color_temp,omitempty"`
+}
+
+type kelvinRange struct {
+	Min int `json:"min"`
+	Max int `json:"max"`
 }
 
 func (r *registry) deviceList() []byte {
@@ -69,6 +76,9 @@ func (r *registry) deviceList() []byte {
 		}
 		if bd.Capabilities == nil {
 			bd.Capabilities = []cloud.Capability{}
+		}
+		if d.Has(cloud.CapColorTemp) && d.ColorTemp.Valid() {
+			bd.ColorTemp = &kelvinRange{d.ColorTemp.Min, d.ColorTemp.Max}
 		}
 		list = append(list, bd)
 	}
@@ -100,6 +110,8 @@ type accountInfo struct {
 	ListInterval float64 `json:"device_list_interval_s,omitempty"`
 	// Calls are the calls this UTC day and month and the budget.
 	Calls *callsInfo `json:"calls,omitempty"`
+	// Push is the account's push connection, for providers that push.
+	Push *pushInfo `json:"push,omitempty"`
 }
 
 type bridgeInfo struct {
@@ -119,6 +131,9 @@ func (r *registry) accountInfos() map[string]accountInfo {
 	for _, p := range r.providers {
 		as := r.accounts.status(p)
 		ai := accountInfo{Provider: p.Kind(), Status: as.status, LastError: as.lastErr, Problem: as.problem()}
+		var pushProblem bool
+		ai.Push, pushProblem = r.pushInfoOf(p)
+		ai.Problem = ai.Problem || pushProblem
 		if !as.errAt.IsZero() {
 			t := as.errAt
 			ai.LastErrorAt = &t

@@ -47,6 +47,9 @@ type recordingPublisher struct {
 	events    []testEvent
 	responses map[string][]apiResponse // by request path
 	replays   []replaySet
+	// removals are the stubs of the discovery messages published, for
+	// harness.brokerAccepts.
+	removals []removal
 }
 
 type testEvent struct {
@@ -68,6 +71,16 @@ func (p *recordingPublisher) retain(topic string, payload []byte, force bool) {
 		return
 	}
 	p.retained[topic] = string(payload)
+}
+
+func (p *recordingPublisher) announce(m message, force bool) {
+	if old, ok := p.retained[m.topic]; ok && !force && old == string(m.payload) {
+		return
+	}
+	p.retain(m.topic, m.payload, true)
+	if m.removal != nil {
+		p.removals = append(p.removals, *m.removal)
+	}
 }
 
 func (p *recordingPublisher) state(topic string, payload []byte, force bool) {
@@ -104,7 +117,14 @@ func (p *recordingPublisher) event(payload []byte) {
 	p.events = append(p.events, e)
 }
 
-func (p *recordingPublisher) replay(s replaySet) { p.replays = append(p.replays, s) }
+func (p *recordingPublisher) replay(s replaySet) {
+	p.replays = append(p.replays, s)
+	for _, m := range s.discovery {
+		if m.removal != nil {
+			p.removals = append(p.removals, *m.removal)
+		}
+	}
+}
 
 // harness drives one registry.
 type harness struct {
@@ -129,6 +149,8 @@ type harness struct {
 	connected bool
 	// wake is when the registry last asked for flushClears (wakeEffect).
 	wake time.Time
+	// pushHealthy records the push health reported to the pollers.
+	pushHealthy []bool
 }
 
 // newHarness builds a registry for providers, with opts (defaults filled
@@ -191,9 +213,21 @@ func (h *harness) apply(effs []effect) {
 			h.restarts++
 		case wakeEffect:
 			h.wake = e.at
+		case pushHealthEffect:
+			h.pushHealthy = append(h.pushHealthy, e.healthy)
 		default:
 			h.t.Fatalf("unknown effect %T", e)
 		}
+	}
+}
+
+// brokerAccepts acknowledges, as the outbox would once the broker has,
+// the discovery messages with stubs published so far.
+func (h *harness) brokerAccepts() {
+	acks := h.pub.removals
+	h.pub.removals = nil
+	for _, rm := range acks {
+		h.apply(h.reg.handleRemovalSent(removalSentEvent{rm}))
 	}
 }
 

@@ -103,6 +103,12 @@ func (l *runLoop) run(ctx context.Context) {
 				l.apply(l.reg.handleResult(ev))
 			case intervalEvent:
 				l.apply(l.reg.info())
+			case pushEvent:
+				l.apply(l.reg.handlePush(ev))
+			case pushStatusEvent:
+				l.apply(l.reg.handlePushStatus(ev))
+			case removalSentEvent:
+				l.apply(l.reg.handleRemovalSent(ev))
 			}
 		}
 	}
@@ -179,6 +185,10 @@ func (l *runLoop) apply(effs []effect) {
 			// The registry never sends more jobs than the queue takes.
 			if w := l.workers[e.key]; w == nil || !w.enqueue(e.job) {
 				l.b.log.Error("device worker refused a job; please report this as a bug", zap.String("device_key", e.key))
+			}
+		case pushHealthEffect:
+			if pl := l.pollers[e.prov]; pl != nil && pl.push != nil {
+				pl.push.set(e.healthy)
 			}
 		case relistEffect:
 			if pl := l.pollers[e.prov]; pl != nil {

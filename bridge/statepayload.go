@@ -11,7 +11,14 @@ import (
 // omitted when the device does not report them; Home Assistant ignores the
 // update of a sensor whose key is missing.
 type statePayload struct {
-	State   string   `json:"state,omitempty"`
+	State string `json:"state,omitempty"`
+	// Lights (Home Assistant's JSON light state): brightness 0–255,
+	// color_mode, color_temp in Kelvin, color {h, s}.
+	Brightness *int       `json:"brightness,omitempty"`
+	ColorMode  string     `json:"color_mode,omitempty"`
+	ColorTemp  *int       `json:"color_temp,omitempty"`
+	Color      *hsPayload `json:"color,omitempty"`
+
 	LED     string   `json:"led,omitempty"`
 	Power   *float64 `json:"power,omitempty"`
 	Voltage *float64 `json:"voltage,omitempty"`
@@ -49,6 +56,14 @@ func encodeState(d cloud.Device, s *cloud.State) []byte {
 	if d.Has(cloud.CapRelay) {
 		p.State = onOff(s.Relay)
 	}
+	if d.Has(cloud.CapLight) {
+		if s.Light == nil {
+			// Home Assistant's JSON light fails on a payload without
+			// "state"; providers report a light state with every read.
+			return nil
+		}
+		encodeLight(d, s.Light, &p)
+	}
 	if d.Has(cloud.CapLED) {
 		p.LED = onOff(s.LED)
 	}
@@ -77,7 +92,7 @@ func availabilityPayload(online bool) []byte {
 }
 
 // stateKeys are the keys a state payload may hold, for attribute output.
-var stateKeys = []string{"state", "led", "power", "voltage", "current", "energy", "rssi"}
+var stateKeys = []string{"state", "brightness", "color_mode", "color_temp", "color", "led", "power", "voltage", "current", "energy", "rssi"}
 
 // attribute is one value of a state payload as published in attribute
 // output: <base>/<dev>/<key> with the plain value ("ON", "12.5").
@@ -107,4 +122,43 @@ func stateAttributes(payload []byte) []attribute {
 		}
 	}
 	return out
+}
+
+// hsPayload is a light's colour in the state payload: hue in degrees,
+// saturation in percent.
+type hsPayload struct {
+	H float64 `json:"h"`
+	S float64 `json:"s"`
+}
+
+// Home Assistant color modes (supported_color_modes in discovery and
+// color_mode in the state).
+const (
+	colorModeOnOff      = "onoff"
+	colorModeBrightness = "brightness"
+)
+
+// encodeLight puts light state s of d into p: state, brightness on
+// Home Assistant's 0–255 scale (never 0 for a lit percentage), and the
+// colour of the mode the light is in. color_mode is left out when the
+// light's colour is not known (Home Assistant refuses a mode without its
+// value); a light without colour says "brightness" or "onoff".
+func encodeLight(d cloud.Device, s *cloud.LightState, p *statePayload) {
+	p.State = onOff(&s.On)
+	if d.Has(cloud.CapBrightness) && round(s.Brightness, 6) != nil && *s.Brightness > 0 {
+		b := max(1, int(math.Round(*s.Brightness*255/100)))
+		p.Brightness = &b
+	}
+	switch {
+	case s.Mode == cloud.ColorModeTemp && d.Has(cloud.CapColorTemp) && s.ColorTempK != nil:
+		p.ColorMode, p.ColorTemp = string(cloud.ColorModeTemp), s.ColorTempK
+	case s.Mode == cloud.ColorModeHS && d.Has(cloud.CapColor) && round(s.Hue, 2) != nil && round(s.Saturation, 2) != nil:
+		p.ColorMode = string(cloud.ColorModeHS)
+		p.Color = &hsPayload{H: *round(s.Hue, 2), S: *round(s.Saturation, 2)}
+	case d.Has(cloud.CapColorTemp) || d.Has(cloud.CapColor):
+	case d.Has(cloud.CapBrightness):
+		p.ColorMode = colorModeBrightness
+	default:
+		p.ColorMode = colorModeOnOff
+	}
 }

@@ -30,14 +30,14 @@ func commandBudget(rt time.Duration) time.Duration {
 }
 
 // retryable reports whether cmd, which failed with err, may be sent again:
-// only the idempotent sets (relay, LED; never a reboot), and only when err
+// only the idempotent sets (relay, LED, light; never a reboot), and only when err
 // says the cloud may answer later: cloud.ErrUnavailable (HTTP 5xx, network
 // errors, a busy cloud) or cloud.ErrTimeout, which wraps it. Anything else
 // (credentials, an offline, unknown or incapable device, a refusal, a rate
 // limit, an answer that could not be understood, a recovered panic, the
 // worker stopping) is final.
 func retryable(cmd cloud.Command, err error) bool {
-	if cmd.Action != cloud.ActionSetRelay && cmd.Action != cloud.ActionSetLED {
+	if cmd.Action != cloud.ActionSetRelay && cmd.Action != cloud.ActionSetLED && cmd.Action != cloud.ActionSetLight {
 		return false
 	}
 	return errors.Is(err, cloud.ErrUnavailable)

@@ -59,7 +59,7 @@ func (p *applyProvider) applyCalls() int {
 // instantClock is a fake clock on which every wait ends at once.
 func instantClock() *fakeClock {
 	c := newFakeClock()
-	c.instant = true
+	c.SetInstant(true)
 	return c
 }
 

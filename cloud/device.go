@@ -4,6 +4,7 @@ import "slices"
 
 // Capability is one thing a device can do or report. The bridge publishes
 // entities and accepts commands only for the capabilities a device declares.
+// The light capabilities (CapLight and the ones it carries) are in light.go.
 type Capability string
 
 const (
@@ -52,6 +53,9 @@ type Device struct {
 	ParentID string
 	// Capabilities lists what the device supports, in a stable order.
 	Capabilities []Capability
+	// ColorTemp is the colour temperature range of a light with
+	// CapColorTemp (Valid); the zero value for every other device.
+	ColorTemp KelvinRange
 }
 
 // Has reports whether d declares capability c.

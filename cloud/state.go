@@ -14,6 +14,8 @@ type State struct {
 	Relay *bool
 	// LED is the status LED state: true = LED lit.
 	LED *bool
+	// Light is the state of a light (CapLight).
+	Light *LightState
 	// PowerW, VoltageV and CurrentA are instantaneous readings.
 	PowerW   *float64
 	VoltageV *float64

@@ -45,5 +45,8 @@
 // "restart".
 //
 // Clearing a device (an empty retained payload on ConfigTopic) is the
-// bridge's job.
+// bridge's job, and so is remembering which components Home Assistant was
+// told about: a component left out of a later payload stays in Home
+// Assistant until a payload names it with its platform only
+// (Device.Removed).
 package discovery

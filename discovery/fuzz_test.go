@@ -2,27 +2,28 @@ package discovery
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
 )
 
-// FuzzPayload feeds random names, ids, topics and capability sets to
-// Payload: it must never panic, must fail only with ErrInvalid, and every
+// FuzzPayload feeds random names, ids, topics, capability sets and
+// removed components (comma-separated) to Payload: it must never panic, must fail only with ErrInvalid, and every
 // payload it returns must satisfy the same invariants as the fixtures.
 func FuzzPayload(f *testing.F) {
 	for _, d := range fixtures {
-		f.Add("homeassistant", "kasa2mqtt", d.Name, d.ID, d.Provider, d.ParentID, d.Topic, d.MAC, uint8(0x1f))
+		f.Add("homeassistant", "kasa2mqtt", d.Name, d.ID, d.Provider, d.ParentID, d.Topic, d.MAC, uint8(0x1f), strings.Join(d.Removed, ","))
 	}
-	f.Add("ha", "k/2", "", "a+b", "kasa", "", "x", "", uint8(0))
-	f.Add("h", "b", "\xff", "\x00", "", "p", "bridge", "zz", uint8(0xff))
-	f.Add("h", "b", "n", "id", "kasa", "id", "t/", "00:00:00:00:00:00", uint8(1))
-	f.Add("h/", "b", "n", "id", "kasa", "", "客厅", "50C7BF010203", uint8(3))
+	f.Add("ha", "k/2", "", "a+b", "kasa", "", "x", "", uint8(0), "switch,led,")
+	f.Add("h", "b", "\xff", "\x00", "", "p", "bridge", "zz", uint8(0xff), "\x00")
+	f.Add("h", "b", "n", "id", "kasa", "id", "t/", "00:00:00:00:00:00", uint8(1), "")
+	f.Add("h/", "b", "n", "id", "kasa", "", "客厅", "50C7BF010203", uint8(3), "power,restart,connectivity")
 
 	caps := []cloud.Capability{cloud.CapRelay, cloud.CapEnergy, cloud.CapRSSI, cloud.CapLED, cloud.CapReboot}
-	f.Fuzz(func(t *testing.T, prefix, base, name, id, provider, parent, topic, mac string, capBits uint8) {
+	f.Fuzz(func(t *testing.T, prefix, base, name, id, provider, parent, topic, mac string, capBits uint8, removed string) {
 		c := Config{Prefix: prefix, BaseTopic: base, Origin: testConfig.Origin}
-		d := Device{Topic: topic, Device: cloud.Device{
+		d := Device{Topic: topic, Removed: strings.Split(removed, ","), Device: cloud.Device{
 			ID: id, Provider: provider, ParentID: parent, Name: name, MAC: mac,
 			Model: name, Manufacturer: name, FirmwareVersion: name, HardwareVersion: name,
 		}}

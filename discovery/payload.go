@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
@@ -44,12 +46,23 @@ type Device struct {
 	// device (Config.ViaBridge) or nothing, never a device Home Assistant
 	// does not know. Default false: the parent is announced.
 	ParentNotAnnounced bool
+	// Removed names components an earlier payload of the device announced
+	// (component ids, as ComponentIDs returns them) that Home Assistant
+	// may still hold. Each one the device no longer has is published as a
+	// platform-only stub ({"platform":"switch"}): Home Assistant deletes a
+	// component of a device-based payload only when it arrives in that
+	// form, never when it is left out. Ids the device still has, and ids
+	// the bridge has never used (AllComponentIDs), are ignored. Default
+	// nil: none. The bridge sends the stubs until the broker has accepted
+	// one payload carrying them, then leaves them out.
+	Removed []string
 }
 
 // Component ids inside the device payload. The discovery id HA derives is
 // "<ObjectID> <component id>", so these must never change.
 const (
 	compSwitch  = "switch"
+	compLight   = "light"
 	compPower   = "power"
 	compVoltage = "voltage"
 	compCurrent = "current"
@@ -61,6 +74,35 @@ const (
 	// (a Tuya strip without a master switch), so that it is announced.
 	compConnectivity = "connectivity"
 )
+
+// platforms maps every component id the bridge has announced in a device
+// payload, in any release, to its platform. An id keeps its platform for
+// ever: Home Assistant knows a component by both, and a stub (see
+// Device.Removed) must name the platform it was announced with.
+var platforms = map[string]string{
+	compSwitch:       "switch",
+	compLight:        "light",
+	compPower:        "sensor",
+	compVoltage:      "sensor",
+	compCurrent:      "sensor",
+	compEnergy:       "sensor",
+	compRSSI:         "sensor",
+	compLED:          "switch",
+	compRestart:      "button",
+	compConnectivity: "binary_sensor",
+}
+
+// ComponentIDs returns, sorted, the ids of the components Payload
+// announces for d (Device.Removed aside): what the bridge remembers to
+// compute Device.Removed when the device's capabilities change.
+func ComponentIDs(d cloud.Device) []string {
+	return slices.Sorted(maps.Keys(components(Config{}, Device{Device: d})))
+}
+
+// AllComponentIDs returns, sorted, every component id the bridge has
+// announced in a device payload in any release: for a device whose
+// earlier components are unknown, the ids Home Assistant may hold.
+func AllComponentIDs() []string { return slices.Sorted(maps.Keys(platforms)) }
 
 const (
 	qos          = 1
@@ -83,15 +125,22 @@ var (
 )
 
 // payload is the device-based discovery message. Field order is the JSON
-// key order; components are a map, which encoding/json writes sorted.
+// key order; components are a map, which encoding/json writes sorted, of
+// component and stub values.
 type payload struct {
-	Device           deviceInfo           `json:"device"`
-	Origin           originInfo           `json:"origin"`
-	Availability     []availability       `json:"availability"`
-	AvailabilityMode string               `json:"availability_mode"`
-	StateTopic       string               `json:"state_topic"`
-	QoS              int                  `json:"qos"`
-	Components       map[string]component `json:"components"`
+	Device           deviceInfo     `json:"device"`
+	Origin           originInfo     `json:"origin"`
+	Availability     []availability `json:"availability"`
+	AvailabilityMode string         `json:"availability_mode"`
+	StateTopic       string         `json:"state_topic"`
+	QoS              int            `json:"qos"`
+	Components       map[string]any `json:"components"`
+}
+
+// stub is a component reduced to its platform: Home Assistant deletes the
+// component with that id and platform.
+type stub struct {
+	Platform string `json:"platform"`
 }
 
 type deviceInfo struct {
@@ -118,8 +167,8 @@ type availability struct {
 	ValueTemplate string `json:"value_template"`
 }
 
-// component is the union of the keys our switch, sensor and button entities
-// use; empty optional keys are omitted.
+// component is the union of the keys our switch, light, sensor and button
+// entities use; empty optional keys are omitted.
 type component struct {
 	Platform                  string          `json:"platform"`
 	Name                      json.RawMessage `json:"name,omitempty"`
@@ -140,6 +189,14 @@ type component struct {
 	UnitOfMeasurement         string          `json:"unit_of_measurement,omitempty"`
 	StateClass                string          `json:"state_class,omitempty"`
 	SuggestedDisplayPrecision *int            `json:"suggested_display_precision,omitempty"`
+	// Light keys (JSON schema).
+	Schema              string   `json:"schema,omitempty"`
+	SupportedColorModes []string `json:"supported_color_modes,omitempty"`
+	ColorTempKelvin     bool     `json:"color_temp_kelvin,omitempty"`
+	MinKelvin           int      `json:"min_kelvin,omitempty"`
+	MaxKelvin           int      `json:"max_kelvin,omitempty"`
+	Flash               *bool    `json:"flash,omitempty"`
+	Transition          *bool    `json:"transition,omitempty"`
 	// Availability replaces the device's availability for this entity.
 	Availability []availability `json:"availability,omitempty"`
 	// QoS repeats the root qos: HA releases before qos became a shared
@@ -154,7 +211,8 @@ type component struct {
 // The payload has one component per capability d declares (unknown
 // capabilities are ignored); a device without known capabilities gets a
 // connectivity binary sensor instead, so every device is announced with at
-// least one entity. Strip outlets (ParentID set) reference their strip
+// least one entity. Components of d.Removed it no longer has are added as
+// platform-only stubs, which Home Assistant deletes. Strip outlets (ParentID set) reference their strip
 // with via_device (unless ParentNotAnnounced) and carry no MAC connection,
 // because an outlet shares its strip's MAC and HA merges devices that
 // share a connection.
@@ -191,8 +249,23 @@ func build(c Config, d Device) payload {
 		AvailabilityMode: "all",
 		StateTopic:       StateTopic(c.BaseTopic, d.Topic),
 		QoS:              qos,
-		Components:       components(c, d),
+		Components:       withStubs(components(c, d), d.Removed),
 	}
+}
+
+// withStubs returns comps with a stub for each id of removed that is not
+// among them and that the bridge has used.
+func withStubs(comps map[string]component, removed []string) map[string]any {
+	out := make(map[string]any, len(comps)+len(removed))
+	for id, comp := range comps {
+		out[id] = comp
+	}
+	for _, id := range removed {
+		if _, live := comps[id]; !live && platforms[id] != "" {
+			out[id] = stub{Platform: platforms[id]}
+		}
+	}
+	return out
 }
 
 func deviceBlock(c Config, d Device) deviceInfo {
@@ -267,7 +340,8 @@ func components(c Config, d Device) map[string]component {
 	cmds := func(prop string) string { return CommandTopic(c.BaseTopic, d.Topic, prop) }
 
 	out := map[string]component{}
-	add := func(id, platform, entitySuffix string, comp component) {
+	add := func(id, entitySuffix string, comp component) {
+		platform := platforms[id]
 		comp.Platform = platform
 		comp.UniqueID = objectID + "_" + id + "_" + c.BaseTopic
 		comp.DefaultEntityID = platform + "." + slug + entitySuffix
@@ -276,7 +350,7 @@ func components(c Config, d Device) map[string]component {
 	}
 
 	if d.Has(cloud.CapRelay) {
-		add(compSwitch, "switch", "", component{
+		add(compSwitch, "", component{
 			Name:          nameNull,
 			DeviceClass:   "outlet",
 			CommandTopic:  cmds(PropState),
@@ -286,6 +360,9 @@ func components(c Config, d Device) map[string]component {
 			StateOn:       payloadOn,
 			StateOff:      payloadOff,
 		})
+	}
+	if d.Has(cloud.CapLight) {
+		add(compLight, "", lightComponent(c, d))
 	}
 	if d.Has(cloud.CapEnergy) {
 		for _, s := range []struct {
@@ -299,7 +376,7 @@ func components(c Config, d Device) map[string]component {
 			// guarantee the total never decreases.
 			{compEnergy, "kWh", "total_increasing", 3},
 		} {
-			add(s.id, "sensor", "_"+s.id, component{
+			add(s.id, "_"+s.id, component{
 				DeviceClass:               s.id,
 				ValueTemplate:             stateTemplate(s.id),
 				UnitOfMeasurement:         s.unit,
@@ -309,7 +386,7 @@ func components(c Config, d Device) map[string]component {
 		}
 	}
 	if d.Has(cloud.CapRSSI) {
-		add(compRSSI, "sensor", "_rssi", component{
+		add(compRSSI, "_rssi", component{
 			DeviceClass:       "signal_strength",
 			EntityCategory:    "diagnostic",
 			EnabledByDefault:  ptr(false),
@@ -319,7 +396,7 @@ func components(c Config, d Device) map[string]component {
 		})
 	}
 	if d.Has(cloud.CapLED) {
-		add(compLED, "switch", "_led", component{
+		add(compLED, "_led", component{
 			Name:           nameLED,
 			EntityCategory: "config",
 			Icon:           "mdi:led-on",
@@ -332,7 +409,7 @@ func components(c Config, d Device) map[string]component {
 		})
 	}
 	if d.Has(cloud.CapReboot) {
-		add(compRestart, "button", "_restart", component{
+		add(compRestart, "_restart", component{
 			DeviceClass:    "restart",
 			EntityCategory: "config",
 			CommandTopic:   cmds(PropRestart),
@@ -345,7 +422,7 @@ func components(c Config, d Device) map[string]component {
 		// reads the device's availability topic and is itself available
 		// while the bridge is, so it shows "disconnected" rather than
 		// "unavailable" when the device is offline.
-		add(compConnectivity, "binary_sensor", "_connectivity", component{
+		add(compConnectivity, "_connectivity", component{
 			DeviceClass:    "connectivity",
 			EntityCategory: "diagnostic",
 			StateTopic:     AvailabilityTopic(c.BaseTopic, d.Topic),

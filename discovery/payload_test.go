@@ -73,6 +73,47 @@ var fixtures = map[string]Device{
 		ID: "bf0123456789abcdefghij", Provider: "tuya", Account: "tuya",
 		Name: "Garage Strip", Model: "cz", Manufacturer: "Tuya", Online: true,
 	}},
+	// A wall dimmer (HS220): a light with brightness and transitions, no
+	// relay switch.
+	"dimmer": {Topic: "hall_dimmer", Device: cloud.Device{
+		ID: "8006D1D2D3D4D5D6D7D8D9DADBDCDDDEDFE0E1E2", Provider: "kasa", Account: "home",
+		Name: "Hall Dimmer", Model: "HS220(US)", Manufacturer: "TP-Link",
+		FirmwareVersion: "1.5.7 Build 180912 Rel.104837", HardwareVersion: "1.0",
+		MAC: "50:C7:BF:D1:D2:D3", Online: true,
+		Capabilities: []cloud.Capability{cloud.CapLight, cloud.CapBrightness, cloud.CapTransition, cloud.CapRSSI, cloud.CapLED, cloud.CapReboot},
+	}},
+	// A colour bulb (KL130): both colour modes, its own Kelvin range,
+	// energy.
+	"color_bulb": {Topic: "reading_lamp", Device: cloud.Device{
+		ID: "8012A1A2A3A4A5A6A7A8A9AAABACADAEAFB0B1B2", Provider: "kasa", Account: "home",
+		Name: "Reading Lamp", Model: "KL130(US)", Manufacturer: "TP-Link",
+		FirmwareVersion: "1.8.11 Build 191113 Rel.105336", HardwareVersion: "1.0",
+		MAC: "50:C7:BF:A1:A2:A3", Online: true,
+		Capabilities: []cloud.Capability{cloud.CapLight, cloud.CapBrightness, cloud.CapColorTemp, cloud.CapColor, cloud.CapTransition, cloud.CapEnergy, cloud.CapRSSI},
+		ColorTemp:    cloud.KelvinRange{Min: 2500, Max: 9000},
+	}},
+	// A tunable-white bulb (KL120(US)) and a dimmable-only one (KL50).
+	"white_bulb": {Topic: "bedside", Device: cloud.Device{
+		ID: "8012B1B2B3B4B5B6B7B8B9BABBBCBDBEBFC0C1C2", Provider: "kasa", Account: "home",
+		Name: "Bedside", Model: "KL120(US)", Manufacturer: "TP-Link", Online: true,
+		Capabilities: []cloud.Capability{cloud.CapLight, cloud.CapBrightness, cloud.CapColorTemp, cloud.CapTransition},
+		ColorTemp:    cloud.KelvinRange{Min: 2700, Max: 5000},
+	}},
+	// The dimmer after an upgrade from a release that announced it as a
+	// switch: the old switch goes as a stub; a removed id it still has
+	// (light) and one the bridge never used are ignored.
+	"dimmer_removing_switch": {Topic: "stair_dimmer", Removed: []string{"switch", "light", "flux_capacitor"}, Device: cloud.Device{
+		ID: "8006E1E2E3E4E5E6E7E8E9EAEBECEDEEEFF0F1F2", Provider: "kasa", Account: "home",
+		Name: "Stair Dimmer", Model: "KP405(US)", Manufacturer: "TP-Link",
+		FirmwareVersion: "1.0.5 Build 221011 Rel.194240", HardwareVersion: "1.0",
+		MAC: "50:C7:BF:E1:E2:E3", Online: true,
+		Capabilities: []cloud.Capability{cloud.CapLight, cloud.CapBrightness, cloud.CapTransition, cloud.CapRSSI, cloud.CapLED, cloud.CapReboot},
+	}},
+	"dimmable_bulb": {Topic: "porch", Device: cloud.Device{
+		ID: "8012C1C2C3C4C5C6C7C8C9CACBCCCDCECFD0D1D2", Provider: "kasa", Account: "home",
+		Name: "Porch", Model: "KL50(US)", Manufacturer: "TP-Link", Online: true,
+		Capabilities: []cloud.Capability{cloud.CapLight, cloud.CapBrightness},
+	}},
 	"unicode_name": {Topic: "kuche_kaffeemaschine", Device: cloud.Device{
 		ID: "8006000000000000000000000000000000000001", Provider: "kasa", Account: "home",
 		Name: `Küche – Kaffee & Tee ☕ "Eck" <客厅>`, Model: "KP105(DE)", Manufacturer: "TP-Link",
@@ -158,6 +199,8 @@ func TestPayload_ComponentsPerCapability(t *testing.T) {
 		{"rssi", []cloud.Capability{cloud.CapRSSI}, []string{"rssi"}},
 		{"led", []cloud.Capability{cloud.CapLED}, []string{"led"}},
 		{"reboot", []cloud.Capability{cloud.CapReboot}, []string{"restart"}},
+		{"light", []cloud.Capability{cloud.CapLight, cloud.CapBrightness}, []string{"light"}},
+		{"light capabilities without a light", []cloud.Capability{cloud.CapBrightness, cloud.CapColor}, []string{"connectivity"}},
 		{"unknown ignored", []cloud.Capability{"dimmer"}, []string{"connectivity"}},
 		{"all", []cloud.Capability{cloud.CapRelay, cloud.CapEnergy, cloud.CapRSSI, cloud.CapLED, cloud.CapReboot},
 			[]string{"current", "energy", "led", "power", "restart", "rssi", "switch", "voltage"}},
@@ -405,6 +448,8 @@ type decodedComponent struct {
 	CommandTopic    string `json:"command_topic"`
 	EntityCategory  string `json:"entity_category"`
 	QoS             *int   `json:"qos"`
+	// SupportedColorModes of a light.
+	SupportedColorModes []string `json:"supported_color_modes"`
 }
 
 func mustPayload(tb testing.TB, c Config, d Device) []byte {
@@ -486,8 +531,28 @@ func checkInvariants(tb testing.TB, c Config, d Device, b []byte) {
 	if p.Components == nil {
 		tb.Errorf("components is null")
 	}
+	var raw2 struct {
+		Components map[string]map[string]json.RawMessage `json:"components"`
+	}
+	if err := json.Unmarshal(b, &raw2); err != nil {
+		tb.Fatal(err)
+	}
+	live := ComponentIDs(d.Device)
+	for _, id := range d.Removed {
+		if !slices.Contains(live, id) && platforms[id] != "" && len(raw2.Components[id]) != 1 {
+			tb.Errorf("removed component %q is not a platform-only stub: %v", id, raw2.Components[id])
+		}
+	}
 	seen := map[string]bool{}
 	for id, comp := range p.Components {
+		if len(raw2.Components[id]) == 1 {
+			// A stub: only the platform it was announced with, for a
+			// removed component the device no longer has.
+			if !slices.Contains(d.Removed, id) || slices.Contains(live, id) || comp.Platform == "" || comp.Platform != platforms[id] {
+				tb.Errorf("stub %q (platform %q) for a component that is live, not removed, or of another platform", id, comp.Platform)
+			}
+			continue
+		}
 		if comp.Platform == "" || comp.UniqueID == "" {
 			tb.Errorf("component %q: platform %q, unique_id %q: both required", id, comp.Platform, comp.UniqueID)
 		}
@@ -505,8 +570,18 @@ func checkInvariants(tb testing.TB, c Config, d Device, b []byte) {
 		if comp.QoS == nil || *comp.QoS != 1 {
 			tb.Errorf("component %q qos = %v, want 1", id, comp.QoS)
 		}
-		if comp.CommandTopic != "" && !strings.HasPrefix(comp.CommandTopic, c.BaseTopic+"/"+d.Topic+"/set/") {
-			tb.Errorf("component %q command_topic %q outside the device's set/ tree", id, comp.CommandTopic)
+		if comp.CommandTopic != "" && !strings.HasPrefix(comp.CommandTopic, c.BaseTopic+"/"+d.Topic+"/set/") &&
+			!(comp.Platform == "light" && comp.CommandTopic == SetTopic(c.BaseTopic, d.Topic)) {
+			tb.Errorf("component %q command_topic %q outside the device's set/ tree (only a light takes the JSON set topic)", id, comp.CommandTopic)
+		}
+		if comp.Platform == "light" {
+			var full struct {
+				Components map[string]component `json:"components"`
+			}
+			if err := json.Unmarshal(b, &full); err != nil {
+				tb.Fatal(err)
+			}
+			checkLightComponent(tb, d, id, full.Components[id])
 		}
 		if comp.Platform == "sensor" && comp.EntityCategory == "config" {
 			tb.Errorf("sensor %q has entity_category config (HA refuses it)", id)

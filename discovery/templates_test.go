@@ -110,6 +110,8 @@ func collectTemplates(t *testing.T) []*usedTemplate {
 				add(c.Template, topic, fmt.Sprintf("binary_sensor: %q, %q, \"None\" or \"\"", c.On, c.Off), oneOf(c.On, c.Off, "None"), user)
 			case c.Platform == "sensor" && (c.Unit != "" || c.StateClass != ""):
 				add(c.Template, topic, `numeric sensor: a number, "None" or ""`, isNumberOrNone, user)
+			case c.Platform == "light":
+				t.Fatalf("%s: a JSON schema light has no value template (see writeJSONLights)", user)
 			case c.Platform == "sensor":
 				add(c.Template, topic, "text sensor: any text", func(string) bool { return true }, user)
 			default:
@@ -237,6 +239,7 @@ func TestTemplates_Golden(t *testing.T) {
 		// A null leaf: "None" sets switches and sensors to unknown.
 		check(mustJSON(nested(keys, nil)), false)
 	}
+	writeJSONLights(t, &golden)
 
 	path := filepath.Join("testdata", "templates.golden")
 	if *update {

@@ -69,6 +69,13 @@ func CommandTopic(base, topic, prop string) string {
 	return base + "/" + topic + "/set/" + prop
 }
 
+// SetTopic returns the topic on which the bridge accepts a JSON (or plain
+// ON/OFF/TOGGLE) command for the whole device: "<base>/<topic>/set". A
+// light's Home Assistant command topic.
+func SetTopic(base, topic string) string {
+	return base + "/" + topic + "/set"
+}
+
 // sanitize replaces every character outside [a-zA-Z0-9_-] with '_'.
 func sanitize(s string) string {
 	var b strings.Builder

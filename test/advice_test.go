@@ -11,8 +11,10 @@ import (
 // nor a stored token cannot log in by itself. bridge/info, the
 // account_error event and the log say which command logs it in (the
 // provider's own error names none: the daemon words that advice), and
-// nothing is sent to the cloud.
+// nothing is sent to the cloud. The log has that one line about it above
+// debug level: the provider's own line is at debug.
 func TestE2E_LoginNeededSaysWhatToRun(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	h.addFleet()
 	h.kasaSettings(0).Password = ""
@@ -29,7 +31,27 @@ func TestE2E_LoginNeededSaysWhatToRun(t *testing.T) {
 	eventually(t, "a log line saying what to run", func() bool {
 		return h.logged(zapcore.ErrorLevel, "cloud account error", advice)
 	})
+	checkOneLoginNeededLine(t, h, "kasa login needed: no password configured and no stored token")
 	if n := len(h.fake.Requests()); n != 0 {
 		t.Errorf("%d calls reached the cloud without credentials", n)
+	}
+}
+
+// checkOneLoginNeededLine checks that the log has one line about a login
+// needed above debug level, the bridge's with the advice, and the
+// provider's own line (its reason) at debug level.
+func checkOneLoginNeededLine(t *testing.T, h *harness, providerLine string) {
+	t.Helper()
+	if n := h.countLogs(zapcore.WarnLevel, "login needed"); n != 1 {
+		t.Errorf("%d log lines about the login needed at warn or error, want 1 (the advised one)", n)
+	}
+	own := h.logs.FilterMessage(providerLine).All()
+	if len(own) == 0 {
+		t.Errorf("the provider's line %q is gone", providerLine)
+	}
+	for _, e := range own {
+		if e.Level != zapcore.DebugLevel {
+			t.Errorf("the provider's line %q at %v, want debug", providerLine, e.Level)
+		}
 	}
 }

@@ -54,6 +54,7 @@ func (h *harness) request(path, payload string) response {
 }
 
 func TestE2E_BridgeRequests(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	h.cfg.Poll.Interval = time.Hour
 	f := h.addFleet()
@@ -128,6 +129,7 @@ func TestE2E_BridgeRequests(t *testing.T) {
 }
 
 func TestE2E_RenameInTheCloudKeepsIdentity(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	f := h.addFleet()
 	h.start()
@@ -166,6 +168,7 @@ func uids(payload string) string {
 }
 
 func TestE2E_DeviceOptionsPersistAndDisable(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	f := h.addFleet()
 	h.start()
@@ -200,6 +203,7 @@ func TestE2E_DeviceOptionsPersistAndDisable(t *testing.T) {
 }
 
 func TestE2E_RestartRequestRestartsTheDaemon(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	h.addFleet()
 	h.start()

@@ -35,12 +35,8 @@ func empty(p string) bool { return p == "" }
 // then what the bridge makes of empty messages: the clear of a retained
 // command (debug), an empty command (a warning naming topic and payload),
 // a request without a path (an error on <base>/bridge/response).
-//
-// It owns everything it uses (harness, broker on a free port), so it can
-// run in parallel; it does not call t.Parallel while checkGoroutines looks
-// at every goroutine of the process: its 6 s per broker would outlast the
-// 5 s that check gives the parallel tests' daemons to stop.
 func TestE2E_ClearOrderAndEmptyMessages(t *testing.T) {
+	t.Parallel()
 	forEachBroker(t, func(t *testing.T, kind string) {
 		h := newHarness(t, kind)
 		f := h.addFleet()

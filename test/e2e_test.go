@@ -72,6 +72,7 @@ func stateField(p string, key string) any {
 }
 
 func TestE2E_DiscoveryStateAndEnergyAppear(t *testing.T) {
+	t.Parallel()
 	forEachBroker(t, func(t *testing.T, kind string) {
 		h := newHarness(t, kind)
 		f := h.addFleet()
@@ -122,6 +123,7 @@ func TestE2E_DiscoveryStateAndEnergyAppear(t *testing.T) {
 }
 
 func TestE2E_SetSwitchesPlugAndOutletWithConfirmedState(t *testing.T) {
+	t.Parallel()
 	forEachBroker(t, func(t *testing.T, kind string) {
 		h := newHarness(t, kind)
 		h.cfg.Poll.Interval = time.Hour // confirmation must come from the re-read, not a poll
@@ -180,6 +182,7 @@ func TestE2E_SetSwitchesPlugAndOutletWithConfirmedState(t *testing.T) {
 }
 
 func TestE2E_CommandsForOneDeviceStayInOrder(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	h.cfg.Poll.Interval = time.Hour
 	f := h.addFleet()
@@ -193,15 +196,19 @@ func TestE2E_CommandsForOneDeviceStayInOrder(t *testing.T) {
 		}
 		h.rec.publish(base+"/"+lamp+"/set", v, false)
 	}
-	// The last command was ON: that is what the plug must end in.
+	// The last command was ON: that is what the plug must end in. A refresh
+	// of the lamp is done by its worker after every command before it.
 	eventually(t, "plug ends ON", func() bool { return h.fake.Relay(f.lamp) })
-	time.Sleep(500 * time.Millisecond)
+	if r := h.refreshed(f.lamp); r.Status != "ok" {
+		t.Fatalf("device/refresh: %+v", r)
+	}
 	if !h.fake.Relay(f.lamp) {
 		t.Fatal("the plug did not end in the state of the last command")
 	}
 }
 
 func TestE2E_TokenExpiryCausesExactlyOneLogin(t *testing.T) {
+	t.Parallel()
 	forEachBroker(t, func(t *testing.T, kind string) {
 		h := newHarness(t, kind)
 		f := h.addFleet()
@@ -217,7 +224,7 @@ func TestE2E_TokenExpiryCausesExactlyOneLogin(t *testing.T) {
 		h.fake.SetRelay(f.lamp, true)
 		mk := h.rec.mark()
 		h.rec.waitMsg(mk, base+"/"+lamp, contains(`"state":"ON"`))
-		time.Sleep(1500 * time.Millisecond) // another poll on the new token
+		h.waitPolls("home", 2) // another whole poll on the new token
 		after := h.fake.Calls("login") + h.fake.Calls("refreshToken")
 		if after-before != 1 {
 			t.Fatalf("token expiry across %d devices caused %d logins/refreshes, want exactly 1", 10+6, after-before)
@@ -229,6 +236,7 @@ func TestE2E_TokenExpiryCausesExactlyOneLogin(t *testing.T) {
 }
 
 func TestE2E_WrongPasswordTriesOnceAndBridgeStaysUp(t *testing.T) {
+	t.Parallel()
 	forEachBroker(t, func(t *testing.T, kind string) {
 		h := newHarness(t, kind)
 		h.addFleet()
@@ -237,7 +245,7 @@ func TestE2E_WrongPasswordTriesOnceAndBridgeStaysUp(t *testing.T) {
 		h.start()
 		h.rec.waitMsg(0, base+"/bridge/state", contains(`"online"`))
 		eventually(t, "a clear log line", func() bool { return h.logged(zapcore.ErrorLevel, "wrong password") })
-		time.Sleep(3 * time.Second) // several list intervals
+		h.waitFailedCalls("home", h.failedCalls("home")+6) // six list intervals: six chances to log in again
 		if n := h.fake.Calls("login"); n != 1 {
 			t.Fatalf("wrong password: %d login attempts, want exactly 1", n)
 		}
@@ -252,6 +260,7 @@ func TestE2E_WrongPasswordTriesOnceAndBridgeStaysUp(t *testing.T) {
 }
 
 func TestE2E_OfflineDeviceBecomesUnavailableAndComesBack(t *testing.T) {
+	t.Parallel()
 	forEachBroker(t, func(t *testing.T, kind string) {
 		h := newHarness(t, kind)
 		f := h.addFleet()
@@ -274,6 +283,7 @@ func TestE2E_OfflineDeviceBecomesUnavailableAndComesBack(t *testing.T) {
 }
 
 func TestE2E_BrokerRestartRepublishesEverything(t *testing.T) {
+	t.Parallel()
 	forEachBroker(t, func(t *testing.T, kind string) {
 		h := newHarness(t, kind)
 		f := h.addFleet()
@@ -297,6 +307,7 @@ func TestE2E_BrokerRestartRepublishesEverything(t *testing.T) {
 }
 
 func TestE2E_HomeAssistantBirthReplaysDiscoveryAndState(t *testing.T) {
+	t.Parallel()
 	forEachBroker(t, func(t *testing.T, kind string) {
 		h := newHarness(t, kind)
 		h.cfg.Poll.Interval = time.Hour // nothing else publishes
@@ -304,19 +315,21 @@ func TestE2E_HomeAssistantBirthReplaysDiscoveryAndState(t *testing.T) {
 		h.start()
 		lamp := h.deviceTopic(0, f.lamp)
 		h.rec.waitMsg(0, base+"/"+lamp, nil)
-		time.Sleep(300 * time.Millisecond)
 
 		mk := h.rec.mark()
 		h.rec.publish("homeassistant/status", "offline", false)
-		time.Sleep(300 * time.Millisecond)
-		if n := h.rec.count(mk, configTopic(f.lamp)); n != 0 {
-			t.Fatalf("HA going offline triggered %d discovery messages", n)
+		// Answered after "offline" was handled (in order, by one goroutine).
+		if r := h.request("health_check", `{}`); r.Status != "ok" {
+			t.Fatalf("health_check: %+v", r)
+		}
+		if n := h.rec.count(mk, configTopic(f.lamp)); n != 0 || h.logged(zapcore.InfoLevel, birthMessage) {
+			t.Fatalf("HA going offline triggered %d discovery messages (or a replay)", n)
 		}
 		h.rec.publish("homeassistant/status", "online", false)
 		h.rec.waitMsg(mk, configTopic(f.lamp), nil)
 		h.rec.waitMsg(mk, base+"/"+lamp+"/availability", nil)
 		h.rec.waitMsg(mk, base+"/"+lamp, nil)
-		time.Sleep(500 * time.Millisecond)
+		h.birthsSettled(1)
 		if n := h.rec.count(mk, configTopic(f.lamp)); n != 1 {
 			t.Errorf("one HA birth republished discovery %d times, want 1", n)
 		}
@@ -324,6 +337,7 @@ func TestE2E_HomeAssistantBirthReplaysDiscoveryAndState(t *testing.T) {
 }
 
 func TestE2E_RemovedDeviceIsCleared(t *testing.T) {
+	t.Parallel()
 	forEachBroker(t, func(t *testing.T, kind string) {
 		h := newHarness(t, kind)
 		h.cfg.Poll.DeviceListInterval = 500 * time.Millisecond
@@ -340,7 +354,7 @@ func TestE2E_RemovedDeviceIsCleared(t *testing.T) {
 		// No ghost: a client connecting now sees nothing retained for it.
 		late := newRecorder(t, h.broker.url())
 		late.waitMsg(0, configTopic(f.lamp), nil)
-		time.Sleep(300 * time.Millisecond)
+		late.sync() // every retained message has arrived
 		if n := late.count(0, configTopic(f.kettle)); n != 0 {
 			t.Errorf("removed device still has retained discovery")
 		}
@@ -348,6 +362,7 @@ func TestE2E_RemovedDeviceIsCleared(t *testing.T) {
 }
 
 func TestE2E_DeviceRemovedWhileStoppedIsClearedOnStart(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	f := h.addFleet()
 	h.start()
@@ -365,6 +380,7 @@ func TestE2E_DeviceRemovedWhileStoppedIsClearedOnStart(t *testing.T) {
 }
 
 func TestE2E_EnergyNeverDecreasesAcrossPlugReboot(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	f := h.addFleet()
 	h.fake.Tick(2 * time.Hour) // 3 kWh on the kettle
@@ -397,6 +413,7 @@ func TestE2E_EnergyNeverDecreasesAcrossPlugReboot(t *testing.T) {
 }
 
 func TestE2E_ShutdownPublishesOffline(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	h.addFleet()
 	h.start()
@@ -410,6 +427,7 @@ func TestE2E_ShutdownPublishesOffline(t *testing.T) {
 }
 
 func TestE2E_RetainedCommandsAreIgnored(t *testing.T) {
+	t.Parallel()
 	forEachBroker(t, func(t *testing.T, kind string) {
 		h := newHarness(t, kind)
 		f := h.addFleet()
@@ -420,10 +438,13 @@ func TestE2E_RetainedCommandsAreIgnored(t *testing.T) {
 		h.rec.publish(base+"/living_room_lamp/set/state", "ON", true)
 		h.start()
 		h.rec.waitMsg(0, base+"/living_room_lamp", contains(`"state":"OFF"`))
-		eventually(t, "the retained command is logged as ignored", func() bool {
-			return h.logged(zapcore.DebugLevel, "ignoring retained message", base+"/living_room_lamp/set")
-		})
-		time.Sleep(500 * time.Millisecond)
+		for _, topic := range []string{base + "/living_room_lamp/set", base + "/living_room_lamp/set/state"} {
+			h.waitLog("the retained command on "+topic+" is logged as ignored", zapcore.DebugLevel, "ignoring retained message", topic)
+		}
+		// The lamp's worker does a refresh after any command queued before it.
+		if r := h.refreshed(f.lamp); r.Status != "ok" {
+			t.Fatalf("device/refresh: %+v", r)
+		}
 		if h.fake.Relay(f.lamp) {
 			t.Fatal("a retained command switched the plug")
 		}
@@ -433,6 +454,7 @@ func TestE2E_RetainedCommandsAreIgnored(t *testing.T) {
 }
 
 func TestE2E_PasswordChangedWhileStoppedMarksDevicesUnavailable(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	f := h.addFleet()
 	h.start()
@@ -451,13 +473,21 @@ func TestE2E_PasswordChangedWhileStoppedMarksDevicesUnavailable(t *testing.T) {
 	h.rec.waitMsg(mk, base+"/"+lamp+"/availability", contains(`"offline"`))
 	eventually(t, "wrong password logged", func() bool { return h.logged(zapcore.ErrorLevel, "wrong password") })
 	logins := h.fake.Calls("login")
-	time.Sleep(2 * time.Second)
+	// Give it chances to log in again: two lists asked for over MQTT.
+	for range 2 {
+		failed := h.failedCalls("home")
+		if r := h.request("devices/refresh", `{}`); r.Status != "ok" {
+			t.Fatalf("devices/refresh: %+v", r)
+		}
+		h.waitFailedCalls("home", failed+1)
+	}
 	if n := h.fake.Calls("login"); n != logins {
 		t.Fatalf("login retried after a wrong password: %d -> %d", logins, n)
 	}
 }
 
 func TestE2E_RenamedWhileStoppedLeavesNoGhostAndTopicsStayPut(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	f := h.addFleet()
 	h.start()
@@ -485,13 +515,14 @@ func TestE2E_RenamedWhileStoppedLeavesNoGhostAndTopicsStayPut(t *testing.T) {
 	}
 	late := newRecorder(t, h.broker.url())
 	late.waitMsg(0, base+"/tea_maker", nil)
-	time.Sleep(300 * time.Millisecond)
+	late.sync() // every retained message has arrived
 	if n := late.count(0, base+"/kettle"); n != 0 {
 		t.Error("the old topic is still retained")
 	}
 }
 
 func TestE2E_AccountRemovedFromConfigIsCleared(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	f := h.addFleet()
 	h.start()

@@ -21,6 +21,7 @@ import (
 // and a QoS 1 message queued for an offline persistent session (Node-RED
 // with "clean session" off), in <state_dir>/broker.db.
 func TestEmbeddedBrokerKeepsStateAcrossRestart(t *testing.T) {
+	t.Parallel()
 	h := newEmbeddedHarness(t)
 	h.fake.AddPlug(user, "Living Room Lamp", "HS103(US)")
 	h.startEmbedded()
@@ -64,6 +65,7 @@ func TestEmbeddedBrokerKeepsStateAcrossRestart(t *testing.T) {
 // packet over max_packet_size (1 MiB by default, announced to MQTT 5
 // clients) gets its sender disconnected while the bridge carries on.
 func TestEmbeddedBrokerListenersAndLimit(t *testing.T) {
+	t.Parallel()
 	h := newEmbeddedHarness(t)
 	lamp := h.fake.AddPlug(user, "Living Room Lamp", "HS103(US)")
 	pki := newTestPKI(t, t.TempDir(), "broker.test")
@@ -100,6 +102,13 @@ func TestEmbeddedBrokerListenersAndLimit(t *testing.T) {
 			defer c.Disconnect(100)
 			if tok := c.Subscribe(base+"/living_room_lamp", 1, func(_ paho.Client, m paho.Message) { got <- string(m.Payload()) }); !tok.WaitTimeout(waitFor) || tok.Error() != nil {
 				t.Fatalf("subscribe over %s: %v", tc.name, tok.Error())
+			}
+			// The lamp's retained state first: the bridge knows the device
+			// (a command that comes before the first list is dropped).
+			select {
+			case <-got:
+			case <-time.After(waitFor):
+				t.Fatalf("no retained state of the lamp over %s", tc.name)
 			}
 			want := map[string]string{"tls": `"state":"ON"`, "websocket": `"state":"OFF"`}[tc.name]
 			if tok := c.Publish(base+"/living_room_lamp/set", 1, false, strings.Trim(strings.Split(want, ":")[1], `"`)); !tok.WaitTimeout(waitFor) || tok.Error() != nil {

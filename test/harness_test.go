@@ -1,23 +1,62 @@
 // Package test holds the end-to-end suite: the real daemon (daemon.Main, in
 // process) against a real MQTT broker (embedded mochi, and Mosquitto when
-// installed) and the fake Kasa cloud over loopback HTTP.
+// installed) and the fake Kasa and Tuya clouds over loopback HTTP.
+//
+// # Every test runs in parallel
+//
+// One after the other the suite would take many minutes; in parallel it
+// takes about as long as its longest test (the soak, with CI set). So:
+//
+//   - Start every test with t.Parallel(), or with `if !alone(t) { return }`
+//     (below). forEachBroker makes its subtests parallel itself.
+//     TestEveryTestIsParallel fails a test that does neither.
+//   - Own everything: newHarness gives the test its fake clouds, a broker
+//     on a free port (freeAddr; never a fixed port), a recorder, a state
+//     directory and a daemon of its own. Package-level variables are
+//     constants or safe for concurrent use (atomic counters); no test
+//     changes one.
+//   - Wait for what you expect to see (rec.waitMsg, eventually,
+//     h.waitLog, a fake's call counter), within waitFor, never for a fixed
+//     time. "Nothing more happens" is checked after something that proves
+//     the chance for it has passed (harness_wait_test.go): the next polls
+//     (h.waitPolls), a refresh queued behind a device's commands
+//     (h.refreshed), failed calls to the cloud (h.waitFailedCalls), Home
+//     Assistant births (h.birthsSettled), rec.sync for retained messages.
+//     A command sent before the bridge listed its device is dropped: wait
+//     for the device's state first.
+//   - Leaks are checked per test: newHarness labels the test's goroutine,
+//     and everything started from it carries the label
+//     (harness_goroutines_test.go).
+//   - Tests that measure the whole process (heap, goroutine counts) or
+//     change its environment run alone in a child process (alone), still
+//     in parallel with the others.
+//   - Under CPU load (2 cores, -race, other suites) things take longer:
+//     a bound on how long the daemon may take goes through stretched (it
+//     grows with the load average), premises that need calls in flight
+//     together use the fakes' HoldNext, not a latency; a test that fails
+//     only under load has a bug (in the test or the daemon) to find, not a
+//     retry.
+//
+// How many run at once: TestMain raises -test.parallel (default
+// GOMAXPROCS, 2 here) to 64 unless it is given, so that every test starts
+// at once, the long ones that run alone in a child process first of all;
+// newHarness then lets at most daemonSlots daemons (6;
+// KASA2MQTT_TEST_DAEMONS to change) run in this process at a time: more
+// would starve each other of CPU and fail their time bounds (a broker
+// restart must be recovered from within 5 s).
 package test
 
 import (
-	"bufio"
+	"cmp"
 	"context"
+	"flag"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
+	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	paho "github.com/eclipse/paho.mqtt.golang"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
@@ -26,7 +65,7 @@ import (
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/kasa"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/kasa/kasatest"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/tuya"
-	"github.com/kasa2mqtt/kasa2mqtt/internal/broker"
+	"github.com/kasa2mqtt/kasa2mqtt/internal/clock"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/config"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/daemon"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/logging"
@@ -37,260 +76,26 @@ const (
 	user     = "owner@example.com"
 	password = `p"a\s/s{w}ö密`
 	base     = "kasa2mqtt"
-	waitFor  = 15 * time.Second
 )
 
-// brokerKinds are the brokers the suite runs against. Mosquitto is skipped
-// only when its binary is missing and CI is unset.
-func brokerKinds(t *testing.T) []string {
-	kinds := []string{"mochi"}
-	if _, err := exec.LookPath(mosquittoBin()); err == nil {
-		kinds = append(kinds, "mosquitto")
-	} else if os.Getenv("CI") != "" {
-		t.Fatalf("CI is set but mosquitto is not installed (%v): .ci/run must install it", err)
-	} else {
-		t.Log("mosquitto not installed: running against the embedded broker only")
-	}
-	return kinds
-}
+// waitFor bounds every wait for something a test expects to happen.
+const waitFor = 15 * time.Second
 
-func mosquittoBin() string {
-	if p, err := exec.LookPath("mosquitto"); err == nil {
-		return p
-	}
-	return "/usr/sbin/mosquitto"
-}
-
-// forEachBroker runs fn once per broker kind as a subtest.
-func forEachBroker(t *testing.T, fn func(t *testing.T, kind string)) {
-	for _, kind := range brokerKinds(t) {
-		t.Run(kind, func(t *testing.T) { fn(t, kind) })
-	}
-}
-
-// ---- brokers ----------------------------------------------------------------
-
-// testBroker is a restartable broker on a fixed loopback port.
-type testBroker struct {
-	t    *testing.T
-	kind string
-	addr string
-
-	cmd *exec.Cmd
-	dir string
-}
-
-func startBroker(t *testing.T, kind string) *testBroker {
-	t.Helper()
-	b := &testBroker{t: t, kind: kind, addr: freeAddr(t), dir: t.TempDir()}
-	b.start()
-	t.Cleanup(b.stop)
-	return b
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func (b *testBroker) url() string { return "mqtt://" + b.addr }
-
-func (b *testBroker) start() {
-	b.t.Helper()
-	switch b.kind {
-	case "mochi":
-		// The embedded broker (internal/broker) runs in a child process: the
-		// test binary re-executed in broker mode. mochi v2.7.9 has a data race
-		// between a wildcard subscribe and a retained publish
-		// (TopicsIndex.scanMessages reads particle.retainPath unlocked); in a
-		// child its race reports cannot fail our tests, and kill -9 makes the
-		// restart scenario real.
-		b.cmd = exec.Command(os.Args[0], "-test.run=^$")
-		b.cmd.Env = append(os.Environ(), brokerModeEnv+"="+b.addr, "GORACE=halt_on_error=0 exitcode=0")
-		if err := b.cmd.Start(); err != nil {
-			b.t.Fatalf("start broker process: %v", err)
-		}
-		b.waitListening()
-	case "mosquitto":
-		_, port, _ := net.SplitHostPort(b.addr)
-		conf := filepath.Join(b.dir, "mosquitto.conf")
-		if err := os.WriteFile(conf, []byte("listener "+port+" 127.0.0.1\nallow_anonymous true\npersistence false\n"), 0o600); err != nil {
-			b.t.Fatal(err)
-		}
-		b.cmd = exec.Command(mosquittoBin(), "-c", conf)
-		b.cmd.Stdout, b.cmd.Stderr = nil, nil
-		if err := b.cmd.Start(); err != nil {
-			b.t.Fatalf("start mosquitto: %v", err)
-		}
-		b.waitListening()
-	}
-}
-
-func (b *testBroker) waitListening() {
-	b.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.Dial("tcp", b.addr); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	b.t.Fatalf("%s did not listen on %s", b.kind, b.addr)
-}
-
-// brokerModeEnv makes the test binary run only the embedded broker.
-const brokerModeEnv = "KASA2MQTT_TEST_BROKER"
+// defaultParallel is -test.parallel unless it is given: every test.
+const defaultParallel = 64
 
 func TestMain(m *testing.M) {
 	if addr := os.Getenv(brokerModeEnv); addr != "" {
-		var err error
-		for range 50 { // the port may linger for a moment after a restart
-			if _, err = broker.Start(broker.Options{Listen: addr}); err == nil {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "broker:", err)
-			os.Exit(1)
-		}
-		select {} // until killed
+		runBrokerMode(addr)
+		return
 	}
-	os.Exit(m.Run())
-}
-
-func (b *testBroker) stop() {
-	if b.cmd != nil && b.cmd.Process != nil {
-		_ = b.cmd.Process.Kill()
-		_ = b.cmd.Wait()
-		b.cmd = nil
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		_ = flag.Set("test.parallel", strconv.Itoa(defaultParallel))
 	}
-}
-
-func (b *testBroker) restart() {
-	b.stop()
-	time.Sleep(300 * time.Millisecond)
-	b.start()
-}
-
-// ---- an MQTT observer client ------------------------------------------------
-
-type msg struct {
-	topic    string
-	payload  string
-	retained bool
-	at       time.Time
-}
-
-// recorder subscribes to everything and remembers every message.
-type recorder struct {
-	t      *testing.T
-	client paho.Client
-	mu     sync.Mutex
-	msgs   []msg
-	wake   chan struct{}
-}
-
-func newRecorder(t *testing.T, brokerURL string) *recorder {
-	t.Helper()
-	r := &recorder{t: t, wake: make(chan struct{}, 1)}
-	opts := paho.NewClientOptions().AddBroker(strings.Replace(brokerURL, "mqtt://", "tcp://", 1)).
-		SetClientID(fmt.Sprintf("recorder-%d", time.Now().UnixNano())).
-		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(200 * time.Millisecond).
-		SetMaxReconnectInterval(time.Second).SetOrderMatters(true).
-		SetOnConnectHandler(func(c paho.Client) {
-			c.Subscribe("#", 1, func(_ paho.Client, m paho.Message) {
-				r.mu.Lock()
-				r.msgs = append(r.msgs, msg{topic: m.Topic(), payload: string(m.Payload()), retained: m.Retained(), at: time.Now()})
-				r.mu.Unlock()
-				select {
-				case r.wake <- struct{}{}:
-				default:
-				}
-			})
-		})
-	r.client = paho.NewClient(opts)
-	if tok := r.client.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatalf("recorder connect: %v", tok.Error())
-	}
-	t.Cleanup(func() { r.client.Disconnect(100) })
-	return r
-}
-
-func (r *recorder) publish(topic, payload string, retained bool) {
-	r.t.Helper()
-	tok := r.client.Publish(topic, 1, retained, payload)
-	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		r.t.Fatalf("publish %s: %v", topic, tok.Error())
-	}
-}
-
-// since returns the index to pass to waitMsg to see only newer messages.
-func (r *recorder) mark() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.msgs)
-}
-
-// waitMsg waits for a message on topic, received at index >= from, whose
-// payload satisfies ok, and returns it.
-func (r *recorder) waitMsg(from int, topic string, ok func(payload string) bool) msg {
-	r.t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for {
-		r.mu.Lock()
-		for i := from; i < len(r.msgs); i++ {
-			if m := r.msgs[i]; m.topic == topic && (ok == nil || ok(m.payload)) {
-				r.mu.Unlock()
-				return m
-			}
-		}
-		var last string
-		for i := len(r.msgs) - 1; i >= 0; i-- {
-			if r.msgs[i].topic == topic {
-				last = r.msgs[i].payload
-				break
-			}
-		}
-		r.mu.Unlock()
-		if time.Now().After(deadline) {
-			r.t.Fatalf("no matching message on %s within %s (last payload: %q)", topic, waitFor, last)
-		}
-		select {
-		case <-r.wake:
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-// count returns how many messages arrived on topic at index >= from.
-func (r *recorder) count(from int, topic string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := 0
-	for i := from; i < len(r.msgs); i++ {
-		if r.msgs[i].topic == topic {
-			n++
-		}
-	}
-	return n
-}
-
-// all returns a copy of every message so far.
-func (r *recorder) all() []msg {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]msg(nil), r.msgs...)
-}
-
-func contains(sub string) func(string) bool {
-	return func(p string) bool { return strings.Contains(p, sub) }
+	os.Exit(checkNoGoroutinesLeft(m.Run()))
 }
 
 // ---- the daemon ---------------------------------------------------------------
@@ -312,13 +117,28 @@ type harness struct {
 	// httpAddr receives the operations endpoint's address when
 	// cfg.HTTP.Listen is set.
 	httpAddr chan string
+	// clock, when set before start, drives the daemon's schedules (a
+	// clocktest.Fake); nil: real time.
+	clock clock.Clock
+	// birthDelay is the daemon's wait after Home Assistant's birth (0: the
+	// constant birthDelay); set it before start.
+	birthDelay time.Duration
 }
+
+// birthDelay is the daemon's wait after Home Assistant's birth message in
+// the harness unless a test sets harness.birthDelay (random 1–5 s by
+// default).
+const birthDelay = 200 * time.Millisecond
+
+// birthWait is the daemon's wait after Home Assistant's birth.
+func (h *harness) birthWait() time.Duration { return cmp.Or(h.birthDelay, birthDelay) }
 
 // newHarness starts the fake cloud and a broker; the daemon is configured
 // (poll every 1s, list every hour) but not started.
 func newHarness(t *testing.T, kind string) *harness {
 	t.Helper()
 	checkGoroutines(t)
+	takeDaemonSlot(t)
 	h := &harness{t: t, stateDir: t.TempDir()}
 	checkSecrets(h) // test/secrets_test.go: no secret in logs, MQTT or state files
 	h.fake = kasatest.NewServer()
@@ -377,8 +197,9 @@ func (h *harness) start() {
 	h.metrics = metrics.New()
 	h.httpAddr = make(chan string, 1)
 	m := &daemon.Main{Config: &cfg, Logger: log, Levels: levels, HTTPClient: h.fake.Client(),
-		BirthDelay:    func() time.Duration { return 200 * time.Millisecond },
+		BirthDelay:    h.birthWait,
 		Metrics:       h.metrics,
+		Clock:         h.clock,
 		OnHTTPStarted: func(addr string) { h.httpAddr <- addr }}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
@@ -448,53 +269,20 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// checkGoroutines fails the test when goroutines from this module are
-// still running after every cleanup of the test ran (a leak).
-func checkGoroutines(t *testing.T) {
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			leaked := ourGoroutines()
-			if len(leaked) == 0 {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("%d goroutine(s) of kasa2mqtt still running after the test:\n%s", len(leaked), strings.Join(leaked, "\n\n"))
-				return
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	})
+// daemonSlots limits how many tests of this process run a daemon at once
+// (see the package comment).
+var daemonSlots = make(chan struct{}, daemonSlotCount())
+
+func daemonSlotCount() int {
+	if n, err := strconv.Atoi(os.Getenv("KASA2MQTT_TEST_DAEMONS")); err == nil && n > 0 {
+		return n
+	}
+	return 6
 }
 
-func ourGoroutines() []string {
-	buf := make([]byte, 1<<20)
-	n := runtime.Stack(buf, true)
-	var out []string
-	sc := bufio.NewScanner(strings.NewReader(string(buf[:n])))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	var cur strings.Builder
-	flush := func() {
-		s := cur.String()
-		cur.Reset()
-		if s == "" || strings.Contains(s, "checkGoroutines") || strings.Contains(s, "ourGoroutines") || strings.Contains(s, "testing.tRunner") {
-			return
-		}
-		for _, pkg := range []string{"kasa2mqtt/bridge.", "kasa2mqtt/internal/daemon.", "kasa2mqtt/cloud/kasa."} {
-			if strings.Contains(s, pkg) {
-				out = append(out, s)
-				return
-			}
-		}
-	}
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" {
-			flush()
-			continue
-		}
-		cur.WriteString(line + "\n")
-	}
-	flush()
-	return out
+// takeDaemonSlot waits for one of the daemonSlots and gives it back when
+// t has ended (after its other cleanups: the daemon stopped).
+func takeDaemonSlot(t *testing.T) {
+	daemonSlots <- struct{}{}
+	t.Cleanup(func() { <-daemonSlots })
 }

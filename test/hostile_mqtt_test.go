@@ -104,6 +104,9 @@ func badPayloads(rng *rand.Rand) func(allowJSONObject bool) []byte {
 }
 
 func TestHostileMQTTStorm(t *testing.T) {
+	if !alone(t) { // it measures the heap
+		return
+	}
 	h := newHarness(t, "mochi")
 	h.cfg.Poll.Interval = 2 * time.Second
 	f := h.addFleet()
@@ -424,6 +427,7 @@ func (p *stormPublisher) publish(t *testing.T, m stormMsg) {
 // them itself (max_packet_size, 1 MiB by default): the sender is
 // disconnected, nothing reaches the bridge, and the bridge carries on.
 func TestHostileMQTTHugePayloads(t *testing.T) {
+	t.Parallel()
 	forEachBroker(t, func(t *testing.T, kind string) {
 		h := newHarness(t, kind)
 		f := h.addFleet()

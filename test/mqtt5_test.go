@@ -30,6 +30,7 @@ import (
 func newEmbeddedHarness(t *testing.T) *harness {
 	t.Helper()
 	checkGoroutines(t)
+	takeDaemonSlot(t)
 	h := &harness{t: t, stateDir: t.TempDir()}
 	checkSecrets(h)
 	h.fake = kasatest.NewServer()
@@ -224,12 +225,14 @@ func mqtt5Setup(t *testing.T, kind string) (h *harness, addr, lamp string) {
 // invalid PUBACK makes MQTT.js reconnect and resend). The retained state
 // reaches the MQTT 5 client without a message expiry the bridge never set.
 func TestMQTT5CommandsAppliedOnce(t *testing.T) {
+	t.Parallel()
 	for _, kind := range brokerKinds(t) {
 		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
 			h, addr, lamp := mqtt5Setup(t, kind)
 			state := base + "/living_room_lamp"
 			c := dialV5(t, addr, "node-red-flows", true, 0)
-			c.subscribe(state, base+"/bridge/response/health_check")
+			c.subscribe(state, base+"/bridge/response/health_check", base+"/bridge/response/device/refresh")
 			st := c.waitMsg(0, state, `"state":"OFF"`)
 			if st.Properties != nil && st.Properties.MessageExpiry != nil {
 				t.Errorf("the retained state carries a message expiry of %d s", *st.Properties.MessageExpiry)
@@ -260,9 +263,16 @@ func TestMQTT5CommandsAppliedOnce(t *testing.T) {
 			checkPuback(t, "bridge request", resp)
 			c.waitMsg(from, base+"/bridge/response/health_check", `"nr-1"`)
 
-			// A client that resends after an invalid PUBACK would do so
-			// within its keep-alive; give repeats time to show.
-			time.Sleep(3 * time.Second)
+			// A repeat (a command or the request delivered twice) would
+			// reach the daemon before a later message of the same client
+			// (a broker keeps a publisher's order per subscriber), and a
+			// refresh is queued behind the lamp's commands: once the
+			// refresh is answered, every repeat has been applied or
+			// answered.
+			barrier := c.mark()
+			resp = c.publish(base+"/bridge/request/device/refresh", []byte(`{"topic":"living_room_lamp","transaction":"nr-2"}`), false, props("refresh"))
+			checkPuback(t, "refresh request", resp)
+			c.waitMsg(barrier, base+"/bridge/response/device/refresh", `"nr-2"`)
 			if got := h.fake.RelayHistory(lamp); !slices.Equal(got, []bool{true, false, true}) {
 				t.Errorf("relay commands applied in the cloud: %v, want [true false true] (each once)", got)
 			}

@@ -87,6 +87,7 @@ func metric(exposition, name string, labels ...string) (float64, bool) {
 // 503) and checks the scraped counters against what the fake cloud and the
 // MQTT recorder saw.
 func TestOps_MetricsCountWhatHappened(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	h.cfg.Poll.Interval = time.Hour // no polls but the first: exact counts
 	h.cfg.Poll.RequestTimeout = 2 * time.Second
@@ -186,6 +187,7 @@ func TestOps_MetricsCountWhatHappened(t *testing.T) {
 // TestOps_HealthAndReadiness: /healthz is about the process, /readyz about
 // MQTT and the accounts.
 func TestOps_HealthAndReadiness(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	h.cfg.HTTP.Listen = "127.0.0.1:0"
 	h.addFleet()
@@ -213,6 +215,7 @@ func TestOps_HealthAndReadiness(t *testing.T) {
 // reported, terminal error does not keep the daemon unready (restarting
 // would not help).
 func TestOps_WrongPasswordIsReadyButReported(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	h.cfg.HTTP.Listen = "127.0.0.1:0"
 	h.addFleet()
@@ -235,6 +238,9 @@ func TestOps_WrongPasswordIsReadyButReported(t *testing.T) {
 // once MQTT is connected, watchdog pings while running, STOPPING=1 at the
 // end.
 func TestOps_SystemdNotify(t *testing.T) {
+	if !alone(t) { // it sets NOTIFY_SOCKET for the whole process
+		return
+	}
 	next := fakeNotifySocket(t)
 	h := newHarness(t, "mochi")
 	h.addFleet()
@@ -252,6 +258,9 @@ func TestOps_SystemdNotify(t *testing.T) {
 // (RELOADING=1), never as a stop: after STOPPING=1 it ignores the new
 // process's READY=1 and kills it at the stop timeout.
 func TestOps_SystemdRestartIsAReload(t *testing.T) {
+	if !alone(t) { // it sets NOTIFY_SOCKET for the whole process
+		return
+	}
 	next := fakeNotifySocket(t)
 	h := newHarness(t, "mochi")
 	h.addFleet()
@@ -273,7 +282,8 @@ func TestOps_SystemdRestartIsAReload(t *testing.T) {
 	}
 }
 
-// fakeNotifySocket points NOTIFY_SOCKET (with a 300 ms watchdog) at a
+// fakeNotifySocket (in a test that runs alone: it sets the environment)
+// points NOTIFY_SOCKET (with a 300 ms watchdog) at a
 // socket of the test and returns a function that waits for one of the
 // wanted lines (a trailing '*' matches a prefix) and returns it.
 func fakeNotifySocket(t *testing.T) func(want ...string) string {
@@ -333,6 +343,7 @@ func fakeNotifySocket(t *testing.T) func(want ...string) string {
 // value on its own retained topic next to the JSON object, for Node-RED and
 // shell users, and commands still work.
 func TestE2E_AttributeOutput(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	h.cfg.MQTT.Output = "attribute_and_json"
 	f := h.addFleet()

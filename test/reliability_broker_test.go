@@ -30,7 +30,7 @@ import (
 //     and state are back within recoverBudget.
 
 // recoverBudget is how soon after the broker is back everything must be
-// republished.
+// republished, on a machine with a core to spare (see stretched).
 const recoverBudget = 5 * time.Second
 
 // tryPublish publishes a non-retained message at QoS 1, as publish does,
@@ -227,6 +227,7 @@ func (h *harness) bridgeConnectedAfter(t0 time.Time) time.Time {
 }
 
 func TestReliability_BrokerRestartsUnderCommandLoad(t *testing.T) {
+	t.Parallel()
 	forEachBroker(t, func(t *testing.T, kind string) {
 		h := newHarness(t, kind)
 		f := h.addFleet()
@@ -289,7 +290,7 @@ func TestReliability_BrokerRestartsUnderCommandLoad(t *testing.T) {
 			killed := time.Now()
 			h.broker.stop()
 			close(stop)
-			time.Sleep(300 * time.Millisecond)
+			time.Sleep(brokerDowntime)
 			mk := h.rec.mark()
 			h.broker.start()
 			up := time.Now()
@@ -299,9 +300,9 @@ func TestReliability_BrokerRestartsUnderCommandLoad(t *testing.T) {
 			t.Logf("%s: broker restart %d: down for %v; bridge reconnected after %v, everything back after %v (%d commands sent around the kill)",
 				kind, round, up.Sub(killed).Round(time.Millisecond), conn.Sub(up).Round(time.Millisecond), back.Round(time.Millisecond), n)
 			worst = max(worst, back)
-			if back > recoverBudget {
+			if budget := stretched(recoverBudget); back > budget {
 				t.Errorf("%s: broker restart %d: bridge/state, discovery, availability and state back after %v, want at most %v",
-					kind, round, back.Round(time.Millisecond), recoverBudget)
+					kind, round, back.Round(time.Millisecond), budget)
 			}
 		}
 		settled()
@@ -316,6 +317,7 @@ func TestReliability_BrokerRestartsUnderCommandLoad(t *testing.T) {
 }
 
 func TestMatchApplied_FindsLostAndReorderedCommands(t *testing.T) {
+	t.Parallel()
 	must := func(on ...bool) []sentCmd {
 		var s []sentCmd
 		for _, v := range on {

@@ -89,6 +89,9 @@ func countKasaReads(h *harness, from int, id string) int {
 // reads, not earlier; hung requests do not pile up as goroutines; and the
 // recovery is logged once per account, without a line per device.
 func TestReliability_CloudOutage(t *testing.T) {
+	if !alone(t) { // it counts the process's goroutines
+		return
+	}
 	const (
 		interval   = time.Second
 		reqTimeout = time.Second
@@ -107,7 +110,8 @@ func TestReliability_CloudOutage(t *testing.T) {
 	h.rec.waitMsg(0, base+"/"+heater+"/availability", contains(`"online"`))
 	h.rec.waitMsg(0, base+"/"+lamp, nil)
 	h.rec.waitMsg(0, base+"/"+heater, nil)
-	time.Sleep(2 * interval) // steady state: every worker and connection exists
+	h.waitPolls("home", 2) // steady state: every worker and connection exists
+	h.waitPolls("garden", 2)
 	before := runtime.NumGoroutine()
 
 	// Phase 1: HTTP 500 from both clouds.
@@ -146,7 +150,7 @@ func TestReliability_CloudOutage(t *testing.T) {
 	if !strings.Contains(info.payload, "cloud unavailable") {
 		t.Errorf("bridge/info does not say the cloud is unavailable: %s", info.payload)
 	}
-	time.Sleep(2 * interval)
+	time.Sleep(2 * interval) // the 500s go on: more failed reads, a longer back-off
 
 	// Phase 2: both clouds hang. Requests end at the request timeout.
 	h.fake.FailHTTP(0, 0)
@@ -155,7 +159,7 @@ func TestReliability_CloudOutage(t *testing.T) {
 	h.fake.Hang(1 << 30)
 	tf.srv.Hang(1 << 30)
 	sampler := sampleGoroutines()
-	time.Sleep(6 * time.Second)
+	time.Sleep(6 * time.Second) // the clouds hang this long
 	samples := sampler.finish()
 	for _, acct := range []string{"home", "garden"} {
 		ok := false
@@ -238,9 +242,12 @@ func TestReliability_CloudOutage(t *testing.T) {
 		t.Errorf("recovery took %s, more than the back-off cap %s allows", back, backoffCap)
 	}
 
-	// The back-off resets: reads at the normal interval again.
+	// The back-off resets: reads at the normal interval again, at least
+	// three within four intervals.
 	kasaMark = len(h.fake.Requests())
-	time.Sleep(4 * interval)
+	for resetAt := time.Now(); countKasaReads(h, kasaMark, f.lamp) < 3 && time.Since(resetAt) < 4*interval; {
+		time.Sleep(50 * time.Millisecond)
+	}
 	if n := countKasaReads(h, kasaMark, f.lamp); n < 3 {
 		t.Errorf("%d reads of the lamp in %s after the recovery: the back-off did not reset", n, 4*interval)
 	}
@@ -344,6 +351,7 @@ func (h *harness) stormCommands(ids []string) []string {
 // 1010 at once. Promise: exactly one token refresh, then every call
 // succeeds.
 func TestReliability_TuyaTokenStormCausesOneRefresh(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	h.cfg.Accounts = h.cfg.Accounts[:0] // the Tuya project alone
 	f := h.addTuya()
@@ -353,8 +361,10 @@ func TestReliability_TuyaTokenStormCausesOneRefresh(t *testing.T) {
 	before := tuyaTokenCalls(f)
 	expired := f.srv.Answers(1010)
 
-	// With some latency the commands are in flight together, so all of
-	// them meet the dead token.
+	// The cloud holds the calls until one per command has arrived (a poll
+	// may be one of them), so that they are in flight together and all
+	// meet the dead token, however slowly a loaded machine sends them.
+	f.srv.HoldNext(len(spares))
 	f.srv.SetLatency(100 * time.Millisecond)
 	mk := h.rec.mark()
 	f.srv.ExpireTokens()
@@ -367,7 +377,7 @@ func TestReliability_TuyaTokenStormCausesOneRefresh(t *testing.T) {
 			t.Errorf("plug %s is off after ON", id)
 		}
 	}
-	time.Sleep(1500 * time.Millisecond) // another poll on the new token
+	h.waitPolls("garden", 2) // another whole poll on the new token
 	refused := f.srv.Answers(1010) - expired
 	n := tuyaTokenCalls(f) - before
 	t.Logf("tuya token storm: %d calls refused with 1010, %d token refresh(es)", refused, n)
@@ -378,7 +388,7 @@ func TestReliability_TuyaTokenStormCausesOneRefresh(t *testing.T) {
 		t.Errorf("only %d calls saw the expired token, fewer than the %d commands: no storm", refused, len(spares))
 	}
 	settled := f.srv.Answers(1010)
-	time.Sleep(1500 * time.Millisecond)
+	h.waitPolls("garden", 2)
 	if f.srv.Answers(1010) != settled {
 		t.Error("calls still refused with 1010 after the refresh")
 	}
@@ -392,6 +402,7 @@ func TestReliability_TuyaTokenStormCausesOneRefresh(t *testing.T) {
 // way. Promise: exactly one login/refresh per account, then all calls
 // succeed.
 func TestReliability_TokenStormOnBothAccounts(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	kf := h.addFleet()
 	var kasaSpares []string
@@ -406,6 +417,10 @@ func TestReliability_TokenStormOnBothAccounts(t *testing.T) {
 	kasaBefore, tuyaBefore := kasaTokenCalls(h), tuyaTokenCalls(tf)
 	kasaReqs, tuyaExpired := len(h.fake.Requests()), tf.srv.Answers(1010)
 
+	// As in TestReliability_TuyaTokenStormCausesOneRefresh: calls held
+	// until one per command has arrived at each cloud.
+	h.fake.HoldNext(len(kasaSpares))
+	tf.srv.HoldNext(len(tuyaSpares))
 	h.fake.SetLatency(100 * time.Millisecond)
 	tf.srv.SetLatency(100 * time.Millisecond)
 	mk := h.rec.mark()
@@ -430,7 +445,8 @@ func TestReliability_TokenStormOnBothAccounts(t *testing.T) {
 	tf.srv.SetSwitch(tf.plug, "switch_1", false)
 	h.rec.waitMsg(mk, base+"/"+h.deviceTopic(0, kf.lamp), contains(`"state":"ON"`))
 	h.rec.waitMsg(mk, base+"/"+h.deviceTopic(0, tf.plug), contains(`"state":"OFF"`))
-	time.Sleep(1500 * time.Millisecond)
+	h.waitPolls("home", 2) // another whole poll of each on its new token
+	h.waitPolls("garden", 2)
 	k, tu := kasaTokenCalls(h)-kasaBefore, tuyaTokenCalls(tf)-tuyaBefore
 	stale := 0 // Kasa calls that carried a token issued before the expiry
 	issued := map[string]bool{}
@@ -491,6 +507,7 @@ func (h *harness) waitAccountStatus(from int, want map[string]string) string {
 // working (state and commands); a corrected configuration is used at the
 // next start.
 func TestReliability_WrongKasaPasswordNextToAWorkingTuyaProject(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	kf := h.addFleet()
 	tf := h.addTuya()
@@ -517,7 +534,7 @@ func TestReliability_WrongKasaPasswordNextToAWorkingTuyaProject(t *testing.T) {
 	}
 
 	lists := tf.srv.Calls("/v1.0/iot-01/associated-users/devices")
-	time.Sleep(3 * time.Second) // six list intervals
+	h.waitFailedCalls("home", h.failedCalls("home")+6) // six list intervals: six chances to log in again
 	if n := h.fake.Calls("login"); n != 1 {
 		t.Fatalf("wrong password: %d login attempts over six list intervals, want exactly 1", n)
 	}
@@ -552,6 +569,7 @@ func TestReliability_WrongKasaPasswordNextToAWorkingTuyaProject(t *testing.T) {
 // attempt, no other call; the error is in bridge/info, bridge/event and the
 // log; the Kasa account keeps working (state and commands).
 func TestReliability_WrongTuyaSecretNextToAWorkingKasaAccount(t *testing.T) {
+	t.Parallel()
 	const wrongSecret = "ffffffffffffffff0123456789abcdef"
 	h := newHarness(t, "mochi")
 	kf := h.addFleet()
@@ -582,7 +600,7 @@ func TestReliability_WrongTuyaSecretNextToAWorkingKasaAccount(t *testing.T) {
 		t.Error("the Kasa command did not reach the cloud")
 	}
 
-	time.Sleep(3 * time.Second) // six list intervals
+	h.waitFailedCalls("garden", h.failedCalls("garden")+6) // six list intervals: six chances to ask for a token again
 	if n := tf.srv.Calls(""); n != 1 || tf.srv.Calls("/v1.0/token") != 1 {
 		t.Fatalf("wrong secret: %d Tuya calls (%d token grants) over six list intervals, want exactly 1 grant",
 			n, tf.srv.Calls("/v1.0/token"))

@@ -29,6 +29,7 @@ func (h *harness) relayCalls(id string) int {
 // device the cloud reports offline: it fails at once and the device shows
 // unavailable.
 func TestReliability_FailedCommandCallsAreRetriedInOrder(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	h.cfg.Poll.Interval = time.Hour
 	f := h.addFleet()
@@ -58,14 +59,14 @@ func TestReliability_FailedCommandCallsAreRetriedInOrder(t *testing.T) {
 	// An error answer that says nothing about the cloud answering later is
 	// final: not sent again. (The refresh waits for the worker to be idle,
 	// so the fault hits the command, not a re-read.)
-	if r := h.request("device/refresh", `{"id":"`+f.lamp+`"}`); r.Status != "ok" {
+	if r := h.refreshed(f.lamp); r.Status != "ok" {
 		t.Fatalf("device/refresh: %+v", r)
 	}
 	h.fake.FailNext("passthrough", 1, -20104) // "parameter doesn't exist"
 	before := h.relayCalls(f.lamp)
 	h.rec.publish(base+"/"+lamp+"/set", "OFF", false)
 	eventually(t, "the failure logged", func() bool { return h.logged(zapcore.ErrorLevel, "command failed", "-20104") })
-	time.Sleep(1500 * time.Millisecond) // three times the first retry delay
+	h.refreshed(f.lamp) // a retry would come before it
 	if n := h.relayCalls(f.lamp) - before; n != 1 {
 		t.Errorf("a command refused with an unclassified error was sent %d times, want 1", n)
 	}
@@ -76,7 +77,7 @@ func TestReliability_FailedCommandCallsAreRetriedInOrder(t *testing.T) {
 	h.rec.publish(base+"/"+lamp+"/set", "OFF", false)
 	h.rec.waitMsg(mk, base+"/"+lamp+"/availability", contains(`"offline"`))
 	eventually(t, "the failure logged", func() bool { return h.logged(zapcore.ErrorLevel, "command failed", "offline") })
-	time.Sleep(1500 * time.Millisecond) // three times the first retry delay
+	h.refreshed(f.lamp) // a retry would come before it
 	if n := h.relayCalls(f.lamp) - before; n != 1 {
 		t.Errorf("a command to an offline device was sent %d times, want 1", n)
 	}

@@ -3,7 +3,8 @@ package test
 import (
 	"slices"
 	"testing"
-	"time"
+
+	"go.uber.org/zap/zapcore"
 )
 
 // TestRetainedCommandUnderMQTT311 pins what really happens to a command
@@ -15,6 +16,7 @@ import (
 // at every later subscription: the bridge ignores it then, so a restart
 // does not apply it again.
 func TestRetainedCommandUnderMQTT311(t *testing.T) {
+	t.Parallel()
 	forEachBroker(t, func(t *testing.T, kind string) {
 		h := newHarness(t, kind)
 		lamp := h.fake.AddPlug(user, "Living Room Lamp", "HS103(US)")
@@ -37,7 +39,8 @@ func TestRetainedCommandUnderMQTT311(t *testing.T) {
 		h.start()
 		h.rec.waitMsg(from, base+"/bridge/state", contains("online"))
 		h.rec.waitMsg(from, base+"/"+topic, contains(`"state":"OFF"`))
-		time.Sleep(2 * time.Second) // a few polls: the stored ON must stay ignored
+		h.waitLog("the stored ON ignored", zapcore.DebugLevel, "ignoring retained message", base+"/"+topic+"/set")
+		h.refreshed(lamp) // done after any command queued before it
 		if got := h.fake.RelayHistory(lamp); !slices.Equal(got, []bool{true}) {
 			t.Errorf("after a restart the retained ON was applied again: %v", got)
 		}
@@ -46,7 +49,7 @@ func TestRetainedCommandUnderMQTT311(t *testing.T) {
 		}
 		// Clearing it (an empty retained publish) applies nothing.
 		h.rec.publish(base+"/"+topic+"/set", "", true)
-		time.Sleep(time.Second)
+		h.refreshed(lamp) // handled after the empty command (in order), done after any job it queued
 		if got := h.fake.RelayHistory(lamp); !slices.Equal(got, []bool{true}) {
 			t.Errorf("clearing the retained command applied %v", got)
 		}

@@ -216,6 +216,7 @@ func isTokenFile(name string) bool {
 // can fail: a token published on MQTT, a password in a log field and a
 // world-readable state file are each reported, without the secret itself.
 func TestSecretsCheckFindsALeak(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	h.fake.AddPlug(user, "Lamp", "HS103(US)")
 	h.start()

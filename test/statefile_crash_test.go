@@ -64,6 +64,7 @@ func TestStateFilesSurviveKill9(t *testing.T) {
 		stateWriterChild(t, dir)
 		return
 	}
+	t.Parallel()
 	dir := t.TempDir()
 	fake := kasatest.NewServer()
 	t.Cleanup(fake.Close)
@@ -246,7 +247,7 @@ type childProgress struct {
 
 func startStateChild(t *testing.T, dir, cloudURL string, once bool) *stateChild {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestStateFilesSurviveKill9$", "-test.count=1")
+	cmd := childCommand("-test.run=^TestStateFilesSurviveKill9$", "-test.count=1")
 	cmd.Env = append(os.Environ(), stateChildEnv+"="+dir, stateChildURLEnv+"="+cloudURL)
 	if once {
 		cmd.Env = append(cmd.Env, stateChildOnceEnv+"=1")

@@ -71,6 +71,7 @@ func newTestPKI(t *testing.T, dir, serverName string) testPKI {
 // Mosquitto over mqtts:// with a private CA, a client certificate the
 // broker requires, and a server name that differs from the address dialled.
 func TestE2E_MQTTOverTLSWithClientCertificate(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath(mosquittoBin()); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("CI is set but mosquitto is not installed: %v", err)

@@ -41,6 +41,7 @@ func (h *harness) addTuya() tuyaFleet {
 }
 
 func TestE2E_TuyaDiscoveryScaledSensorsAndEnergy(t *testing.T) {
+	t.Parallel()
 	forEachBroker(t, func(t *testing.T, kind string) {
 		h := newHarness(t, kind)
 		h.addFleet()
@@ -70,7 +71,7 @@ func TestE2E_TuyaDiscoveryScaledSensorsAndEnergy(t *testing.T) {
 		if total > first+1.3 {
 			t.Errorf("energy grew by %v kWh for 1.2345 kWh used", total-first)
 		}
-		time.Sleep(1500 * time.Millisecond) // more polls, no new energy: the total stays put
+		h.waitPolls("garden", 2) // more polls, no new energy: the total stays put
 		last := h.rec.waitMsg(0, base+"/"+heater, nil)
 		for _, msg := range h.rec.all() {
 			if msg.topic == base+"/"+heater {
@@ -84,6 +85,7 @@ func TestE2E_TuyaDiscoveryScaledSensorsAndEnergy(t *testing.T) {
 }
 
 func TestE2E_TuyaStripGangCommands(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	h.cfg.Poll.Interval = time.Hour
 	f := h.addTuya()
@@ -106,6 +108,7 @@ func TestE2E_TuyaStripGangCommands(t *testing.T) {
 }
 
 func TestE2E_TuyaQuotaExhaustedStopsPolling(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mochi")
 	f := h.addTuya()
 	h.start()
@@ -116,7 +119,17 @@ func TestE2E_TuyaQuotaExhaustedStopsPolling(t *testing.T) {
 	h.rec.waitMsg(0, base+"/bridge/info", contains(`"status":"rate_limited"`))
 	h.rec.waitMsg(0, base+"/bridge/event", contains(`"type":"account_error"`))
 	calls := f.srv.Calls("/")
-	time.Sleep(3 * time.Second) // three poll intervals
+	// Chances to call the cloud: a refresh of the plug and a new list,
+	// asked for over MQTT (the next poll is minutes away: the bridge backs
+	// off from a rate-limited account).
+	if r := h.refreshed(f.plug); r.Status != "error" {
+		t.Errorf("device/refresh of a paused account: %+v, want an error", r)
+	}
+	failed := h.failedCalls("garden")
+	if r := h.request("devices/refresh", `{}`); r.Status != "ok" {
+		t.Fatalf("devices/refresh: %+v", r)
+	}
+	h.waitFailedCalls("garden", failed+1)
 	if n := f.srv.Calls("/") - calls; n != 0 {
 		t.Fatalf("%d cloud calls after the trial quota ran out, want none", n)
 	}

@@ -38,8 +38,9 @@ func (c *check) home() home {
 }
 
 var (
-	knownCaps = []cloud.Capability{cloud.CapRelay, cloud.CapEnergy, cloud.CapRSSI, cloud.CapLED, cloud.CapReboot}
-	macRE     = regexp.MustCompile(`^([0-9A-F]{2}:){5}[0-9A-F]{2}$`)
+	knownCaps = []cloud.Capability{cloud.CapRelay, cloud.CapEnergy, cloud.CapRSSI, cloud.CapLED, cloud.CapReboot,
+		cloud.CapLight, cloud.CapBrightness, cloud.CapColorTemp, cloud.CapColor, cloud.CapTransition}
+	macRE = regexp.MustCompile(`^([0-9A-F]{2}:){5}[0-9A-F]{2}$`)
 )
 
 func checkList(c *check) {
@@ -103,6 +104,12 @@ func (c *check) validDevice(p cloud.Provider, d cloud.Device, all map[string]clo
 			c.Errorf("device %s: capability %q unknown or repeated in %v", d.ID, cp, d.Capabilities)
 		}
 		seen[cp] = true
+		if isLightCap(cp) && !d.Has(cloud.CapLight) {
+			c.Errorf("device %s: capability %q without %q", d.ID, cp, cloud.CapLight)
+		}
+	}
+	if d.Has(cloud.CapLight) && d.Has(cloud.CapRelay) {
+		c.Errorf("device %s declares both %q and %q: a light's on/off is its light state", d.ID, cloud.CapLight, cloud.CapRelay)
 	}
 	if d.ParentID != "" {
 		parent, ok := all[d.ParentID]

@@ -66,6 +66,7 @@ func checkCapabilities(c *check) {
 		reported := map[cloud.Capability]bool{
 			cloud.CapRelay:  st.Relay != nil,
 			cloud.CapLED:    st.LED != nil,
+			cloud.CapLight:  st.Light != nil,
 			cloud.CapRSSI:   st.RSSI != nil,
 			cloud.CapEnergy: st.PowerW != nil || st.VoltageV != nil || st.CurrentA != nil || st.EnergyKWh != nil,
 		}
@@ -77,13 +78,17 @@ func checkCapabilities(c *check) {
 		if d.Has(cloud.CapRelay) && st.Relay == nil {
 			c.Errorf("device %s declares %s but reports no relay", id, cloud.CapRelay)
 		}
+		if d.Has(cloud.CapLight) && st.Light == nil {
+			c.Errorf("device %s declares %s but reports no light state", id, cloud.CapLight)
+		}
 	}
 	need := map[cloud.Action]cloud.Capability{
 		cloud.ActionSetRelay: cloud.CapRelay, cloud.ActionSetLED: cloud.CapLED, cloud.ActionReboot: cloud.CapReboot,
+		cloud.ActionSetLight: cloud.CapLight,
 	}
 	for _, id := range ids {
-		for _, action := range []cloud.Action{cloud.ActionSetRelay, cloud.ActionSetLED, cloud.ActionReboot} {
-			cmd := cloud.Command{DeviceID: id, Action: action, On: action == cloud.ActionSetLED}
+		for _, action := range []cloud.Action{cloud.ActionSetRelay, cloud.ActionSetLED, cloud.ActionReboot, cloud.ActionSetLight} {
+			cmd := cloud.Command{DeviceID: id, Action: action, On: action == cloud.ActionSetLED || action == cloud.ActionSetLight}
 			if devs[id].Has(need[action]) {
 				c.apply(h.p, cmd)
 				continue

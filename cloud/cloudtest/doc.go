@@ -31,6 +31,14 @@
 //   - No secret of the account reaches a log line, an error or an
 //     Observer event.
 //
+// Lights (cloud.CapLight) are checked on Clouds that implement LightCloud:
+// each kind (dimmer, colour, tunable-white and dimmable bulb) is listed
+// with exactly its capabilities and a valid Kelvin range where it has
+// colour temperature, is read with a cloud.LightState and never a relay,
+// follows ActionSetLight (on, brightness, temperature, colour, off) on the
+// device and in the next read, and refuses what it cannot take
+// (cloud.ErrUnsupported, cloud.ErrOutOfRange) without a cloud call.
+//
 // Optional interfaces are checked when implemented: cloud.StatsReporter,
 // cloud.Renamer and cloud.ReadPlanner (every id in exactly one group, the
 // same plan for the same ids, each group answered by one ReadStates call

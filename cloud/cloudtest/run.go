@@ -33,6 +33,7 @@ var contract = []namedCheck{
 	{"Concurrency", checkConcurrency},
 	{"Optional", checkOptional},
 	{"PlanReads", checkPlanReads},
+	{"Lights", checkLights},
 }
 
 // Run checks the cloud.Provider contract (see the package documentation)

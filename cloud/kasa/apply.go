@@ -25,7 +25,7 @@ func (p *Provider) resolve(id string) (target, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if d, ok := p.devices[id]; ok {
-		return target{ref: d.ref(), caps: deviceCaps(d.info)}, nil
+		return target{ref: d.ref(), caps: deviceCaps(d.info, d.row.DeviceType)}, nil
 	}
 	if o, ok := p.outlets[id]; ok {
 		if d, ok := p.devices[o.parent]; ok {
@@ -38,8 +38,11 @@ func (p *Provider) resolve(id string) (target, error) {
 // Apply sends one command and returns once the device accepted it (both
 // the envelope error_code and the device's err_code are checked). Commands
 // are idempotent sets, never toggles: set_relay_state {"state":1|0},
-// set_led_off {"off":0|1} (inverted: LED on = off 0) and reboot
-// {"delay":1}. Outlet commands go to the strip with context.child_ids.
+// set_led_off {"off":0|1} (inverted: LED on = off 0), reboot {"delay":1}
+// and set_light (one request per command, lightapply.go: a dimmer's relay
+// and smartlife.iot.dimmer, a bulb's transition_light_state, a strip's
+// smartlife.iot.lightStrip.set_light_state; cloud.CheckLight first).
+// Outlet commands go to the strip with context.child_ids.
 // A capability the device does not declare gives cloud.ErrUnsupported
 // without contacting the cloud; an unknown id cloud.ErrUnknownDevice.
 // The device is contacted even when the list said offline (the list lags).
@@ -63,13 +66,19 @@ func (p *Provider) Apply(ctx context.Context, cmd cloud.Command) error {
 		need, method, arg = cloud.CapLED, "set_led_off", map[string]any{"off": bit(!cmd.On)}
 	case cloud.ActionReboot:
 		need, method, arg = cloud.CapReboot, "reboot", map[string]any{"delay": 1}
+	case cloud.ActionSetLight:
+		if err := p.applyLight(ctx, t, cmd); err != nil {
+			return fmt.Errorf("kasa: %s: %w", cmd, err)
+		}
+		p.log.Debug("kasa command applied", zap.Stringer(keyCommand, cmd))
+		return nil
 	default:
 		return fmt.Errorf("kasa: %s: unknown action %q: %w", cmd, cmd.Action, cloud.ErrUnsupported)
 	}
 	if !slices.Contains(t.caps, need) {
 		return fmt.Errorf("kasa: %s: device has no %s capability: %w", cmd, need, cloud.ErrUnsupported)
 	}
-	if err := p.send(ctx, t, method, arg); err != nil {
+	if err := p.send(ctx, t, "system", method, arg); err != nil {
 		return fmt.Errorf("kasa: %s: %w", cmd, err)
 	}
 	p.log.Debug("kasa command applied", zap.Stringer(keyCommand, cmd))
@@ -90,20 +99,24 @@ func (p *Provider) SetAlias(ctx context.Context, id, alias string) error {
 	if err != nil {
 		return fmt.Errorf("kasa: set alias of %q: %w", id, err)
 	}
-	if err := p.send(ctx, t, "set_dev_alias", map[string]any{"alias": alias}); err != nil {
+	module := "system"
+	if t.ref.bulb || (t.ref.info != nil && (t.ref.info.Kind == lightBulb || t.ref.info.Kind == lightStrip)) {
+		module = moduleBulbSystem // python-kasa IotBulb.set_alias
+	}
+	if err := p.send(ctx, t, module, "set_dev_alias", map[string]any{"alias": alias}); err != nil {
 		return fmt.Errorf("kasa: set alias of %q: %w", id, err)
 	}
 	p.renamed(t, alias)
 	return nil
 }
 
-// send runs one system.<method> on a target and checks the device verdict.
-func (p *Provider) send(ctx context.Context, t target, method string, arg any) error {
-	resp, err := p.passthrough(ctx, t.ref, newRequest("system", method, arg).forChild(t.wire))
+// send runs one module.method on a target and checks the device verdict.
+func (p *Provider) send(ctx context.Context, t target, module, method string, arg any) error {
+	resp, err := p.passthrough(ctx, t.ref, newRequest(module, method, arg).forChild(t.wire))
 	if err != nil {
 		return err
 	}
-	_, err = resp.result("system", method)
+	_, err = resp.result(module, method)
 	return err
 }
 

@@ -71,6 +71,22 @@ func TestConformance_CatchesViolations(t *testing.T) {
 			return ds
 		}}},
 		{"Energy", "went down", broken{read: forgetsEnergy()}},
+		{"Lights", "read back", broken{read: func(s []cloud.State) []cloud.State {
+			for i := range s {
+				if l := s[i].Light; l != nil && l.Brightness != nil {
+					l.Brightness = cloud.Float(*l.Brightness / 2)
+				}
+			}
+			return s
+		}}},
+		{"Lights", "declares relay", broken{list: func(ds []cloud.Device) []cloud.Device {
+			for i := range ds {
+				if ds[i].Has(cloud.CapLight) {
+					ds[i].Capabilities = append(slices.Clone(ds[i].Capabilities), cloud.CapRelay)
+				}
+			}
+			return ds
+		}}},
 		{"Cancellation", "want an error wrapping context canceled", broken{err: func(err error) error { return errors.New(err.Error()) }}},
 		{"RemovedDevice", "leaked", broken{err: func(err error) error { return fmt.Errorf("%w (as %s)", err, testPassword) }}},
 	}
@@ -204,4 +220,31 @@ func (k *kasaCloud) RevokeCredentials() {
 
 func (k *kasaCloud) Secrets() []string {
 	return append(k.Server.Secrets(), testPassword, kasatest.TestSecretKey)
+}
+
+// AddLight adds an HS220 dimmer, a KL130 colour bulb, a KL120(US)
+// tunable-white bulb or a KL50 dimmable bulb.
+func (k *kasaCloud) AddLight(name string, kind cloudtest.LightKind) string {
+	switch kind {
+	case cloudtest.LightDimmer:
+		return k.AddDimmer(testUser, name, "HS220(US)")
+	case cloudtest.LightColor:
+		return k.AddBulb(testUser, name, "KL130(US)", true, true)
+	case cloudtest.LightWhite:
+		return k.AddBulb(testUser, name, "KL120(US)", false, true)
+	case cloudtest.LightDimmable:
+		return k.AddBulb(testUser, name, "KL50(US)", false, false)
+	}
+	return ""
+}
+
+func (k *kasaCloud) Light(id string) cloud.LightState {
+	li := k.Server.Light(id)
+	s := cloud.LightState{On: li.On, Brightness: cloud.Float(float64(li.Brightness))}
+	if li.ColorTemp > 0 {
+		s.Mode, s.ColorTempK = cloud.ColorModeTemp, cloud.Int(li.ColorTemp)
+	} else {
+		s.Mode, s.Hue, s.Saturation = cloud.ColorModeHS, cloud.Float(float64(li.Hue)), cloud.Float(float64(li.Saturation))
+	}
+	return s
 }

@@ -104,9 +104,8 @@ func parseListRow(raw json.RawMessage) (ListedDevice, bool) {
 }
 
 // supportedType reports whether devices of a deviceType are bridged: the
-// legacy "IOT.*" families that passthrough reaches, except bulbs and light
-// strips (IOT.SMARTBULB), whose lighting service is not implemented yet;
-// bridging them would offer a switch and a restart button that do nothing.
+// legacy "IOT.*" families that passthrough reaches (plugs, strips,
+// dimmers, bulbs and light strips).
 func supportedType(t string) bool {
-	return strings.HasPrefix(t, "IOT.") && !strings.Contains(t, "BULB")
+	return strings.HasPrefix(t, "IOT.")
 }

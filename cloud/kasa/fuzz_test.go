@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -68,7 +69,7 @@ func FuzzParsePassthroughResult(f *testing.F) {
 				continue
 			}
 			if si, err := parseSysinfo(m); err == nil {
-				_ = deviceCaps(si)
+				_ = deviceCaps(si, "")
 			}
 			checkReading(t, m)
 		}
@@ -82,6 +83,9 @@ func FuzzParseSysinfo(f *testing.F) {
 		`{"relay_state":"1","led_off":2,"rssi":1e400,"children":{"id":1}}`,
 		`{"children":[null,{"id":null},{"id":"A","state":"1"}]}`,
 		`{}`,
+		`{"model":"KL130(US)","mic_type":"IOT.SMARTBULB","is_dimmable":1,"is_color":1,"is_variable_color_temp":1,"light_state":{"on_off":0,"dft_on_state":{"brightness":30,"color_temp":0,"hue":240,"saturation":100}}}`,
+		`{"model":"KL430(US)","mic_type":"IOT.SMARTBULB","length":16,"is_color":"1","light_state":{"on_off":1,"hue":1e9,"brightness":-4}}`,
+		`{"dev_name":"Smart Wi-Fi Dimmer","relay_state":1,"brightness":0,"led_off":0}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -94,10 +98,12 @@ func FuzzParseSysinfo(f *testing.F) {
 		if err != nil {
 			return
 		}
-		caps := deviceCaps(si)
-		if len(caps) == 0 || caps[len(caps)-1] != cloud.CapReboot {
+		caps := deviceCaps(si, "")
+		bulb := si.Kind == lightBulb || si.Kind == lightStrip
+		if !bulb && (len(caps) == 0 || caps[len(caps)-1] != cloud.CapReboot) {
 			t.Fatalf("caps %v do not end with reboot", caps)
 		}
+		checkLightCaps(t, si, caps)
 		if si.isStrip() && (len(caps) > 0 && caps[0] == cloud.CapRelay) {
 			t.Fatalf("strip declares a relay: %v", caps)
 		}
@@ -328,4 +334,34 @@ func FuzzParseMFAMethod(f *testing.F) {
 			t.Fatalf("ParseMFAMethod(%q) = %q, %v", s, m, err)
 		}
 	})
+}
+
+// checkLightCaps: a light declares CapLight and never a relay, its light
+// capabilities follow its flags, and its state (when it has one) stays
+// within the ranges of package cloud.
+func checkLightCaps(t *testing.T, si *sysinfo, caps []cloud.Capability) {
+	t.Helper()
+	light := slices.Contains(caps, cloud.CapLight)
+	if light != (si.Kind != notLight) || (light && slices.Contains(caps, cloud.CapRelay)) {
+		t.Fatalf("kind %d with caps %v", si.Kind, caps)
+	}
+	if !light {
+		return
+	}
+	if r, _ := si.kelvinRange(); slices.Contains(caps, cloud.CapColorTemp) != r.Valid() {
+		t.Fatalf("caps %v with Kelvin range %v", caps, r)
+	}
+	s := si.lightState()
+	if s == nil {
+		return
+	}
+	if b := s.Brightness; b != nil && (*b <= 0 || *b > 100) {
+		t.Fatalf("brightness %v", *b)
+	}
+	if s.Mode == cloud.ColorModeHS && (*s.Hue < 0 || *s.Hue > 360 || *s.Saturation < 0 || *s.Saturation > 100 || !si.Color) {
+		t.Fatalf("hs %v %v on a light with color %v", *s.Hue, *s.Saturation, si.Color)
+	}
+	if s.Mode == cloud.ColorModeTemp && (!si.VariableTemp || *s.ColorTempK <= 0) {
+		t.Fatalf("color_temp %v on a light with variable temperature %v", *s.ColorTempK, si.VariableTemp)
+	}
 }

@@ -227,7 +227,7 @@ func TestParseSysinfo(t *testing.T) {
 		t.Errorf("plug sysinfo = %+v", si)
 	}
 	want := []cloud.Capability{cloud.CapRelay, cloud.CapRSSI, cloud.CapLED, cloud.CapReboot}
-	if got := deviceCaps(si); !slices.Equal(got, want) {
+	if got := deviceCaps(si, ""); !slices.Equal(got, want) {
 		t.Errorf("plug caps = %v", got)
 	}
 
@@ -239,7 +239,7 @@ func TestParseSysinfo(t *testing.T) {
 	if len(si.Children) != 3 || si.Children[1].Alias != "Two" || si.Children[2].On != nil || !*si.Children[0].On {
 		t.Errorf("children = %+v", si.Children)
 	}
-	if got := deviceCaps(si); !slices.Equal(got, []cloud.Capability{cloud.CapRSSI, cloud.CapLED, cloud.CapReboot}) {
+	if got := deviceCaps(si, ""); !slices.Equal(got, []cloud.Capability{cloud.CapRSSI, cloud.CapLED, cloud.CapReboot}) {
 		t.Errorf("strip caps = %v", got)
 	}
 	if got := outletCaps(si); !slices.Equal(got, []cloud.Capability{cloud.CapRelay, cloud.CapEnergy}) {
@@ -249,7 +249,7 @@ func TestParseSysinfo(t *testing.T) {
 	bulb := `{"model":"KL130(US)","light_state":{"on_off":1},"rssi":-200,"feature":"TIM:ENERGY"}`
 	m, _ = jsonv.Object(json.RawMessage(bulb))
 	si, _ = parseSysinfo(m)
-	if got := deviceCaps(si); !slices.Equal(got, []cloud.Capability{cloud.CapReboot}) {
+	if got := deviceCaps(si, ""); !slices.Equal(got, []cloud.Capability{cloud.CapReboot}) {
 		t.Errorf("bulb caps = %v (relay_state absent, rssi implausible, ENERGY is not ENE)", got)
 	}
 	if _, err := parseSysinfo(nil); err == nil {
@@ -363,7 +363,7 @@ func TestSupportedType(t *testing.T) {
 	for typ, want := range map[string]bool{
 		"IOT.SMARTPLUGSWITCH":         true,
 		"IOT.RANGEEXTENDER.SMARTPLUG": true,
-		"IOT.SMARTBULB":               false, // lighting service not implemented yet
+		"IOT.SMARTBULB":               true, // bulbs and light strips (light.go)
 		"SMART.TAPOPLUG":              false,
 		"SMART.IPCAMERA":              false,
 		"":                            false,

@@ -69,10 +69,13 @@ type devRef struct {
 	refused  error
 	online   bool
 	info     *sysinfo
+	// bulb: the list calls the device a bulb (IOT.SMARTBULB).
+	bulb bool
 }
 
 func (d *physDevice) ref() devRef {
-	return devRef{id: d.row.ID, endpoint: d.endpoint, refused: d.refused, online: d.online, info: d.info}
+	return devRef{id: d.row.ID, endpoint: d.endpoint, refused: d.refused, online: d.online, info: d.info,
+		bulb: d.row.DeviceType == micTypeBulb}
 }
 
 // New checks opts and loads the stored session; it does no network I/O.
@@ -258,8 +261,10 @@ func (p *Provider) DeviceList(ctx context.Context) ([]ListedDevice, error) {
 // its capabilities and outlets. Strip outlets become Devices of their own
 // with ParentID set. Devices that cannot be reached keep what was learned
 // before (an offline strip keeps its outlets); a device never reached is
-// listed as a plain plug (relay, reboot). Only device types "IOT.*" are
-// bridged. The result is sorted by ID.
+// listed as a plain plug (relay, reboot), a never reached bulb without
+// capabilities. A bulb's energy meter is probed in the same request as its
+// get_sysinfo; it has the energy capability when that answers. Only device
+// types "IOT.*" are bridged. The result is sorted by ID.
 func (p *Provider) ListDevices(ctx context.Context) ([]cloud.Device, error) {
 	if _, err := p.refreshList(ctx); err != nil {
 		return nil, err
@@ -274,7 +279,7 @@ func (p *Provider) ListDevices(ctx context.Context) ([]cloud.Device, error) {
 		err := errs[i]
 		switch {
 		case err == nil:
-			p.learn(ref.id, infos[i])
+			p.learn(ref.id, infos[i], true)
 		case isAccountError(err):
 			return nil, fmt.Errorf("kasa: list devices: %w", err)
 		case errors.Is(err, cloud.ErrDeviceOffline):
@@ -376,11 +381,15 @@ func outletID(parent, wire string) (string, bool) {
 	return id, validID(id)
 }
 
-// learn stores a fresh get_sysinfo for id.
-func (p *Provider) learn(id string, si *sysinfo) {
+// learn stores a fresh get_sysinfo for id. A bulb's emeter flag is kept
+// from the reading before unless listed is set (a listing probes it).
+func (p *Provider) learn(id string, si *sysinfo, listed bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if d := p.devices[id]; d != nil {
+		if !listed && d.info != nil {
+			si.emeter = d.info.emeter
+		}
 		if !sameChildren(d.info, si) {
 			// Re-index this device's outlets only: a read of each device
 			// must not cost a pass over every device.
@@ -466,7 +475,15 @@ func (p *Provider) deviceSnapshot() []cloud.Device {
 			HardwareVersion: d.row.HardwareVersion,
 			MAC:             d.row.MAC,
 			Online:          d.online,
-			Capabilities:    deviceCaps(si),
+			Capabilities:    deviceCaps(si, d.row.DeviceType),
+		}
+		if r, known := si.kelvinRange(); slices.Contains(dev.Capabilities, cloud.CapColorTemp) {
+			dev.ColorTemp = r
+			if key := "kelvin/" + dev.ID; !known && !p.noted[key] {
+				p.noted[key] = true
+				p.log.Warn("kasa light model not in the colour temperature table, assuming "+r.String(),
+					zap.String(keyDeviceID, dev.ID), zap.String(keyModel, dev.Model))
+			}
 		}
 		if si != nil {
 			dev.Name = cmp.Or(dev.Name, text.Printable(si.Alias))
@@ -586,8 +603,15 @@ func (p *Provider) passthrough(ctx context.Context, ref devRef, req deviceReques
 	return parsePassthroughResult(res)
 }
 
+// readSysinfo reads get_sysinfo for a listing. A bulb is asked for its
+// energy meter in the same request: whether that answers decides its
+// energy capability.
 func (p *Provider) readSysinfo(ctx context.Context, ref devRef) (*sysinfo, error) {
-	resp, err := p.passthrough(ctx, ref, newRequest("system", "get_sysinfo", nil))
+	req := newRequest("system", "get_sysinfo", nil)
+	if ref.bulb {
+		req.add(moduleBulbEmeter, "get_realtime", nil)
+	}
+	resp, err := p.passthrough(ctx, ref, req)
 	if err != nil {
 		return nil, err
 	}
@@ -595,7 +619,18 @@ func (p *Provider) readSysinfo(ctx context.Context, ref devRef) (*sysinfo, error
 	if err != nil {
 		return nil, err
 	}
-	return parseSysinfo(m)
+	si, err := parseSysinfo(m)
+	if err != nil {
+		return nil, err
+	}
+	if si.Kind == lightBulb || si.Kind == lightStrip {
+		_, merr := resp.result(moduleBulbEmeter, "get_realtime")
+		si.emeter = merr == nil
+		if merr != nil {
+			p.log.Debug("kasa bulb without an energy meter", zap.String(keyDeviceID, ref.id), zap.Error(merr))
+		}
+	}
+	return si, nil
 }
 
 // parallel runs fn(0..n-1) with at most p.conc running at once.

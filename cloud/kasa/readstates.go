@@ -137,9 +137,13 @@ func (p *Provider) readGroup(ctx context.Context, g *readGroup, states []cloud.S
 		}
 	}
 	meterPlug := !g.ref.info.isStrip() && g.ref.info.hasEnergy()
+	meterBulb := g.ref.info != nil && g.ref.info.emeter
 	req := newRequest("system", "get_sysinfo", nil)
 	if meterPlug {
 		req.add("emeter", "get_realtime", nil)
+	}
+	if meterBulb {
+		req.add(moduleBulbEmeter, "get_realtime", nil)
 	}
 	var si *sysinfo
 	resp, err := withSlot(ctx, sem, func() (deviceResponse, error) { return p.passthrough(ctx, g.ref, req) })
@@ -156,21 +160,34 @@ func (p *Provider) readGroup(ctx context.Context, g *readGroup, states []cloud.S
 		fail(err, !errors.Is(err, cloud.ErrDeviceOffline))
 		return nil
 	}
-	p.learn(g.ref.id, si)
+	p.learn(g.ref.id, si, false)
 
 	for _, i := range g.self {
 		st := &states[i]
 		st.Online = true
-		if !si.isStrip() {
+		switch {
+		case si.Kind != notLight:
+			if st.Light = si.lightState(); st.Light == nil {
+				st.Err = fmt.Errorf("kasa: read %q: get_sysinfo holds no light state", g.ref.id)
+				continue
+			}
+		case !si.isStrip():
 			st.Relay = si.Relay
 		}
 		st.LED = si.LEDOn
 		st.RSSI = si.RSSI
-		if meterPlug {
-			if m, err := resp.result("emeter", "get_realtime"); err != nil {
+		for _, meter := range []struct {
+			on        bool
+			module    string
+			powerOnly bool
+		}{{meterPlug, "emeter", false}, {meterBulb && si.Kind != notLight, moduleBulbEmeter, true}} {
+			if !meter.on {
+				continue
+			}
+			if m, err := resp.result(meter.module, "get_realtime"); err != nil {
 				p.log.Warn("kasa energy reading failed", zap.String(keyDeviceID, g.ref.id), zap.Error(err))
 			} else {
-				p.applyEmeter(st, g.ref.id, m)
+				p.applyEmeter(st, g.ref.id, m, meter.powerOnly)
 			}
 		}
 	}
@@ -219,7 +236,7 @@ func (p *Provider) readOutletMeters(ctx context.Context, ref devRef, outlets []o
 				p.log.Warn("kasa outlet energy reading failed", zap.String(keyDeviceID, o.id), zap.Error(err))
 				return
 			}
-			p.applyEmeter(&states[o.idx], o.id, m)
+			p.applyEmeter(&states[o.idx], o.id, m, false)
 		})
 	}
 	wg.Wait()
@@ -228,11 +245,15 @@ func (p *Provider) readOutletMeters(ctx context.Context, ref devRef, outlets []o
 
 // applyEmeter puts a realtime reading into st. Invalid values are dropped
 // with a warning; the energy total goes through the EnergyMeter so that it
-// never decreases.
-func (p *Provider) applyEmeter(st *cloud.State, id string, m map[string]json.RawMessage) {
+// never decreases. powerOnly drops voltage and current: a bulb reports
+// zeros there (it measures only its own power).
+func (p *Provider) applyEmeter(st *cloud.State, id string, m map[string]json.RawMessage, powerOnly bool) {
 	r, problems := parseEmeter(m)
 	for _, pr := range problems {
 		p.log.Warn("kasa energy value dropped", zap.String(keyDeviceID, id), zap.String("reason", pr))
+	}
+	if powerOnly {
+		r.VoltageV, r.CurrentA = nil, nil
 	}
 	st.PowerW, st.VoltageV, st.CurrentA = r.PowerW, r.VoltageV, r.CurrentA
 	if r.TotalKWh == nil {

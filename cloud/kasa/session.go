@@ -177,7 +177,9 @@ func (s *session) autoLogin(ctx context.Context, hadToken bool) error {
 		err := fmt.Errorf("account %q: login needed: %s: %w", s.account, reason, cloud.ErrLoginNeeded)
 		s.fatal = err
 		s.mu.Unlock()
-		s.log.Error("kasa login needed: " + reason)
+		// At debug level: the bridge logs this error once, with the
+		// command that logs the account in (providers.Advise).
+		s.log.Debug("kasa login needed: " + reason)
 		return err
 	}
 	if wait := s.nextLogin.Sub(s.now()); wait > 0 {

@@ -33,7 +33,7 @@ func (s *session) mfaRequired(mfa *MFARequiredError, explicit bool) error {
 	s.mu.Lock()
 	s.fatal = err
 	s.mu.Unlock()
-	s.log.Error("kasa login needed: the account uses two-step verification")
+	s.log.Debug("kasa login needed: the account uses two-step verification") // the bridge logs the advice
 	return err
 }
 

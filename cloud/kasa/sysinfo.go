@@ -25,6 +25,19 @@ type sysinfo struct {
 	LEDOn    *bool // inverse of led_off
 	RSSI     *int
 	Children []childInfo // strip outlets, in device order
+
+	// Lights (light.go).
+	DevName string
+	Kind    lightKind
+	// Dimmable, Color and VariableTemp are the bulb flags is_dimmable,
+	// is_color and is_variable_color_temp.
+	Dimmable, Color, VariableTemp bool
+	Brightness                    *int       // a dimmer's brightness, 1–100
+	Light                         *bulbLight // a bulb's or strip's light_state
+	// emeter: the bulb's smartlife.iot.common.emeter answered when the
+	// device was listed. Not from get_sysinfo: the provider carries it
+	// from one reading to the next.
+	emeter bool
 }
 
 // childInfo is one strip outlet as get_sysinfo lists it.
@@ -82,6 +95,7 @@ func parseSysinfo(m map[string]json.RawMessage) (*sysinfo, error) {
 		}
 		si.Children = append(si.Children, ci)
 	}
+	si.parseLight(m)
 	return si, nil
 }
 
@@ -111,17 +125,26 @@ func (si *sysinfo) child(id string) (childInfo, bool) {
 }
 
 // deviceCaps is the capability list of a stand-alone device or a strip.
-// Without sysinfo (never reached) a device is assumed to be a plain plug.
-func deviceCaps(si *sysinfo) []cloud.Capability {
+// Without sysinfo (never reached) a device is assumed to be a plain plug,
+// unless the list calls it a bulb (deviceType IOT.SMARTBULB): then it has
+// none until it is reached, because a bulb and a light strip take
+// different services.
+func deviceCaps(si *sysinfo, listedType string) []cloud.Capability {
+	if si == nil && listedType == micTypeBulb {
+		return nil
+	}
 	if si == nil {
 		return []cloud.Capability{cloud.CapRelay, cloud.CapReboot}
 	}
 	var caps []cloud.Capability
 	strip := si.isStrip()
-	if !strip && si.Relay != nil {
+	switch {
+	case si.Kind != notLight:
+		caps = si.lightCaps()
+	case !strip && si.Relay != nil:
 		caps = append(caps, cloud.CapRelay)
 	}
-	if !strip && si.hasEnergy() {
+	if !strip && si.Kind != lightBulb && si.Kind != lightStrip && si.hasEnergy() {
 		caps = append(caps, cloud.CapEnergy)
 	}
 	if si.RSSI != nil {
@@ -129,6 +152,9 @@ func deviceCaps(si *sysinfo) []cloud.Capability {
 	}
 	if si.LEDOn != nil {
 		caps = append(caps, cloud.CapLED)
+	}
+	if si.Kind == lightBulb || si.Kind == lightStrip {
+		return caps // a bulb's reboot lives in another service: not offered
 	}
 	return append(caps, cloud.CapReboot)
 }

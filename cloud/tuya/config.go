@@ -34,9 +34,10 @@ type Config struct {
 	// Auth is AuthSimple (the default) or AuthCode (authorised once by a
 	// person, see Provider.ExchangeCode).
 	Auth string `yaml:"auth"`
-	// Push is PushAuto (the default), PushOn or PushOff: whether the
-	// account takes device changes from the project's message service
-	// (see Options.Push).
+	// Push is PushAuto (the default SetDefaults fills in), PushOn or
+	// PushOff: whether the account takes device changes from the
+	// project's message service (see Options.Push). Left empty (SetDefaults
+	// not run) it is valid and means off, as in Options.
 	Push string `yaml:"push"`
 	// PushURL replaces the scheme, host and port of the message service:
 	// wss://host:port, or ws://host:port for a local test server. Empty:
@@ -84,7 +85,7 @@ func (c *Config) Validate() error {
 		add("auth", c.Auth, fmt.Errorf("must be %q or %q", AuthSimple, AuthCode))
 	}
 	switch c.Push {
-	case "", PushAuto, PushOff: // empty: SetDefaults did not run; auto
+	case "", PushAuto, PushOff: // empty: SetDefaults did not run (off)
 	case PushOn:
 		if c.PushURL == "" && c.Region != "" && c.Endpoint == "" {
 			if _, err := PushAddress(c.Region, ""); err != nil {

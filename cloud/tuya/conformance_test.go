@@ -13,22 +13,77 @@ import (
 )
 
 // TestConformance runs the cloud.Provider contract against the fake Tuya
-// cloud project.
+// cloud project, its lights with the v2 codes.
 func TestConformance(t *testing.T) {
-	cloudtest.Run(t, func(t *testing.T) cloudtest.Cloud {
+	cloudtest.Run(t, tuyaFixture(false))
+}
+
+// TestConformance_V1Lights runs the light part of the contract against
+// lights with the v1 codes (bright_value 25–255, temp_value, colour_data
+// with s and v 0–255) and a two-channel dimmer switch (tgkg).
+func TestConformance_V1Lights(t *testing.T) {
+	for check, failures := range cloudtest.Violations(t, tuyaFixture(true), "Lights") {
+		for _, f := range failures {
+			t.Errorf("%s: %s", check, f)
+		}
+	}
+}
+
+func tuyaFixture(v1 bool) cloudtest.Fixture {
+	return func(t *testing.T) cloudtest.Cloud {
 		srv := tuyatest.NewServer()
 		t.Cleanup(srv.Close)
 		srv.AddProject(testAccessID, testSecret)
-		return &tuyaCloud{Server: srv, dir: t.TempDir()}
-	})
+		return &tuyaCloud{Server: srv, dir: t.TempDir(), v1: v1}
+	}
 }
 
-// tuyaCloud is the fake Tuya cloud as a cloudtest.Cloud: one project in
-// simple mode, plugs (category cz, switch_1, metered or not) and strips
-// (category pc, switch_1..n, no master switch).
+// tuyaCloud is the fake Tuya cloud as a cloudtest.Cloud and
+// cloudtest.LightCloud: one project in simple mode, plugs (category cz,
+// switch_1, metered or not), strips (category pc, switch_1..n, no master
+// switch) and lights: dj bulbs with the v2 codes and a tgq dimmer, or
+// with v1 a dj bulbs with the v1 codes and the first channel of a tgkg
+// dimmer switch.
 type tuyaCloud struct {
 	*tuyatest.Server
 	dir string
+	v1  bool
+}
+
+var _ cloudtest.LightCloud = (*tuyaCloud)(nil)
+
+func (c *tuyaCloud) AddLight(name string, kind cloudtest.LightKind) string {
+	kinds := map[cloudtest.LightKind][2]tuyatest.LightKind{
+		cloudtest.LightColor:    {tuyatest.ColourLight, tuyatest.ColourLightV1},
+		cloudtest.LightWhite:    {tuyatest.WhiteLight, tuyatest.WhiteLightV1},
+		cloudtest.LightDimmable: {tuyatest.DimmableLight, tuyatest.DimmableLightV1},
+		cloudtest.LightDimmer:   {tuyatest.Dimmer, tuyatest.DimmerSwitch},
+	}
+	k, ok := kinds[kind]
+	if !ok {
+		return ""
+	}
+	if c.v1 {
+		id := c.Server.AddLight(testAccessID, name, k[1])
+		if kind == cloudtest.LightDimmer {
+			return id + "_switch_led_1"
+		}
+		return id
+	}
+	return c.Server.AddLight(testAccessID, name, k[0])
+}
+
+// Light converts the fake's view of the light into package cloud's terms.
+func (c *tuyaCloud) Light(id string) cloud.LightState {
+	v := c.Server.Light(id)
+	st := cloud.LightState{On: v.On, Brightness: cloud.Float(v.Brightness)}
+	switch {
+	case v.Colour:
+		st.Mode, st.Hue, st.Saturation = cloud.ColorModeHS, cloud.Float(v.Hue), cloud.Float(v.Saturation)
+	case v.Kelvin > 0:
+		st.Mode, st.ColorTempK = cloud.ColorModeTemp, cloud.Int(v.Kelvin)
+	}
+	return st
 }
 
 func (c *tuyaCloud) NewProvider(t *testing.T, o cloudtest.Options) cloud.Provider {

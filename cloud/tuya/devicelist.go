@@ -12,8 +12,10 @@ import (
 )
 
 // supportedCategories are the Tuya categories bridged: kg (switch), cz
-// (socket) and pc (power strip).
-var supportedCategories = []string{"kg", "cz", "pc"}
+// (socket) and pc (power strip), and the light categories (see
+// lightCategories): dj (light), tgq (dimmer), tgkg (dimmer switch) and
+// hxd (wake-up light).
+var supportedCategories = []string{"kg", "cz", "pc", "dj", "tgq", "tgkg", "hxd"}
 
 // ListedDevice is one device-list row, lightly cleaned, as the `devices`
 // command shows it. Rows of every category are listed; Supported tells
@@ -33,8 +35,9 @@ type ListedDevice struct {
 	Online bool
 	// Sub is true for sub-devices reached through a gateway.
 	Sub bool
-	// Supported is true for the bridged categories (kg, cz, pc) whose
-	// specification, when known, has at least one switch data point.
+	// Supported is true for the bridged categories (kg, cz, pc; dj, tgq,
+	// tgkg, hxd) whose specification, when known, has at least one switch
+	// data point (a light's switch code for the light categories).
 	Supported bool
 }
 

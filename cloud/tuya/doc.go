@@ -1,8 +1,10 @@
 // Package tuya is the Tuya cloud provider: it talks to the Tuya OpenAPI
 // ("cloud development", IoT Core) of one cloud project, identified by its
-// Access ID and Access Secret, lists the project's plugs and power strips,
-// reads them in batches and switches them, translating everything into the
-// neutral model of package cloud.
+// Access ID and Access Secret, lists the project's plugs, power strips and
+// lights, reads them in batches and switches (and dims and colours) them,
+// translating everything into the neutral model of package cloud. Lights
+// (categories dj, tgq, tgkg, hxd) are mapped as Home Assistant's Tuya
+// integration maps them: see light.go and lightstate.go.
 //
 // # Protocol
 //

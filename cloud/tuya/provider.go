@@ -136,7 +136,18 @@ func (d *physDevice) codes() map[string]bool {
 	return out
 }
 
-func (d *physDevice) layout() layout { return makeLayout(d.codes()) }
+func (d *physDevice) layout() layout {
+	return deviceLayout(d.row.Category, d.codes(), dpSource{spec: d.spec, status: d.listStatus})
+}
+
+// current returns the device's last known values: polled or pushed, else
+// the list's.
+func (d *physDevice) current() map[string]json.RawMessage {
+	if d.values != nil {
+		return d.values
+	}
+	return d.listStatus
+}
 
 func (d *physDevice) online() bool { return d.offline == reachable }
 
@@ -445,7 +456,7 @@ func (p *Provider) rebuildOutletsLocked() {
 		if !d.row.Supported {
 			continue
 		}
-		for _, code := range d.layout().outlets {
+		for _, code := range d.layout().children() {
 			p.outlets[outletID(id, code)] = outletRef{parent: id, code: code}
 		}
 	}
@@ -557,22 +568,30 @@ func (p *Provider) deviceSnapshot() []cloud.Device {
 			model = d.row.Category
 		}
 		var caps []cloud.Capability
+		var kelvin cloud.KelvinRange
 		if l.relay != "" {
 			caps = append(caps, cloud.CapRelay)
+		}
+		if ls := l.selfLight(); ls != nil {
+			caps, kelvin = ls.capabilities(), ls.kelvinRange()
 		}
 		if l.hasEnergy() {
 			caps = append(caps, cloud.CapEnergy)
 		}
 		out = append(out, cloud.Device{
 			ID: id, Provider: ProviderKind, Account: p.account, Name: name, Model: model,
-			Manufacturer: Manufacturer, Online: d.online(), Capabilities: caps,
+			Manufacturer: Manufacturer, Online: d.online(), Capabilities: caps, ColorTemp: kelvin,
 		})
-		for _, code := range l.outlets {
-			out = append(out, cloud.Device{
+		for _, code := range l.children() {
+			child := cloud.Device{
 				ID: outletID(id, code), Provider: ProviderKind, Account: p.account,
-				Name: outletName(name, code), Model: model, Manufacturer: Manufacturer,
+				Name: l.childName(name, code), Model: model, Manufacturer: Manufacturer,
 				Online: d.online(), ParentID: id, Capabilities: []cloud.Capability{cloud.CapRelay},
-			})
+			}
+			if ls := l.childLight(code); ls != nil {
+				child.Capabilities, child.ColorTemp = ls.capabilities(), ls.kelvinRange()
+			}
+			out = append(out, child)
 		}
 	}
 	slices.SortFunc(out, func(a, b cloud.Device) int { return strings.Compare(a.ID, b.ID) })

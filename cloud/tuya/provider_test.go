@@ -92,7 +92,7 @@ func TestListDevices_PlugsStripsAndUnsupported(t *testing.T) {
 	plain := e.srv.AddPlug(testAccessID, "Lamp", false)
 	sw := e.srv.AddSwitch(testAccessID, "Hall")
 	strip, gangs := e.srv.AddStrip(testAccessID, "Desk", 2)
-	light := e.srv.AddUnsupported(testAccessID, "Bulb", "dj")
+	light := e.srv.AddUnsupported(testAccessID, "Bulb", "xdd")
 	p := e.provider()
 	devs := mustList(t, e, p)
 
@@ -148,7 +148,7 @@ func TestListDevices_PlugsStripsAndUnsupported(t *testing.T) {
 		if want := r.ID != light; r.Supported != want {
 			t.Errorf("row %+v: Supported = %v", r, r.Supported)
 		}
-		if r.ID == light && (r.Category != "dj" || r.Name != "Bulb" || r.Model != "Smart Light" || !r.Online) {
+		if r.ID == light && (r.Category != "xdd" || r.Name != "Bulb" || r.Model != "Smart Light" || !r.Online) {
 			t.Errorf("light row = %+v", r)
 		}
 	}
@@ -442,7 +442,7 @@ func TestReadStates_BatchesOf20(t *testing.T) {
 func TestReadStates_UnknownIDs(t *testing.T) {
 	e := newEnv(t)
 	id := e.srv.AddPlug(testAccessID, "Lamp", false)
-	light := e.srv.AddUnsupported(testAccessID, "Bulb", "dj")
+	light := e.srv.AddUnsupported(testAccessID, "Bulb", "xdd")
 	p := e.provider()
 	states, err := p.ReadStates(ctxT(t), []string{"nope", id, light, id + "_switch_9"})
 	e.track(err)

@@ -129,7 +129,7 @@ func (p *Provider) applyStatus(m pushMessage, mem *pushMemory) ([]cloud.Update, 
 	self, outlets := p.snapshot(m.devID, v, reports, false)
 	self.ReadAt = at
 	updates := []cloud.Update{{Kind: cloud.UpdateState, DeviceID: m.devID, State: self}}
-	for _, code := range v.layout.outlets {
+	for _, code := range v.layout.children() {
 		st := outlets[code]
 		st.ReadAt = at
 		updates = append(updates, cloud.Update{Kind: cloud.UpdateState, DeviceID: st.DeviceID, State: st})
@@ -160,7 +160,7 @@ func (p *Provider) applyOnline(m pushMessage, seen *seenSet) ([]cloud.Update, st
 	p.mu.Unlock()
 	seen.add(key)
 	updates := []cloud.Update{{Kind: cloud.UpdateAvailability, DeviceID: m.devID, Online: online}}
-	for _, code := range l.outlets {
+	for _, code := range l.children() {
 		updates = append(updates, cloud.Update{Kind: cloud.UpdateAvailability, DeviceID: outletID(m.devID, code), Online: online})
 	}
 	return updates, cloud.PushApplied
@@ -183,8 +183,8 @@ func (p *Provider) applyRename(m pushMessage) ([]cloud.Update, string) {
 	l := d.layout()
 	p.mu.Unlock()
 	updates := []cloud.Update{{Kind: cloud.UpdateRename, DeviceID: m.devID, Name: m.name}}
-	for _, code := range l.outlets {
-		updates = append(updates, cloud.Update{Kind: cloud.UpdateRename, DeviceID: outletID(m.devID, code), Name: outletName(m.name, code)})
+	for _, code := range l.children() {
+		updates = append(updates, cloud.Update{Kind: cloud.UpdateRename, DeviceID: outletID(m.devID, code), Name: l.childName(m.name, code)})
 	}
 	return updates, cloud.PushApplied
 }

@@ -142,7 +142,7 @@ func (c *consumer) failed(err error) time.Duration {
 			c.log.Warn("tuya push not available; polling only", zap.String("reason", problem))
 		}
 		c.refusedNoted = true
-		c.sink.Status(cloud.PushStatus{Problem: problem, Required: s.mode == PushOn, Since: s.clock.Now()})
+		c.status(false, problem, s.clock.Now())
 		return jittered(pushRefusedRetry)
 	}
 	c.retries++
@@ -152,7 +152,7 @@ func (c *consumer) failed(err error) time.Duration {
 	} else {
 		c.log.Debug("tuya push reconnect failed", zap.Int("attempt", c.retries), zap.Error(err))
 	}
-	c.sink.Status(cloud.PushStatus{Since: s.clock.Now()})
+	c.status(false, "", s.clock.Now())
 	d := time.Second
 	for i := 1; i < c.retries && d < pushRetryMax; i++ {
 		d *= 2
@@ -182,7 +182,14 @@ func (c *consumer) connected() {
 		}
 	}
 	c.everConnected, c.lostAt, c.retries, c.refusedNoted = true, time.Time{}, 0, false
-	c.sink.Status(cloud.PushStatus{Connected: true, Since: now})
+	c.status(true, "", now)
+}
+
+// status reports the connection's health to the sink. Required follows
+// the push mode in every report, connected or not, so bridge/info shows
+// what push: on asks for at all times.
+func (c *consumer) status(connected bool, problem string, since time.Time) {
+	c.sink.Status(cloud.PushStatus{Connected: connected, Since: since, Problem: problem, Required: c.s.mode == PushOn})
 }
 
 // lost records the end of a connection.
@@ -190,7 +197,7 @@ func (c *consumer) lost(err error) {
 	now := c.s.clock.Now()
 	c.lostAt = now
 	c.log.Warn("tuya push connection lost; polling at poll.interval until it is back", zap.Error(err))
-	c.sink.Status(cloud.PushStatus{Since: now})
+	c.status(false, "", now)
 }
 
 // serve reads frames until the connection fails, turns silent or ctx

@@ -316,3 +316,27 @@ func TestPush_OffOrNoAddressReturnsAtOnce(t *testing.T) {
 		t.Fatalf("%d warnings, want one for the account without an address", n)
 	}
 }
+
+// push: on is required in every status report, not only in a refusal:
+// bridge/info shows "required":true while the connection is up, and after
+// it dropped.
+func TestPush_OnIsRequiredWhileConnectedAndAfterADrop(t *testing.T) {
+	for _, mode := range []string{tuya.PushAuto, tuya.PushOn} {
+		t.Run(mode, func(t *testing.T) {
+			e := newEnv(t)
+			e.srv.AddPlug(testAccessID, "Lamp", false)
+			p := e.provider(withPush(e, mode))
+			mustList(t, e, p)
+			sink := runPush(t, p)
+			sink.waitConnected(t, true)
+			if st, _ := sink.status(); st.Required != (mode == tuya.PushOn) {
+				t.Fatalf("connected status %+v: want required=%v", st, mode == tuya.PushOn)
+			}
+			e.srv.DropPushConnection(testAccessID)
+			sink.waitConnected(t, false)
+			if st, _ := sink.status(); st.Required != (mode == tuya.PushOn) {
+				t.Fatalf("status after a drop %+v: want required=%v", st, mode == tuya.PushOn)
+			}
+		})
+	}
+}

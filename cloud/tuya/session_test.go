@@ -395,7 +395,8 @@ func TestToken_RefreshHangNamesNoToken(t *testing.T) {
 	e.srv.SetTokenTTL(61 * time.Second) // due for refresh one second after issue
 	p := e.provider()
 	mustList(t, e, p)
-	time.Sleep(1100 * time.Millisecond)
+	e.clock.Set(1100 * time.Millisecond) // 1.1 s later the token is due for refresh
+	e.srv.SetClockOffset(1100 * time.Millisecond)
 	e.srv.Hang(1)
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
@@ -417,7 +418,8 @@ func TestCodeMode_ProactiveRefreshFailureKeepsValidToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustList(t, e, p)
-	time.Sleep(1100 * time.Millisecond)
+	e.clock.Set(1100 * time.Millisecond) // 1.1 s later the token is due for refresh
+	e.srv.SetClockOffset(1100 * time.Millisecond)
 	e.srv.FailNext("/v1.0/token/", 1, 500)
 	mustRead(t, e, p, id) // refresh fails, the token is still valid for ~59s
 	var warned bool

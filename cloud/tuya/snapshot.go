@@ -110,7 +110,7 @@ func withIdentity(s, slot cloud.State) cloud.State {
 }
 
 // snapshot builds the States of an online physical device and of its
-// outlets (by switch code) from v.values. reports are the add_ele reports
+// children, outlets or lights (by switch code), from v.values. reports are the add_ele reports
 // that arrived with this answer or push (the cached add_ele value is
 // never counted again); polled tells a poll from a push for the energy
 // rule (see energyTotal).
@@ -120,6 +120,9 @@ func (p *Provider) snapshot(id string, v deviceView, reports []eleReport, polled
 		if on, ok := jsonv.Bool(v.values[v.layout.relay]); ok {
 			self.Relay = &on
 		}
+	}
+	if ls := v.layout.selfLight(); ls != nil {
+		self.Light = ls.state(v.values)
 	}
 	if v.layout.hasMetering() {
 		if v.layout.power {
@@ -135,10 +138,13 @@ func (p *Provider) snapshot(id string, v deviceView, reports []eleReport, polled
 			self.EnergyKWh = p.energyTotal(id, v.spec, reports, polled)
 		}
 	}
-	outlets := make(map[string]cloud.State, len(v.layout.outlets))
-	for _, code := range v.layout.outlets {
+	children := v.layout.children()
+	outlets := make(map[string]cloud.State, len(children))
+	for _, code := range children {
 		st := cloud.State{DeviceID: outletID(id, code), Online: true}
-		if on, ok := jsonv.Bool(v.values[code]); ok {
+		if ls := v.layout.childLight(code); ls != nil {
+			st.Light = ls.state(v.values)
+		} else if on, ok := jsonv.Bool(v.values[code]); ok {
 			st.Relay = &on
 		}
 		outlets[code] = st

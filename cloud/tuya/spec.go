@@ -46,6 +46,13 @@ type dp struct {
 	Scale    int
 	Min, Max float64
 	HasRange bool
+	// Step is an Integer's step (0 when not given).
+	Step float64
+	// Enum is an Enum's range of values.
+	Enum []string
+	// Values is the values object of a Json data point (a colour's
+	// per-component ranges); nil for the other types.
+	Values json.RawMessage
 	// Writable is true when the code is among the specification's
 	// functions (commands).
 	Writable bool
@@ -114,6 +121,19 @@ func parseDP(raw json.RawMessage) (dp, bool) {
 		if okLo && okHi {
 			d.Min, d.Max, d.HasRange = lo, hi, true
 		}
+		if st, ok := jsonv.Float(v["step"]); ok && st > 0 {
+			d.Step = st
+		}
+		if r, ok := jsonv.Array(v["range"]); ok {
+			for _, it := range r {
+				if e, ok := jsonv.String(it); ok && e != "" && len(e) <= 64 {
+					d.Enum = append(d.Enum, e)
+				}
+			}
+		}
+		if strings.EqualFold(d.Type, typeJSON) {
+			d.Values = values
+		}
 	}
 	return d, true
 }
@@ -148,11 +168,75 @@ type layout struct {
 	outlets []string
 	// metering data points present.
 	power, voltage, current, energy bool
+	// lights are the lights of a device of a light category (which has no
+	// relay and no outlets): one light is the device itself, several
+	// become child devices like outlets, by their switch code.
+	lights []lightSpec
 }
 
-func (l layout) supported() bool   { return l.relay != "" || len(l.outlets) > 0 }
+func (l layout) supported() bool {
+	return l.relay != "" || len(l.outlets) > 0 || len(l.lights) > 0
+}
+
+// children are the codes of the device's child devices: its outlets, or
+// its lights when it has several.
+func (l layout) children() []string {
+	if len(l.lights) < 2 {
+		return l.outlets
+	}
+	codes := make([]string, len(l.lights))
+	for i, ls := range l.lights {
+		codes[i] = ls.sw
+	}
+	return codes
+}
+
+// selfLight is the light the device itself is, or nil.
+func (l layout) selfLight() *lightSpec {
+	if len(l.lights) != 1 {
+		return nil
+	}
+	return &l.lights[0]
+}
+
+// childLight is the light child of the given switch code, or nil.
+func (l layout) childLight(code string) *lightSpec {
+	if len(l.lights) < 2 {
+		return nil
+	}
+	for i := range l.lights {
+		if l.lights[i].sw == code {
+			return &l.lights[i]
+		}
+	}
+	return nil
+}
+
+// childName names a child device after its parent: "Desk strip 2", "Desk
+// strip USB 1" for outlets, "Landing 2" for the second light.
+func (l layout) childName(parent, code string) string {
+	for i, ls := range l.lights {
+		if ls.sw == code {
+			return parent + " " + strconv.Itoa(i+1)
+		}
+	}
+	return outletName(parent, code)
+}
+
 func (l layout) hasEnergy() bool   { return l.power || l.energy }
 func (l layout) hasMetering() bool { return l.power || l.voltage || l.current || l.energy }
+
+// deviceLayout is the layout of a device of the given category: its
+// lights for a light category, else its relays; the metering codes either
+// way. src is its specification or, without one, the list's status.
+func deviceLayout(category string, codes map[string]bool, src dpSource) layout {
+	l := makeLayout(codes)
+	if isLightCategory(category) {
+		l.relay, l.outlets = "", nil
+		l.lights = findLights(category, src)
+	}
+	return l
+}
 
 // makeLayout derives the layout from the codes a device has (from its
 // specification, or from the list's status codes when there is none):

@@ -34,6 +34,7 @@ func demoCmd(ctx context.Context, e env) int {
 	listen := fs.String("listen", "127.0.0.1:1883", "address of the embedded MQTT broker")
 	interval := fs.Duration("interval", 5*time.Second, "poll interval")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	httpAddr := fs.String("http", defaultHealthListen, `address of the operations endpoint (/healthz, /readyz, /metrics); "" turns it off`)
 	if code, ok := parseFlags(fs, e.args); !ok {
 		return code
 	}
@@ -62,9 +63,15 @@ func demoCmd(ctx context.Context, e env) int {
 		fake.SetPower(id, float64(10*(i+1)))
 		fake.SetRelay(id, i%2 == 0)
 	}
+	// Lights: a wall dimmer and a colour bulb, on.
+	dimmer := fake.AddDimmer(demoUser, "Hall Dimmer", "HS220(US)")
+	fake.SetLight(dimmer, kasatest.LightInfo{On: true, Brightness: 40})
+	bulb := fake.AddBulb(demoUser, "Reading Lamp", "KL130(US)", true, true)
+	fake.SetLight(bulb, kasatest.LightInfo{On: true, Brightness: 80, ColorTemp: 2700})
 	go simulate(ctx, fake, append([]string{fridge}, outlets...))
 
-	// A Tuya cloud project beside it: a metered plug and a 2-gang strip.
+	// A Tuya cloud project beside it: a metered plug, a 2-gang strip and a
+	// colour light, on in orange.
 	tfake := tuyatest.NewServer()
 	defer tfake.Close()
 	tfake.AddProject(demoTuyaID, demoTuyaSecret)
@@ -72,6 +79,10 @@ func demoCmd(ctx context.Context, e env) int {
 	tfake.AddStrip(demoTuyaID, "Garage Strip", 2)
 	tfake.SetSwitch(heater, "switch_1", true)
 	tfake.SetPower(heater, 850)
+	patio := tfake.AddLight(demoTuyaID, "Patio Light", tuyatest.ColourLight)
+	tfake.SetDP(patio, "switch_led", true)
+	tfake.SetDP(patio, "work_mode", "colour")
+	tfake.SetDP(patio, "colour_data_v2", map[string]int{"h": 30, "s": 800, "v": 700})
 	go simulateTuya(ctx, tfake, heater)
 
 	// A Kasa account with two-step verification on the V2 API.
@@ -91,6 +102,7 @@ func demoCmd(ctx context.Context, e env) int {
 			Endpoint: tfake.URL(), Auth: tuya.AuthSimple, Push: tuya.PushOn, PushURL: tfake.PushURL()}},
 		v2Account,
 	}
+	cfg.HTTP.Listen = *httpAddr
 	cfg.Poll.Interval = *interval
 	cfg.Poll.DeviceListInterval = time.Minute
 	cfg.StateDir = stateDir
@@ -110,15 +122,19 @@ func demoCmd(ctx context.Context, e env) int {
 		HTTPClient: fake.Client(),
 		OnBrokerStarted: func(addr string) {
 			fmt.Fprintf(e.stdout, `
-kasa2mqtt demo: a simulated Kasa cloud (a plug, two metered plugs and a
-6-outlet HS300 strip), a simulated Kasa V2 cloud with a two-step
+kasa2mqtt demo: a simulated Kasa cloud (a plug, two metered plugs, a
+6-outlet HS300 strip, an HS220 dimmer and a KL130 colour bulb), a
+simulated Kasa V2 cloud with a two-step
 verification account (a plug and a metered plug) and a simulated Tuya cloud
-project (a metered plug and a 2-gang strip), bridged to the embedded MQTT
-broker on %[1]s.
+project (a metered plug, a 2-gang strip and a colour light), bridged to the
+embedded MQTT broker on %[1]s.
 
   Watch everything:   mosquitto_sub -h %[2]s -p %[3]s -t 'kasa2mqtt/#' -v
   Switch the lamp:    mosquitto_pub -h %[2]s -p %[3]s -t kasa2mqtt/living_room_lamp/set -m ON
   Toggle an outlet:   mosquitto_pub -h %[2]s -p %[3]s -t kasa2mqtt/<outlet topic>/set -m TOGGLE
+  Dim the hall:       mosquitto_pub -h %[2]s -p %[3]s -t kasa2mqtt/hall_dimmer/set/brightness -m 200
+  Colour the bulb:    mosquitto_pub -h %[2]s -p %[3]s -t kasa2mqtt/reading_lamp/set -m '{"color":{"h":240,"s":100}}'
+  Warm the patio:     mosquitto_pub -h %[2]s -p %[3]s -t kasa2mqtt/patio_light/set -m '{"color_temp":2700}'
   Home Assistant:     point its MQTT integration at %[1]s; the devices appear by discovery.
 
 %[4]s
@@ -126,6 +142,13 @@ Press Ctrl-C to stop.
 
 `, addr, hostOf(addr), portOf(addr), v2.instructions())
 		},
+	}
+	m.OnHTTPStarted = func(addr string) {
+		check := "kasa2mqtt health"
+		if addr != defaultHealthListen {
+			check += " -url http://" + addr + "/healthz"
+		}
+		fmt.Fprintf(e.stdout, "kasa2mqtt demo: health, readiness and metrics on http://%s (check it: %s)\n", addr, check)
 	}
 	if err := m.Run(ctx); err != nil {
 		fmt.Fprintf(e.stderr, "kasa2mqtt demo: %v\n", err)

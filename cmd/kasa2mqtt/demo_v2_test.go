@@ -16,27 +16,11 @@ import (
 // MQTT without a restart.
 func TestDemoTwoStepAccount(t *testing.T) {
 	addr, out, errb := startDemo(t)
-	confRe := regexp.MustCompile(`kasa2mqtt login -c (\S+login-demo-2fa\.yaml)\n`)
-	var conf string
-	waitOut(t, out, func(s string) bool {
-		m := confRe.FindStringSubmatch(s)
-		if m != nil {
-			conf = m[1]
-		}
-		return m != nil
-	})
+	conf := waitMatch(t, out, `kasa2mqtt login -c (\S+login-demo-2fa\.yaml)\n`)
 	if code, o, e := runCLI(t, demoPassword+"\n", "login", "-c", conf, "-account", "demo-2fa", "-mfa-type", "email"); code != exitOK {
 		t.Fatalf("login -mfa-type: exit %d\n%s%s", code, o, e)
 	}
-	codeRe := regexp.MustCompile(`verification code for demo-2fa \(by e-mail\): (\d{6})`)
-	var code string
-	waitOut(t, out, func(s string) bool {
-		m := codeRe.FindStringSubmatch(s)
-		if m != nil {
-			code = m[1]
-		}
-		return m != nil
-	})
+	code := waitMatch(t, out, `verification code for demo-2fa \(by e-mail\): (\d{6})`)
 
 	got := make(chan struct{}, 1)
 	c := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("demo-2fa-test").
@@ -73,6 +57,22 @@ func waitOut(t *testing.T, out *syncBuffer, ok func(string) bool) {
 	}
 }
 
+// waitMatch waits until the demo's output matches expr and returns the
+// first submatch.
+func waitMatch(t *testing.T, out *syncBuffer, expr string) string {
+	t.Helper()
+	re := regexp.MustCompile(expr)
+	var got string
+	waitOut(t, out, func(s string) bool {
+		m := re.FindStringSubmatch(s)
+		if m != nil {
+			got = m[1]
+		}
+		return m != nil
+	})
+	return got
+}
+
 // startDemo runs `kasa2mqtt demo` on a free port until the test ends, and
 // then checks that it exited cleanly.
 func startDemo(t *testing.T) (addr string, out, errb *syncBuffer) {
@@ -86,7 +86,9 @@ func startDemo(t *testing.T) (addr string, out, errb *syncBuffer) {
 	ctx, cancel := context.WithCancel(context.Background())
 	out, errb = &syncBuffer{}, &syncBuffer{}
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"demo", "-listen", addr}, strings.NewReader(""), out, errb) }()
+	go func() {
+		done <- run(ctx, []string{"demo", "-listen", addr, "-http", "127.0.0.1:0"}, strings.NewReader(""), out, errb)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if code := <-done; code != exitOK {

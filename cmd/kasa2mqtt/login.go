@@ -25,7 +25,10 @@ const maxCodeTries = 3
 // tokens in the state dir. An account with two-step verification (api: v2)
 // then gets a code: interactively (asked how to receive it, then the code),
 // or for scripts in two runs: -mfa-type requests the code, the same
-// command with -code completes the login.
+// command with -code completes the login. Prompts, the dialogue around
+// them and advice go to stderr; stdout gets one line per account, its
+// outcome ("Logged in. …", or "Verification code sent to …" when
+// -mfa-type only requested the code), for scripts to read.
 func loginCmd(ctx context.Context, e env) int {
 	fs := newFlags("login", e)
 	path := configFlag(fs)
@@ -65,7 +68,7 @@ func loginCmd(ctx context.Context, e env) int {
 	if l.codeSent {
 		return exitOK
 	}
-	fmt.Fprintln(e.stdout, "You can now remove the password from the configuration; `kasa2mqtt run` will use the stored tokens.")
+	fmt.Fprintln(e.stderr, "You can now remove the password from the configuration; `kasa2mqtt run` will use the stored tokens.")
 	return exitOK
 }
 
@@ -82,9 +85,9 @@ type loginRun struct {
 
 // account logs one account in and returns the exit code.
 func (l *loginRun) account(a *providers.Account) int {
-	fmt.Fprintf(l.e.stdout, "%s\nPassword: ", a.Login.Prompt)
+	fmt.Fprintf(l.e.stderr, "%s\nPassword: ", a.Login.Prompt)
 	pw, err := readPassword(l.e, l.in)
-	fmt.Fprintln(l.e.stdout)
+	fmt.Fprintln(l.e.stderr)
 	if err != nil {
 		fmt.Fprintf(l.e.stderr, "kasa2mqtt: reading the password: %v\n", err)
 		return exitError
@@ -134,9 +137,9 @@ func (l *loginRun) account(a *providers.Account) int {
 		l.codeSent = true
 		return exitOK
 	}
-	fmt.Fprintf(l.e.stdout, "Two-step verification: a code was sent to %s.\n", where)
+	fmt.Fprintf(l.e.stderr, "Two-step verification: a code was sent to %s.\n", where)
 	for try := 1; ; try++ {
-		fmt.Fprint(l.e.stdout, "Verification code: ")
+		fmt.Fprint(l.e.stderr, "Verification code: ")
 		code, err := readLine(l.in)
 		if err != nil {
 			fmt.Fprintf(l.e.stderr, "\nkasa2mqtt: reading the code: %v\n", err)
@@ -151,7 +154,7 @@ func (l *loginRun) account(a *providers.Account) int {
 			accountError(l.e, a.Provider, err)
 			return exitError
 		}
-		fmt.Fprintf(l.e.stdout, "The cloud did not accept that code (%v). Try again.\n", err)
+		fmt.Fprintf(l.e.stderr, "The cloud did not accept that code (%v). Try again.\n", err)
 	}
 }
 
@@ -186,12 +189,12 @@ func (l *loginRun) chooseMethod(methods []string) (string, error) {
 		providers.CodeByPush:  "a notification in the Kasa app",
 		providers.CodeByEmail: "an e-mail",
 	}
-	fmt.Fprintln(l.e.stdout, "Two-step verification: how do you want to receive the code?")
+	fmt.Fprintln(l.e.stderr, "Two-step verification: how do you want to receive the code?")
 	for i, m := range methods {
-		fmt.Fprintf(l.e.stdout, "  %d) %s (%s)\n", i+1, describe[m], m)
+		fmt.Fprintf(l.e.stderr, "  %d) %s (%s)\n", i+1, describe[m], m)
 	}
 	for range maxCodeTries {
-		fmt.Fprintf(l.e.stdout, "Choice [1-%d]: ", len(methods))
+		fmt.Fprintf(l.e.stderr, "Choice [1-%d]: ", len(methods))
 		answer, err := readLine(l.in)
 		if err != nil {
 			return "", fmt.Errorf("reading the choice: %w", err)

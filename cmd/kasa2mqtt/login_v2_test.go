@@ -46,15 +46,19 @@ func writeV2Config(t *testing.T, fake *kasatest.Server) (path, stateDir string) 
 }
 
 // A script logs a 2FA account in with two runs: -mfa-type requests the
-// code (one line says where it went), the same command with -code
-// completes the login; `devices` then works on the stored tokens.
+// code (one line on stdout says where it went), the same command with
+// -code completes the login (one line on stdout says so); the prompts go
+// to stderr. `devices` then works on the stored tokens.
 func TestLoginV2_Scripted(t *testing.T) {
 	fake := newV2Fake(t)
 	path, stateDir := writeV2Config(t, fake)
 
 	code, out, errOut := runCLI(t, testPass+"\n", "login", "-c", path, "-account", "home", "-mfa-type", "email")
-	if code != exitOK || !strings.Contains(out, "Verification code sent to the e-mail address of "+testUser) || strings.Count(out, "\n") != 3 {
-		t.Fatalf("request the code: exit %d\n%s%s", code, out, errOut)
+	if code != exitOK || !strings.HasPrefix(out, "Verification code sent to the e-mail address of "+testUser) || strings.Count(out, "\n") != 1 {
+		t.Fatalf("request the code: exit %d, stdout %q, stderr %q; want one line on stdout", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "Password: ") {
+		t.Errorf("no password prompt on stderr: %q", errOut)
 	}
 	sent, typ, ok := fake.MFACode(testUser)
 	if !ok || typ != 2 {
@@ -66,8 +70,8 @@ func TestLoginV2_Scripted(t *testing.T) {
 		t.Errorf("a wrong code: exit %d, %s", code, errOut)
 	}
 	code, out, errOut = runCLI(t, testPass+"\n", "login", "-c", path, "-account", "home", "-mfa-type", "email", "-code", sent)
-	if code != exitOK || !strings.Contains(out, "Logged in.") {
-		t.Fatalf("complete: exit %d\n%s%s", code, out, errOut)
+	if code != exitOK || !strings.HasPrefix(out, "Logged in.") || strings.Count(out, "\n") != 1 {
+		t.Fatalf("complete: exit %d, stdout %q, stderr %q; want one line on stdout", code, out, errOut)
 	}
 	data, err := os.ReadFile(filepath.Join(stateDir, "kasa-home.json"))
 	if err != nil || !strings.Contains(string(data), `"v2"`) || strings.Contains(string(data), testPass) {
@@ -87,18 +91,18 @@ func TestLoginV2_Interactive(t *testing.T) {
 	path, _ := writeV2Config(t, fake)
 	s := startCLI(t, "login", "-c", path)
 	s.write(testPass + "\n")
-	s.waitOutput("Choice [1-2]: ")
+	s.waitPrompt("Choice [1-2]: ")
 	s.write("email\n")
-	s.waitOutput("Verification code: ")
+	s.waitPrompt("Verification code: ")
 	sent, typ, _ := fake.MFACode(testUser)
 	if typ != 2 {
 		t.Fatalf("code sent by %d, want e-mail", typ)
 	}
 	s.write("000" + sent + "\n")
-	s.waitOutput("Try again.")
+	s.waitPrompt("Try again.")
 	s.write(sent + "\n")
-	if code := s.wait(); code != exitOK || !strings.Contains(s.output(), "Logged in.") {
-		t.Fatalf("exit %d\n%s", code, s.output())
+	if code := s.wait(); code != exitOK || !strings.HasPrefix(s.output(), "Logged in.") || strings.Count(s.output(), "\n") != 1 {
+		t.Fatalf("exit %d, stdout %q; want the one line of the outcome\n%s", code, s.output(), s.errOutput())
 	}
 	if c, _ := fake.LastMFACheck(); !c.TerminalBindEnabled || c.MFAType != 2 {
 		t.Errorf("check = %+v", c)
@@ -112,7 +116,7 @@ func TestLoginV2_ThreeWrongCodes(t *testing.T) {
 	s := startCLI(t, "login", "-c", path, "-account", "home")
 	s.write(testPass + "\n1\n")
 	for range 3 {
-		s.waitOutput("Verification code: ")
+		s.waitPrompt("Verification code: ")
 		s.write("000000\n")
 	}
 	if code := s.wait(); code != exitError || !strings.Contains(s.errOutput(), "verification code error") {
@@ -121,7 +125,7 @@ func TestLoginV2_ThreeWrongCodes(t *testing.T) {
 	if _, typ, _ := fake.MFACode(testUser); typ != 1 {
 		t.Errorf("choice 1 sent the code by %d, want push", typ)
 	}
-	if n := strings.Count(s.output(), "Verification code: "); n != 3 {
+	if n := strings.Count(s.errOutput(), "Verification code: "); n != 3 {
 		t.Errorf("asked %d times, want 3", n)
 	}
 }
@@ -205,19 +209,19 @@ func (s *cliSession) errOutput() string {
 	return s.errOut.String()
 }
 
-// waitOutput waits until the output, after what earlier waits consumed,
-// holds text, and consumes up to its end.
-func (s *cliSession) waitOutput(text string) {
+// waitPrompt waits until stderr, where the prompts go, holds text after
+// what earlier waits consumed, and consumes up to its end.
+func (s *cliSession) waitPrompt(text string) {
 	s.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		out := s.output()
+		out := s.errOutput()
 		if i := strings.Index(out[s.waitPos:], text); i >= 0 {
 			s.waitPos += i + len(text)
 			return
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("no %q in the output:\n%s\n%s", text, out, s.errOutput())
+			s.t.Fatalf("no %q on stderr:\n%s\nstdout:\n%s", text, out, s.output())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -82,6 +82,12 @@ func TestLoginStoresTokensNotThePassword(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("login exited %d: %s %s", code, out, errOut)
 	}
+	// The password on stdin: a script reads one line on stdout, the
+	// outcome; the prompt and the advice are on stderr.
+	if !strings.HasPrefix(out, "Logged in. Tokens stored in ") || strings.Count(out, "\n") != 1 ||
+		!strings.Contains(errOut, "Password: ") || !strings.Contains(errOut, "remove the password") {
+		t.Errorf("login: stdout %q, stderr %q", out, errOut)
+	}
 	files, _ := filepath.Glob(filepath.Join(stateDir, "*"))
 	if len(files) == 0 {
 		t.Fatal("login stored nothing")
@@ -170,15 +176,23 @@ func TestDemoServesTheSimulatedFleet(t *testing.T) {
 	// Exact topics, not "#": mochi v2.7.9 races (under -race) between a
 	// wildcard subscribe and a concurrent retained publish.
 	filters := map[string]byte{"kasa2mqtt/living_room_lamp": 1, "kasa2mqtt/kettle": 1, "kasa2mqtt/plug_6": 1, "kasa2mqtt/bridge/state": 1, "kasa2mqtt/heater": 1,
+		"kasa2mqtt/hall_dimmer": 1, "kasa2mqtt/reading_lamp": 1, "kasa2mqtt/patio_light": 1,
 		"homeassistant/device/kasa_73864A805C839A5A83F3CF75FCA6DBA89FB2621D/config": 1}
+	// The lights are lit, with their brightness and colour.
+	lights := map[string]string{"kasa2mqtt/hall_dimmer": `{"state":"ON","brightness":102,"color_mode":"brightness","led":"ON","rssi":-35}`,
+		"kasa2mqtt/reading_lamp": `"state":"ON","brightness":204,"color_mode":"color_temp","color_temp":2700,`,
+		"kasa2mqtt/patio_light":  `{"state":"ON","brightness":179,"color_mode":"hs","color":{"h":30,"s":80}}`}
 	c.SubscribeMultiple(filters, func(_ paho.Client, m paho.Message) {
+		if want, ok := lights[m.Topic()]; ok && !strings.Contains(string(m.Payload()), want) {
+			return
+		}
 		select {
 		case got <- m.Topic():
 		default:
 		}
 	})
 	want := map[string]bool{"kasa2mqtt/living_room_lamp": false, "kasa2mqtt/kettle": false, "kasa2mqtt/plug_6": false, "kasa2mqtt/bridge/state": false,
-		"kasa2mqtt/heater": false}
+		"kasa2mqtt/heater": false, "kasa2mqtt/hall_dimmer": false, "kasa2mqtt/reading_lamp": false, "kasa2mqtt/patio_light": false}
 	discovery := false
 	timeout := time.After(10 * time.Second)
 	for remaining := len(want); remaining > 0 || !discovery; {
@@ -194,6 +208,21 @@ func TestDemoServesTheSimulatedFleet(t *testing.T) {
 		case <-timeout:
 			t.Fatalf("demo topics seen: %v, discovery %v", want, discovery)
 		}
+	}
+	// The Tuya project pushes its changes (its fake message service).
+	pushed := make(chan struct{}, 1)
+	c.Subscribe("kasa2mqtt/bridge/info", 1, func(_ paho.Client, m paho.Message) {
+		if strings.Contains(string(m.Payload()), `"push":{"connected":true`) {
+			select {
+			case pushed <- struct{}{}:
+			default:
+			}
+		}
+	})
+	select {
+	case <-pushed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("bridge/info never showed the demo's Tuya push connection connected")
 	}
 }
 

@@ -26,7 +26,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -134,14 +133,14 @@ func newServer(opts Options, log *zap.Logger) *mqtt.Server {
 
 // serverOptions are the mochi options of opts.
 func serverOptions(opts Options, log *zap.Logger) *mqtt.Options {
-	var w io.Writer = io.Discard
+	var h slog.Handler = slog.DiscardHandler
 	if opts.Logger != nil {
-		w = zap.NewStdLog(log).Writer()
+		h = newZapHandler(log)
 	}
 	return &mqtt.Options{
 		InlineClient: true,
 		Capabilities: Capabilities(opts.MaxPacketSize),
-		Logger:       slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger:       slog.New(h),
 	}
 }
 

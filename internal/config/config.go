@@ -156,6 +156,10 @@ type HomeAssistant struct {
 type Poll struct {
 	// Interval between state reads. Default 60s, minimum 5s.
 	Interval time.Duration `yaml:"interval"`
+	// ReconcileInterval replaces Interval for accounts whose changes are
+	// pushed (a Tuya account with the message service) while the push
+	// connection is healthy. Default 10m; at least Interval.
+	ReconcileInterval time.Duration `yaml:"reconcile_interval"`
 	// DeviceListInterval between device-list reads. Default 30m, minimum 10s.
 	DeviceListInterval time.Duration `yaml:"device_list_interval"`
 	// RequestTimeout bounds every single cloud HTTP request (login, list,
@@ -207,8 +211,9 @@ type DeviceOption struct {
 // mqtt.keepalive 30s, mqtt.max_reconnect_interval 30s, mqtt.output "json",
 // homeassistant.enabled true, discovery_prefix "homeassistant",
 // status_topic "homeassistant/status", poll.interval 60s,
-// poll.device_list_interval 30m, poll.request_timeout 20s,
-// poll.unavailable_after 2, poll.concurrency 8, log.level "info", log.format "console".
+// poll.reconcile_interval 10m, poll.device_list_interval 30m,
+// poll.request_timeout 20s, poll.unavailable_after 2, poll.concurrency 8,
+// log.level "info", log.format "console".
 // mqtt.client_id stays "" (see Config.ClientID) and state_dir stays ""
 // (Load/Parse resolve it to "<dir of config file>/state").
 func Default() Config {
@@ -227,6 +232,7 @@ func Default() Config {
 		},
 		Poll: Poll{
 			Interval:           bridge.DefaultPollInterval,
+			ReconcileInterval:  bridge.DefaultReconcileInterval,
 			DeviceListInterval: bridge.DefaultListInterval,
 			RequestTimeout:     cloud.DefaultRequestTimeout,
 			UnavailableAfter:   bridge.DefaultMissedPolls,

@@ -81,6 +81,8 @@ func TestLoad_BadConfigs(t *testing.T) {
 		{"tuya_region_and_endpoint.yaml", []string{`config: accounts[0].endpoint: "https://openapi.tuyaeu.com" (line 6): set either region or endpoint, not both`}, "tuya-secret-value"},
 		{"tuya_bad_region.yaml", []string{`config: accounts[0].region: "mars" (line 5): unknown data centre`}, "tuya-secret-value"},
 		{"tuya_bad_auth.yaml", []string{`config: accounts[0].auth: "oauth" (line 6): must be "simple" or "code"`}, "tuya-secret-value"},
+		{"tuya_bad_push.yaml", []string{`config: accounts[0].push_url: "https://mqe.example.com:8285" (line 7): must start with wss:// (or ws:// for a local test server)`}, "tuya-secret-value"},
+		{"reconcile_below_interval.yaml", []string{`config: poll.reconcile_interval: "1m0s" (line 6): must be at least poll.interval (2m0s)`}, ""},
 		{"tuya_with_kasa_fields.yaml", []string{`config: accounts[0].password: "***" (line 6): is for kasa accounts`}, "kasa-pw-value"},
 		{"kasa_with_tuya_fields.yaml", []string{`config: accounts[0].access_secret: "***" (line 5): is for tuya accounts`}, "tuya-secret-value"},
 		{"device_topic_reserved_segment.yaml", []string{`config: devices.ABC.topic: "lamp/set" (line 6): levels named "set", "get" or "availability" are reserved`}, ""},

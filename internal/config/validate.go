@@ -286,6 +286,9 @@ func (c *Config) validatePoll(v *validator) {
 	if c.Poll.Interval < MinPollInterval {
 		v.addf("poll.interval", c.Poll.Interval.String(), "must be at least %s", MinPollInterval)
 	}
+	if c.Poll.ReconcileInterval != 0 && c.Poll.ReconcileInterval < c.Poll.Interval { // 0: the default
+		v.addf("poll.reconcile_interval", c.Poll.ReconcileInterval.String(), "must be at least poll.interval (%s)", c.Poll.Interval)
+	}
 	if c.Poll.DeviceListInterval < MinDeviceListInterval {
 		v.addf("poll.device_list_interval", c.Poll.DeviceListInterval.String(), "must be at least %s", MinDeviceListInterval)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/kasa2mqtt/kasa2mqtt/bridge"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+	"github.com/kasa2mqtt/kasa2mqtt/internal/clock"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/config"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/providers"
 )
@@ -40,6 +41,12 @@ const CallsFile = "cloud-calls.json"
 // receives every cloud call, login and token refresh (after the call
 // counts); log is told when the call counts cannot be written.
 func OpenAccounts(cfg *config.Config, httpClient *http.Client, log *zap.Logger, obs cloud.Observer) (*Opened, error) {
+	return openAccounts(cfg, httpClient, log, obs, nil)
+}
+
+// openAccounts is OpenAccounts with the providers' and the call counts'
+// clock (nil: the system clock).
+func openAccounts(cfg *config.Config, httpClient *http.Client, log *zap.Logger, obs cloud.Observer, clk clock.Clock) (*Opened, error) {
 	energy, err := cloud.OpenEnergyMeter(filepath.Join(cfg.StateDir, "energy.json"))
 	if err != nil {
 		return nil, err
@@ -49,6 +56,9 @@ func OpenAccounts(cfg *config.Config, httpClient *http.Client, log *zap.Logger, 
 		return nil, err
 	}
 	calls.OnError = func(err error) { log.Warn("the call counts could not be saved", zap.Error(err)) }
+	if clk != nil {
+		calls.Now = clk.Now
+	}
 	scale := map[string]map[string]int{}
 	for id, o := range cfg.Devices {
 		if len(o.Scale) > 0 {
@@ -64,6 +74,7 @@ func OpenAccounts(cfg *config.Config, httpClient *http.Client, log *zap.Logger, 
 		RequestTimeout: cfg.Poll.RequestTimeout,
 		Concurrency:    cfg.Poll.Concurrency,
 		Scale:          scale,
+		Clock:          clk,
 	}
 	o := &Opened{Energy: energy, Calls: calls, Budgets: map[cloud.Provider]cloud.Budget{}}
 	for i, a := range cfg.Accounts {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/kasa2mqtt/kasa2mqtt/bridge"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+	"github.com/kasa2mqtt/kasa2mqtt/internal/clock"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/config"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/logging"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/metrics"
@@ -46,6 +47,11 @@ type Main struct {
 	// Metrics collects the Prometheus metrics served on /metrics. Run
 	// creates it when nil; tests set it to read the figures.
 	Metrics *metrics.Metrics
+	// Clock replaces the system clock of the bridge's schedules (polls,
+	// lists, retries) and of the providers (their host clock and push
+	// connections); nil means the system clock. End-to-end tests pass a
+	// fake to simulate hours without waiting.
+	Clock clock.Clock
 }
 
 // ErrRestart is returned by Main.Run after a restart was requested over

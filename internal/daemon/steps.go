@@ -25,7 +25,7 @@ const opsCloseTimeout = 5 * time.Second
 
 // startProviders opens every account; its closer flushes the energy meter.
 func (m *Main) startProviders(r *run) (func(), error) {
-	op, err := OpenAccounts(m.Config, m.HTTPClient, m.Logger, m.Metrics)
+	op, err := openAccounts(m.Config, m.HTTPClient, m.Logger, m.Metrics, m.Clock)
 	if err != nil {
 		return nil, err
 	}
@@ -96,28 +96,30 @@ func (m *Main) startBridge(r *run) (func(), error) {
 			TLSConfig:            tlsConfig,
 			MaxPacketSize:        r.maxPacket,
 		},
-		Output:          cfg.MQTT.Output,
-		Metrics:         m.Metrics,
-		BaseTopic:       cfg.MQTT.BaseTopic,
-		HomeAssistant:   cfg.HomeAssistant.Enabled,
-		DiscoveryPrefix: cfg.HomeAssistant.DiscoveryPrefix,
-		StatusTopic:     cfg.HomeAssistant.StatusTopic,
-		Version:         version.Version,
-		Commit:          version.Commit,
-		PollInterval:    cfg.Poll.Interval,
-		ListInterval:    cfg.Poll.DeviceListInterval,
-		MissedPolls:     cfg.Poll.UnavailableAfter,
-		RequestTimeout:  cfg.Poll.RequestTimeout,
-		Concurrency:     cfg.Poll.Concurrency,
-		Budgets:         r.opened.Budgets,
-		Calls:           r.opened.Calls,
-		Devices:         Overrides(cfg),
-		StateDir:        cfg.StateDir,
-		BirthDelay:      m.BirthDelay,
-		Logger:          log.Named("bridge"),
-		Config:          publicConfig(cfg, log),
-		Restart:         func() { r.restart.Store(true); r.cancel() },
-		Advise:          Advise,
+		Output:            cfg.MQTT.Output,
+		Metrics:           m.Metrics,
+		BaseTopic:         cfg.MQTT.BaseTopic,
+		HomeAssistant:     cfg.HomeAssistant.Enabled,
+		DiscoveryPrefix:   cfg.HomeAssistant.DiscoveryPrefix,
+		StatusTopic:       cfg.HomeAssistant.StatusTopic,
+		Version:           version.Version,
+		Commit:            version.Commit,
+		PollInterval:      cfg.Poll.Interval,
+		ReconcileInterval: cfg.Poll.ReconcileInterval,
+		Clock:             m.Clock,
+		ListInterval:      cfg.Poll.DeviceListInterval,
+		MissedPolls:       cfg.Poll.UnavailableAfter,
+		RequestTimeout:    cfg.Poll.RequestTimeout,
+		Concurrency:       cfg.Poll.Concurrency,
+		Budgets:           r.opened.Budgets,
+		Calls:             r.opened.Calls,
+		Devices:           Overrides(cfg),
+		StateDir:          cfg.StateDir,
+		BirthDelay:        m.BirthDelay,
+		Logger:            log.Named("bridge"),
+		Config:            publicConfig(cfg, log),
+		Restart:           func() { r.restart.Store(true); r.cancel() },
+		Advise:            Advise,
 	}
 	if m.Levels != nil {
 		opts.LogLevel = m.Levels.String

@@ -1,7 +1,8 @@
 // Package httpfault is the vendor-neutral fault-injection plumbing of the
 // fake clouds (kasatest, tuyatest): hostile answer bodies (BodyFault and
 // its constructors), a queue of rules that rewrite the next answers
-// (Rewrites), and a per-request delay (Latency). What a request is (a
+// (Rewrites), a per-request delay (Latency) and a gate that holds requests
+// until several are in flight (Gate). What a request is (a
 // method, a path) and what a vendor's envelope looks like stay in each
 // fake.
 package httpfault

@@ -40,6 +40,9 @@
 //     else 0.
 //   - kasa2mqtt_build_info{version,commit} (gauge): constant 1, present
 //     once SetBuildInfo has been called.
+//   - kasa2mqtt_push_frames_total, kasa2mqtt_push_reconnects_total and
+//     kasa2mqtt_push_seconds_since_last_frame: the providers' push
+//     connections (see pushMetrics; Metrics is a cloud.PushObserver).
 //
 // Every label value is made valid UTF-8 and cut to 64 bytes, so a caller
 // can neither make an update panic nor blow up the series count with long
@@ -104,6 +107,7 @@ type Metrics struct {
 	budgetLeft    *prometheus.GaugeVec
 	mqttConnected prometheus.Gauge
 	buildInfo     *prometheus.GaugeVec
+	push          *pushMetrics
 
 	buildMu sync.Mutex // serialises SetBuildInfo's reset and set
 }
@@ -172,7 +176,9 @@ func New() *Metrics {
 			Help:      "Constant 1, labelled with the version and commit of the running binary.",
 		}, []string{"version", "commit"}),
 	}
+	m.push = newPushMetrics()
 	m.reg.MustRegister(
+		m.push.frames, m.push.reconnects, m.push,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.cloudCalls, m.logins, m.pollDuration, m.mqttMessages,

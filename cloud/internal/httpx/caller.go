@@ -104,6 +104,12 @@ func (c *Caller) Do(ctx context.Context, r Request) ([]byte, error) {
 	if readErr != nil {
 		return nil, fmt.Errorf("%s: read response: %w", r.Op, cloud.CallFailed(ctx, cctx, c.timeout, readErr))
 	}
+	// An answer that raced with the caller's cancellation or deadline
+	// (the transport can hand over a response, even an empty one, just as
+	// the context ends) is not trusted: the caller gave up on the call.
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", r.Op, cloud.CallFailed(ctx, cctx, c.timeout, err))
+	}
 	if int64(len(data)) > c.maxBody {
 		return nil, fmt.Errorf("%s: response larger than %d bytes", r.Op, c.maxBody)
 	}

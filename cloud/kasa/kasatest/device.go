@@ -37,6 +37,8 @@ type device struct {
 	total   float64 // kWh since the last counter reset
 
 	outlets []*outlet
+
+	light *lightSim // dimmers, bulbs and light strips (light.go)
 }
 
 type outlet struct {
@@ -303,6 +305,8 @@ func (s *Server) SetRelay(id string, on bool) {
 		for _, o := range d.outlets {
 			o.setOn(on)
 		}
+	case d.isBulb():
+		d.light.on = on
 	default:
 		d.setRelay(on)
 	}
@@ -323,6 +327,9 @@ func (s *Server) Relay(id string) bool {
 			}
 		}
 		return false
+	}
+	if d.isBulb() {
+		return d.light.on
 	}
 	return d.relay
 }
@@ -375,11 +382,16 @@ func (s *Server) SetAppServerURL(id, url string) {
 }
 
 // SetPower sets the load of a metered plug or outlet in watts: what it
-// draws while its relay is on (it reports 0 W while off).
+// draws while its relay is on (it reports 0 W while off); of a bulb or
+// light strip, what it draws at full brightness.
 func (s *Server) SetPower(id string, watts float64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d, o := s.mustLookup(id)
+	if d.isBulb() {
+		d.light.watts = watts
+		return
+	}
 	if !d.metered || (o == nil && d.strip()) {
 		panic(fmt.Sprintf("kasatest: %q has no energy meter of its own", id))
 	}
@@ -409,6 +421,9 @@ func (s *Server) Tick(dt time.Duration) {
 	defer s.mu.Unlock()
 	hours := dt.Hours()
 	for _, d := range s.devices {
+		if l := d.light; d.isBulb() && l.on {
+			l.totalWh += l.watts * float64(l.brightness) / 100 * hours
+		}
 		if d.relay {
 			d.onTime += dt
 			if d.metered {
@@ -479,6 +494,9 @@ func (s *Server) listRow(d *device) map[string]any {
 
 // sysinfo renders system.get_sysinfo.
 func (d *device) sysinfo() map[string]any {
+	if d.isBulb() {
+		return d.bulbSysinfo()
+	}
 	m := map[string]any{
 		"sw_ver":      d.swVer,
 		"hw_ver":      d.hwVer,
@@ -521,6 +539,11 @@ func (d *device) sysinfo() map[string]any {
 	m["on_time"] = int(d.onTime.Seconds())
 	m["active_mode"] = "none"
 	m["next_action"] = map[string]any{"type": -1}
+	if d.light != nil { // a dimmer
+		m["brightness"] = d.light.brightness
+		m["preferred_state"] = []map[string]any{{"index": 0, "brightness": 100}, {"index": 1, "brightness": 75},
+			{"index": 2, "brightness": 50}, {"index": 3, "brightness": 25}}
+	}
 	return m
 }
 

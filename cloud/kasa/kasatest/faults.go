@@ -13,10 +13,11 @@ import (
 const statusHang = -1
 
 // faults holds the fault knobs that are not envelope answers. hang is
-// guarded by Server.mu; latency has its own mutex; closing is closed once
-// by Close.
+// guarded by Server.mu; gate and latency have their own mutexes; closing
+// is closed once by Close.
 type faults struct {
 	hang        int // requests still to hang
+	gate        httpfault.Gate
 	latency     httpfault.Latency
 	closing     chan struct{}
 	closingOnce sync.Once
@@ -39,10 +40,17 @@ func (s *Server) Hang(n int) {
 // gives up while waiting gets no answer. Safe for concurrent use.
 func (s *Server) SetLatency(d time.Duration) { s.faults.latency.Set(d) }
 
-// delay waits out the latency; false when the client gave up or the server
-// is closing meanwhile (then there is nothing to answer).
+// HoldNext makes the next n requests wait until the n-th has arrived, then
+// go on together (to the latency, then the answer): calls that must be in
+// flight at the same moment, however slowly they were sent. HoldNext(0)
+// lets the held ones go. A client that gives up while held gets no
+// answer. Safe for concurrent use.
+func (s *Server) HoldNext(n int) { s.faults.gate.Hold(n) }
+
+// delay waits for the gate and out the latency; false when the client gave
+// up or the server is closing meanwhile (then there is nothing to answer).
 func (s *Server) delay(r *http.Request) bool {
-	return s.faults.latency.Wait(r.Context(), s.faults.closingCh())
+	return s.faults.gate.Wait(r.Context(), s.faults.closingCh()) && s.faults.latency.Wait(r.Context(), s.faults.closingCh())
 }
 
 // takeHang reports whether the current request must hang, counting it

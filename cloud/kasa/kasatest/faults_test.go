@@ -103,3 +103,27 @@ func TestServer_LatencyKeepsConcurrentRequestsInFlightTogether(t *testing.T) {
 		t.Error("latency still applied after SetLatency(0)")
 	}
 }
+
+func TestServer_HoldNextAnswersTheRequestsTogether(t *testing.T) {
+	s := newServer(t)
+	token, _ := login(t, s)
+	s.HoldNext(2)
+	first := make(chan error, 1)
+	go func() {
+		resp, err := postCtx(context.Background(), s, `{"method":"getDeviceList","params":{"token":"`+token+`"}}`)
+		if err == nil {
+			resp.Body.Close()
+		}
+		first <- err
+	}()
+	select {
+	case err := <-first:
+		t.Fatalf("the first held request was answered alone (%v)", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	call(t, s, "getDeviceList", map[string]any{"token": token}) // the second: both go on
+	if err := <-first; err != nil {
+		t.Fatalf("the first held request: %v", err)
+	}
+	call(t, s, "getDeviceList", map[string]any{"token": token}) // the third is not held
+}

@@ -380,6 +380,10 @@ func (s *Server) respond(d *device, req map[string]json.RawMessage) map[string]a
 		case module == "emeter":
 			resp[module] = d.emeter(targets, methods)
 		default:
+			if ans, ok := s.lightModule(d, module, methods); ok {
+				resp[module] = ans
+				continue
+			}
 			resp[module] = deviceErr(-1, "module not support")
 		}
 	}
@@ -404,9 +408,15 @@ func (s *Server) system(d *device, targets []*outlet, methods map[string]json.Ra
 	out := map[string]any{}
 	for _, name := range slices.Sorted(maps.Keys(methods)) {
 		arg, _ := object(methods[name])
-		switch name {
-		case "get_sysinfo":
+		switch {
+		case name == "get_sysinfo":
 			out[name] = d.sysinfo()
+			continue
+		case d.isBulb(): // relay, LED and alias live elsewhere on a bulb
+			out[name] = deviceErr(-2, "member not support")
+			continue
+		}
+		switch name {
 		case "set_relay_state":
 			on, ok := flag(arg["state"])
 			if !ok {

@@ -6,8 +6,11 @@
 // {"method","params"} envelopes, a terminalUUID key on login, tokens,
 // refresh tokens, device ownership, offline devices, requestData as a JSON
 // string and responseData returned as a JSON string. Simulated devices
-// (plugs, metering plugs of both emeter generations, power strips) answer
-// system and emeter requests the way real firmware does.
+// (plugs, metering plugs of both emeter generations, power strips, wall
+// dimmers, bulbs and light strips: light.go) answer system, emeter and
+// light-service requests the way real firmware does, and refuse the
+// services their kind does not have (the bulb service on a strip answers
+// -2001, on a dimmer "module not support").
 //
 // Knobs (ExpireTokens, FailNext, FailHTTP, Hang, SetOnline, …) script failures.
 // Knob methods that name a device panic when the id is unknown: that is a

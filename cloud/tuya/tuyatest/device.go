@@ -27,6 +27,7 @@ type device struct {
 	pendingKWh  float64 // energy not yet reported
 	trueScale   map[string]int
 	specScale   map[string]int
+	light       *light // nil unless a light (AddLight)
 }
 
 func (s *Server) newDevice(accessID, name, category, productName string, codes []string) *device {
@@ -103,6 +104,9 @@ func (d *device) status(consume bool) []dpValue {
 	if d.category == "cz" {
 		out = append(out, dpValue{"relay_status", "last"})
 	}
+	if d.light != nil {
+		out = append(out, d.light.status()...)
+	}
 	if !d.metered {
 		return out
 	}
@@ -173,6 +177,13 @@ func (d *device) specification() map[string]any {
 		functions = append(functions, rs)
 		status = append(status, rs)
 	}
+	if d.light != nil {
+		for _, p := range d.light.dps {
+			item := specItem{p.code, p.typ, p.specValues()}
+			functions = append(functions, item)
+			status = append(status, item)
+		}
+	}
 	if d.metered {
 		status = append(status,
 			specItem{"add_ele", "Integer", intValues("kwh", 50000, scale("add_ele"), 100)},
@@ -208,23 +219,34 @@ func (d *device) listRow(uid string) map[string]any {
 	}
 }
 
-// command validates and applies one data point command.
-func (d *device) command(code string, raw json.RawMessage) bool {
+// command validates and applies one data point command; it returns the
+// envelope code to answer (0: accepted).
+func (d *device) command(code string, raw json.RawMessage) int {
 	if _, ok := d.switches[code]; ok {
 		var on bool
 		if err := json.Unmarshal(raw, &on); err != nil {
-			return false
+			return codeCommandNotSupp
 		}
 		d.switches[code] = on
-		return true
+		return 0
+	}
+	if d.light != nil {
+		if p, ok := d.light.dp(code); ok {
+			v, errCode := p.check(raw)
+			if errCode == 0 {
+				d.light.values[code] = v
+			}
+			return errCode
+		}
 	}
 	if strings.HasPrefix(code, "countdown_") {
 		var n float64
 		if err := json.Unmarshal(raw, &n); err != nil || n < 0 || n > 86400 || n != math.Trunc(n) {
-			return false
+			return codeCommandNotSupp
 		}
-		_, ok := d.switches["switch_"+strings.TrimPrefix(code, "countdown_")]
-		return ok
+		if _, ok := d.switches["switch_"+strings.TrimPrefix(code, "countdown_")]; ok {
+			return 0
+		}
 	}
-	return false
+	return codeCommandNotSupp
 }

@@ -39,3 +39,34 @@ func TestServer_LatencyKeepsConcurrentRequestsInFlightTogether(t *testing.T) {
 		t.Error("latency still applied after SetLatency(0)")
 	}
 }
+
+func TestServer_HoldNextAnswersTheRequestsTogether(t *testing.T) {
+	s := newFake(t)
+	get := func() error {
+		resp, err := s.Client().Get(s.URL() + "/v1.0/token")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	s.HoldNext(2)
+	first := make(chan error, 1)
+	go func() { first <- get() }()
+	select {
+	case err := <-first:
+		t.Fatalf("the first held request was answered alone (%v)", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if err := get(); err != nil { // the second: both go on
+		t.Fatal(err)
+	}
+	if err := <-first; err != nil {
+		t.Fatalf("the first held request: %v", err)
+	}
+	if err := get(); err != nil { // the third is not held
+		t.Fatal(err)
+	}
+	if n := s.Calls("/v1.0/token"); n != 3 {
+		t.Errorf("Calls = %d, want 3", n)
+	}
+}

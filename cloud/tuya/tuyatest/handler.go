@@ -433,9 +433,12 @@ func (s *Server) commands(r *http.Request, body []byte, d *device) (any, int) {
 	for k, v := range d.switches {
 		trial.switches[k] = v
 	}
+	if d.light != nil {
+		trial.light = d.light.clone()
+	}
 	for _, c := range req.Commands {
-		if !trial.command(c.Code, c.Value) {
-			return nil, codeCommandNotSupp
+		if code := trial.command(c.Code, c.Value); code != 0 {
+			return nil, code
 		}
 	}
 	var changed []dpValue
@@ -444,7 +447,14 @@ func (s *Server) commands(r *http.Request, body []byte, d *device) (any, int) {
 			changed = append(changed, dpValue{c, trial.switches[c]})
 		}
 	}
-	d.switches = trial.switches
+	if d.light != nil {
+		for _, p := range d.light.dps {
+			if v := trial.light.values[p.code]; v != d.light.values[p.code] {
+				changed = append(changed, dpValue{p.code, v})
+			}
+		}
+	}
+	d.switches, d.light = trial.switches, trial.light
 	if len(changed) > 0 {
 		s.publishStatus(d, append(changed, d.meter()...))
 	}

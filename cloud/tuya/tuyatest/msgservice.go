@@ -355,7 +355,7 @@ func (s *Server) publishEvent(d *device, legacyCode, iotCode string, extra map[s
 
 // dpID is the data point number of a code, as newer plugs number them
 // (reference §5.5): switch_N 1..N, add_ele 17, cur_current 18, cur_power
-// 19, cur_voltage 20; "switch" 1.
+// 19, cur_voltage 20; "switch" 1; a light's as its kind numbers them.
 func dpID(d *device, code string) string {
 	switch code {
 	case "add_ele":
@@ -370,6 +370,11 @@ func dpID(d *device, code string) string {
 	for i, c := range d.codes {
 		if c == code {
 			return strconv.Itoa(i + 1)
+		}
+	}
+	if d.light != nil {
+		if p, ok := d.light.dp(code); ok {
+			return strconv.Itoa(p.id)
 		}
 	}
 	return "101"

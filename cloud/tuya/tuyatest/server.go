@@ -44,7 +44,10 @@
 //     project 1106. Offline devices are left out of the answer; when every
 //     requested device is offline the answer is 2001. Commands to an
 //     offline device answer 2001, an unknown code or a wrongly typed value
-//     2008.
+//     (an Enum value the data point lacks, a colour that is not
+//     {"h","s","v"}) 2008, a number outside the specification's range
+//     1101 ("params range invalid", which real commands have been seen to
+//     answer); a call is checked whole before any command is applied.
 //   - Pages of the associated-users list are min(size, SetPageSize) rows
 //     (default 20) and last_row_key is opaque; /v1.0/users/{uid}/devices
 //     pages are exactly page_size (default 100) rows. The list's status shows add_ele as 0, so
@@ -60,6 +63,16 @@
 // 1), cur_current in mA (scale 0) and add_ele in kWh (scale 3) unless
 // SetSpecScale makes the specification lie about a scale (the device keeps
 // encoding with the true one).
+//
+// Lights (AddLight, LightKind) have Tuya's standard light data points with
+// their ranges in the specification; a colour is reported as a JSON string
+// holding {"h","s","v"}, as the cloud does, and taken in commands as that
+// string or as the object.
+//
+// Lights (AddLight, LightKind) have Tuya's standard light data points with
+// their ranges in the specification; a colour is reported as a JSON string
+// holding {"h","s","v"}, as the cloud does, and taken as that string or
+// as the object.
 //
 // # Concurrency
 //
@@ -119,9 +132,10 @@ type Server struct {
 	calls    []Request
 	foreign  []string
 
-	// latency (faults.go) and hostile, the RewriteNext rules (hostile.go),
-	// have their own mutexes: mu does not guard them.
+	// latency and gate (faults.go) and hostile, the RewriteNext rules
+	// (hostile.go), have their own mutexes: mu does not guard them.
 	latency httpfault.Latency
+	gate    httpfault.Gate
 	hostile httpfault.Rewrites
 }
 
@@ -279,8 +293,9 @@ func (s *Server) AddStrip(accessID, name string, gangs int) (id string, gangIDs 
 	return d.id, gangIDs
 }
 
-// AddUnsupported adds a device of another category (e.g. "dj", a light
-// with switch_led) that the provider lists but does not bridge.
+// AddUnsupported adds a device of another category (e.g. "xdd", a
+// ceiling light with switch_led) that the provider lists but does not
+// bridge.
 func (s *Server) AddUnsupported(accessID, name, category string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,0 +1,95 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// zapHandler is the slog.Handler mochi logs through: its records become
+// zap entries of the broker's logger, at their own level, with their
+// attributes as fields. mochi's Info lines (hooks added, listeners
+// attached) are written at Debug, its Debug lines not at all.
+//
+// mochi reports every connection that ended with an error as a warning
+// with an empty message. A client that closed its connection without a
+// DISCONNECT packet (io.EOF: a script that exits, a restarting Home
+// Assistant) is routine and logged at Debug; any other error (refused
+// credentials, a malformed or oversized packet) stays a warning, with a
+// message that says what it is about.
+type zapHandler struct {
+	log *zap.Logger
+}
+
+func newZapHandler(log *zap.Logger) *zapHandler { return &zapHandler{log: log} }
+
+// Enabled reports whether a record of level l may be written.
+func (h *zapHandler) Enabled(_ context.Context, l slog.Level) bool {
+	return l >= slog.LevelInfo && h.log.Core().Enabled(zapLevel(l))
+}
+
+// Handle writes r.
+func (h *zapHandler) Handle(_ context.Context, r slog.Record) error {
+	level, msg := zapLevel(r.Level), r.Message
+	fields := make([]zap.Field, 0, r.NumAttrs())
+	r.Attrs(func(a slog.Attr) bool {
+		v := a.Value.Resolve()
+		if err, ok := v.Any().(error); ok && a.Key == "error" {
+			if msg == "" {
+				msg = "client connection ended with an error"
+				if isClosedByClient(err) {
+					level, msg = zapcore.DebugLevel, "client closed its connection without DISCONNECT"
+				}
+			}
+			fields = append(fields, zap.Error(err))
+			return true
+		}
+		fields = append(fields, zap.Any(a.Key, v.Any()))
+		return true
+	})
+	if msg == "" {
+		msg = "broker"
+	}
+	if ce := h.log.Check(level, msg); ce != nil {
+		ce.Write(fields...)
+	}
+	return nil
+}
+
+// WithAttrs returns a handler that adds attrs to every record.
+func (h *zapHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	fields := make([]zap.Field, 0, len(attrs))
+	for _, a := range attrs {
+		fields = append(fields, zap.Any(a.Key, a.Value.Resolve().Any()))
+	}
+	return &zapHandler{log: h.log.With(fields...)}
+}
+
+// WithGroup returns a handler whose attributes are nested under name.
+func (h *zapHandler) WithGroup(name string) slog.Handler {
+	return &zapHandler{log: h.log.With(zap.Namespace(name))}
+}
+
+// zapLevel maps mochi's levels onto the daemon's: Info (chatter about its
+// own set-up) becomes Debug.
+func zapLevel(l slog.Level) zapcore.Level {
+	switch {
+	case l >= slog.LevelError:
+		return zapcore.ErrorLevel
+	case l >= slog.LevelWarn:
+		return zapcore.WarnLevel
+	default:
+		return zapcore.DebugLevel
+	}
+}
+
+// isClosedByClient reports whether err is a connection the client simply
+// went away from.
+func isClosedByClient(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
+}
