@@ -112,3 +112,29 @@ func TestCallLedger_WritesAheadForBudgets(t *testing.T) {
 		t.Errorf("after one call on 1 July %+v", c)
 	}
 }
+
+type pushCounter struct{ frames int }
+
+func (*pushCounter) CloudCall(_, _, _ string, _ error)     {}
+func (*pushCounter) Login(_, _, _ string)                  {}
+func (c *pushCounter) PushFrame(_, _, _, _ string)         { c.frames++ }
+func (*pushCounter) PushReconnect(_, _ string)             {}
+func (*pushCounter) PushReceived(_, _ string, _ time.Time) {}
+
+// The ledger's observer keeps what the observer it wraps can do: push
+// events still reach a PushObserver.
+func TestCallLedger_ObserverPassesPushEventsOn(t *testing.T) {
+	l, _ := OpenCallLedger("")
+	next := &pushCounter{}
+	po, ok := l.Observer(next).(PushObserver)
+	if !ok {
+		t.Fatal("the ledger's observer of a PushObserver is not one")
+	}
+	po.PushFrame("tuya", "garden", "4", PushApplied)
+	if next.frames != 1 {
+		t.Errorf("push frame not passed on")
+	}
+	if _, ok := l.Observer(nil).(PushObserver); ok {
+		t.Error("the ledger's observer of nothing claims to observe pushes")
+	}
+}

@@ -188,8 +188,21 @@ func (l *CallLedger) writeLocked(extra int) error {
 }
 
 // Observer returns an Observer that counts every call in l and then
-// passes the event on to next (nil: none).
-func (l *CallLedger) Observer(next Observer) Observer { return ledgerObserver{l, next} }
+// passes the event on to next (nil: none). When next is a PushObserver
+// too, so is the result (the push events pass through untouched).
+func (l *CallLedger) Observer(next Observer) Observer {
+	o := ledgerObserver{l, next}
+	if po, ok := next.(PushObserver); ok {
+		return ledgerPushObserver{o, po}
+	}
+	return o
+}
+
+// ledgerPushObserver is a ledgerObserver whose next is a PushObserver.
+type ledgerPushObserver struct {
+	ledgerObserver
+	PushObserver
+}
 
 type ledgerObserver struct {
 	l    *CallLedger

@@ -54,6 +54,7 @@ func stateTopics(h *harness, prefix string) (states, offline int) {
 // default concurrency, so the interval stretches (logged once with the
 // numbers, shown in bridge/info) and every device stays available.
 func TestScale_SlowCloudKeepsEveryDeviceAvailable(t *testing.T) {
+	t.Parallel()
 	const devices = 2000
 	h := newHarness(t, "mochi")
 	for i := range devices {
@@ -104,6 +105,7 @@ func TestScale_SlowCloudKeepsEveryDeviceAvailable(t *testing.T) {
 // topic and its devices' discovery topics, their unique ids never collide,
 // and a command reaches only its own instance's device.
 func TestScale_TwoInstancesOnOneBroker(t *testing.T) {
+	t.Parallel()
 	a := newHarness(t, "mochi")
 	lampA := a.fake.AddPlug(user, "Lamp", "HS103(US)")
 	a.fake.AddStrip(user, "Desk", "HS300(US)", 3, true)
