@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"go.uber.org/zap/zapcore"
+
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/tuya"
 )
 
 // TestE2E_LoginNeededSaysWhatToRun: a Kasa account with neither a password
@@ -31,19 +33,46 @@ func TestE2E_LoginNeededSaysWhatToRun(t *testing.T) {
 	eventually(t, "a log line saying what to run", func() bool {
 		return h.logged(zapcore.ErrorLevel, "cloud account error", advice)
 	})
-	checkOneLoginNeededLine(t, h, "kasa login needed: no password configured and no stored token")
+	checkOneLoginNeededLine(t, h, "login needed", "kasa login needed: no password configured and no stored token")
 	if n := len(h.fake.Requests()); n != 0 {
 		t.Errorf("%d calls reached the cloud without credentials", n)
 	}
 }
 
-// checkOneLoginNeededLine checks that the log has one line about a login
-// needed above debug level, the bridge's with the advice, and the
-// provider's own line (its reason) at debug level.
-func checkOneLoginNeededLine(t *testing.T, h *harness, providerLine string) {
+// TestE2E_TuyaAuthorizationNeededSaysWhatToRun: a Tuya account in code
+// mode without stored tokens waits for a person to authorise it. The log
+// has one line about it above debug level, the bridge's with the command
+// to run (the provider's own line, with its reason, is at debug), and no
+// call reaches the cloud.
+func TestE2E_TuyaAuthorizationNeededSaysWhatToRun(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "mochi")
+	f := h.addTuya()
+	h.tuyaSettings(1).Auth = tuya.AuthCode
+	h.start()
+
+	const advice = "run `kasa2mqtt tuya-authorize -account garden`"
+	info := h.waitAccountStatus(0, map[string]string{"garden": "auth_error"})
+	if !strings.Contains(info, "authorization needed (no tokens are stored)") || !strings.Contains(info, advice) {
+		t.Errorf("bridge/info does not say why and what to run:\n%s", info)
+	}
+	eventually(t, "a log line saying what to run", func() bool {
+		return h.logged(zapcore.ErrorLevel, "cloud account error", advice)
+	})
+	checkOneLoginNeededLine(t, h, "authorization needed", "tuya authorization needed: no tokens are stored")
+	if n := f.srv.Calls(""); n != 0 {
+		t.Errorf("%d calls reached the cloud without tokens", n)
+	}
+}
+
+// checkOneLoginNeededLine checks that the log has one line holding what
+// (a login or an authorization needed) above debug level, the bridge's
+// with the advice, and the provider's own line (its reason) at debug
+// level.
+func checkOneLoginNeededLine(t *testing.T, h *harness, what, providerLine string) {
 	t.Helper()
-	if n := h.countLogs(zapcore.WarnLevel, "login needed"); n != 1 {
-		t.Errorf("%d log lines about the login needed at warn or error, want 1 (the advised one)", n)
+	if n := h.countLogs(zapcore.WarnLevel, what); n != 1 {
+		t.Errorf("%d log lines about the %s at warn or error, want 1 (the advised one)", n, what)
 	}
 	own := h.logs.FilterMessage(providerLine).All()
 	if len(own) == 0 {

@@ -163,7 +163,7 @@ func TestE2E_KasaV2TwoStepLoginToSwitch(t *testing.T) {
 	if n := h.countLogs(zapcore.ErrorLevel, "cloud account error", advice); n != 1 {
 		t.Errorf("%d error log lines with the advice, want 1", n)
 	}
-	checkOneLoginNeededLine(t, h, "kasa login needed: the account uses two-step verification")
+	checkOneLoginNeededLine(t, h, "login needed", "kasa login needed: the account uses two-step verification")
 	if code, body := h.get("/readyz"); code != http.StatusOK || strings.Contains(body, "account v2") {
 		t.Errorf("/readyz after the login: %d %q", code, body)
 	}

@@ -179,7 +179,9 @@ func (s *session) needAuthorize(why string, cause error) error {
 	s.st.AccessToken, s.st.ExpireAtMS = "", 0
 	s.gen++
 	s.mu.Unlock()
-	s.log.Error("tuya authorization needed: " + why)
+	// At debug level: the bridge logs this error once, with the command
+	// that authorises the account again (providers.Advise).
+	s.log.Debug("tuya authorization needed: " + why)
 	return err
 }
 
