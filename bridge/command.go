@@ -226,8 +226,9 @@ func parseSwitch(s string) (switchValue, error) {
 	return 0, badPayload("expected ON, OFF or TOGGLE, got %s", quotePayload([]byte(s)))
 }
 
-// quotePayload renders a payload for a log line: quoted, at most 200 bytes,
-// invalid UTF-8 and control bytes escaped.
+// quotePayload renders a payload inside an error message: quoted, at most
+// 200 bytes, invalid UTF-8 and control bytes escaped. Log fields take
+// payloadField (the logger does the quoting).
 func quotePayload(p []byte) string {
 	const max = 200
 	if len(p) > max {

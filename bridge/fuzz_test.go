@@ -2,8 +2,10 @@ package bridge
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // Fuzz targets for the outside input the bridge parses besides command
@@ -80,6 +82,33 @@ func FuzzSlugify(f *testing.F) {
 		}
 		if strings.HasPrefix(s, "_") || strings.HasSuffix(s, "_") || strings.Contains(s, "__") {
 			t.Fatalf("slugify(%q) = %q: untrimmed separators", name, s)
+		}
+	})
+}
+
+// FuzzPayloadText: a logged payload is valid UTF-8 without a control or
+// other unprintable character, at most about 200 bytes of it plus its
+// length, and unchanged when it is short printable text.
+func FuzzPayloadText(f *testing.F) {
+	for _, s := range []string{`{"color_temp":2700}`, "\x1b[31mON\n", "\xff\xfe", "\u202e", strings.Repeat("é", 150)} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, p []byte) {
+		got := payloadText(p)
+		if !utf8.ValidString(got) {
+			t.Fatalf("%q rendered as invalid UTF-8 %q", p, got)
+		}
+		for _, r := range got {
+			if !strconv.IsPrint(r) {
+				t.Fatalf("%q rendered with the unprintable %U: %q", p, r, got)
+			}
+		}
+		if len(got) > 4*maxLoggedPayload+40 {
+			t.Fatalf("%d bytes rendered as %d", len(p), len(got))
+		}
+		printable := utf8.Valid(p) && len(p) <= maxLoggedPayload && !strings.ContainsFunc(string(p), func(r rune) bool { return !strconv.IsPrint(r) })
+		if printable && got != string(p) {
+			t.Fatalf("printable %q rendered as %q", p, got)
 		}
 	})
 }

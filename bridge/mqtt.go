@@ -299,7 +299,7 @@ func (b *Bridge) onMessage(_ paho.Client, m paho.Message) {
 	select {
 	case b.msgs <- msg:
 	default:
-		b.log.Warn("command queue full, dropping message", zap.String(keyTopic, topic), zap.String(keyPayload, quotePayload(msg.payload)))
+		b.log.Warn("command queue full, dropping message", zap.String(keyTopic, topic), payloadField(msg.payload))
 	}
 }
 

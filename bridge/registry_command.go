@@ -28,7 +28,7 @@ func (r *registry) handleMessage(m mqttMessage) []effect {
 	}
 	dv := r.byTopic(ct.device)
 	if dv == nil {
-		r.log.Warn("command for an unknown device", zap.String(keyTopic, m.topic), zap.String(keyPayload, quotePayload(m.payload)))
+		r.log.Warn("command for an unknown device", zap.String(keyTopic, m.topic), payloadField(m.payload))
 		return nil
 	}
 	if ct.verb == verbGet {
@@ -42,14 +42,14 @@ func (r *registry) handleMessage(m mqttMessage) []effect {
 		err = badPayload("payload of %d bytes is larger than %d", m.size, maxPayload)
 	}
 	if err != nil {
-		r.log.Warn("ignoring bad command", zap.String(keyTopic, m.topic), zap.String(keyPayload, quotePayload(m.payload)), zap.Error(err))
+		r.log.Warn("ignoring bad command", zap.String(keyTopic, m.topic), payloadField(m.payload), zap.Error(err))
 		return nil
 	}
 	switch {
 	case dv.dev.Has(cloud.CapLight) && (req.state != 0 || !req.light.empty()):
 		r.lightCommand(dv, m, req)
 	case !req.light.empty():
-		r.log.Warn("device is not a light", zap.String(keyTopic, m.topic), zap.String(keyPayload, quotePayload(m.payload)))
+		r.log.Warn("device is not a light", zap.String(keyTopic, m.topic), payloadField(m.payload))
 		return r.done()
 	case req.state != 0:
 		r.relayCommand(dv, m, req.state)
@@ -93,7 +93,7 @@ func (r *registry) retainedOrCleared(m mqttMessage, what string) bool {
 
 func (r *registry) relayCommand(dv *device, m mqttMessage, v switchValue) {
 	if !dv.dev.Has(cloud.CapRelay) {
-		r.log.Warn("device has no relay", zap.String(keyTopic, m.topic), zap.String(keyPayload, quotePayload(m.payload)))
+		r.log.Warn("device has no relay", zap.String(keyTopic, m.topic), payloadField(m.payload))
 		return
 	}
 	on := v == switchOn
@@ -122,7 +122,7 @@ func (r *registry) relayCommand(dv *device, m mqttMessage, v switchValue) {
 func (r *registry) simpleCommand(dv *device, m mqttMessage, capa cloud.Capability, action cloud.Action, v switchValue, cur func(*cloud.State) *bool) {
 	if !dv.dev.Has(capa) {
 		r.log.Warn("device does not support this command", zap.String(keyTopic, m.topic),
-			zap.String(keyPayload, quotePayload(m.payload)), zap.String("capability", string(capa)))
+			payloadField(m.payload), zap.String("capability", string(capa)))
 		return
 	}
 	cmd := cloud.Command{DeviceID: dv.dev.ID, Action: action, On: v == switchOn}

@@ -1,9 +1,15 @@
 package bridge
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
 )
@@ -222,5 +228,37 @@ func TestRegistry_AnOfflineDeviceThatAnswersRelistsItsAccount(t *testing.T) {
 	h.poll(home, h.clock.Now(), relayState("A", true))
 	if len(h.relists) != 2 {
 		t.Errorf("relisted %v, want twice", h.relists)
+	}
+}
+
+// A refused command's payload is logged once-quoted: the log line shows
+// the payload itself (the logger quotes the field), not a quoted string
+// quoted again; control characters, invalid bytes and hidden text are
+// escaped, and a long payload is cut with its length.
+func TestRegistry_RefusalsLogThePayloadReadably(t *testing.T) {
+	long := `{"state":"` + strings.Repeat("9", 5000) + `"}`
+	for _, tc := range []struct{ payload, want string }{
+		{`{"state":"warm"}`, `{"state":"warm"}`},
+		{"\x1b[31mON\nOFF", `\x1b[31mON\nOFF`},
+		{"caf\xc3\xa9 \xff \u202egnp.exe", `café \xff \u202egnp.exe`},
+		{long, long[:200] + "… (5012 bytes)"},
+	} {
+		var line bytes.Buffer
+		core := zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(&line), zapcore.DebugLevel)
+		h := newHarness(t, Options{}, nil, home)
+		h.reg.log = zap.New(core)
+		h.list(home, plug("P", "Lamp", true))
+		line.Reset()
+		h.command("kasa2mqtt/lamp/set", tc.payload)
+		var entry map[string]any
+		if err := json.Unmarshal(line.Bytes(), &entry); err != nil {
+			t.Fatalf("%q: log line %q: %v", tc.payload, line.String(), err)
+		}
+		if entry["msg"] != "ignoring bad command" || entry[keyPayload] != tc.want {
+			t.Errorf("%q logged as %s, want the payload field %q", tc.payload, line.String(), tc.want)
+		}
+		if strings.ContainsAny(line.String(), "\x1b\u202e") {
+			t.Errorf("%q: the log line holds the raw control characters: %q", tc.payload, line.String())
+		}
 	}
 }

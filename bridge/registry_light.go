@@ -28,7 +28,7 @@ func (r *registry) lightCommand(dv *device, m mqttMessage, req setRequest) {
 	}
 	cmd, err := lightCommand(dv.dev, req, cur)
 	if err != nil {
-		r.log.Warn("ignoring bad light command", zap.String(keyTopic, m.topic), zap.String(keyPayload, quotePayload(m.payload)), zap.Error(err))
+		r.log.Warn("ignoring bad light command", zap.String(keyTopic, m.topic), payloadField(m.payload), zap.Error(err))
 		return
 	}
 	lq := &dv.light

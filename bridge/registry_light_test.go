@@ -104,7 +104,7 @@ func TestRegistry_BadLightCommands(t *testing.T) {
 			continue
 		}
 		f := entries[0].ContextMap()
-		if f[keyTopic] != tc.topic || f[keyPayload] != fmt.Sprintf("%q", tc.payload) {
+		if f[keyTopic] != tc.topic || f[keyPayload] != tc.payload {
 			t.Errorf("%s %s: logged %v, want the topic and the payload", tc.topic, tc.payload, f)
 		}
 	}

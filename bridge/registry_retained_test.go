@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -12,7 +13,7 @@ func (h *harness) warned(msg string) []string {
 	var out []string
 	for _, e := range h.logs.FilterMessage(msg).FilterLevelExact(zapcore.WarnLevel).All() {
 		m := e.ContextMap()
-		out = append(out, m[keyTopic].(string)+" "+m[keyPayload].(string))
+		out = append(out, fmt.Sprintf("%s %q", m[keyTopic], m[keyPayload])) // the payload field quoted once, here
 	}
 	return out
 }

@@ -100,7 +100,7 @@ func TestE2E_KasaLights(t *testing.T) {
 		{"/set", `{"state":"ON","transition":5000}`, "out of range"},
 	} {
 		h.rec.publish(base+"/"+white+bad.set, bad.payload, false)
-		h.waitLog("the refusal of "+bad.payload, zapcore.WarnLevel, base+"/"+white+bad.set, fmt.Sprintf("%q", bad.payload), bad.why)
+		h.waitLog("the refusal of "+bad.payload, zapcore.WarnLevel, base+"/"+white+bad.set, "payload="+bad.payload, bad.why)
 	}
 	h.refreshed(lights[2].id) // the commands before it are done
 	if got := h.fake.Light(lights[2].id); got != before {
