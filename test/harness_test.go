@@ -193,6 +193,7 @@ func (h *harness) start() {
 		h.t.Fatal(err)
 	}
 	log := zap.New(levels.Core(zapcore.NewTee(zaptest.NewLogger(h.t).Core(), obsCore)))
+	h.cfg.FillAccountDefaults() // as Run does, before the test may read the settings again
 	cfg := h.cfg
 	h.metrics = metrics.New()
 	h.httpAddr = make(chan string, 1)

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/kasa"
@@ -107,6 +108,7 @@ func demoCmd(ctx context.Context, e env) int {
 	cfg.Poll.DeviceListInterval = time.Minute
 	cfg.StateDir = stateDir
 	cfg.Log.Level = *level
+	cfg.FillAccountDefaults()
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintf(e.stderr, "kasa2mqtt demo: %v\n", err)
 		return exitError
@@ -122,12 +124,7 @@ func demoCmd(ctx context.Context, e env) int {
 		HTTPClient: fake.Client(),
 		OnBrokerStarted: func(addr string) {
 			fmt.Fprintf(e.stdout, `
-kasa2mqtt demo: a simulated Kasa cloud (a plug, two metered plugs, a
-6-outlet HS300 strip, an HS220 dimmer and a KL130 colour bulb), a
-simulated Kasa V2 cloud with a two-step
-verification account (a plug and a metered plug) and a simulated Tuya cloud
-project (a metered plug, a 2-gang strip and a colour light), bridged to the
-embedded MQTT broker on %[1]s.
+%[5]s
 
   Watch everything:   mosquitto_sub -h %[2]s -p %[3]s -t 'kasa2mqtt/#' -v
   Switch the lamp:    mosquitto_pub -h %[2]s -p %[3]s -t kasa2mqtt/living_room_lamp/set -m ON
@@ -140,7 +137,11 @@ embedded MQTT broker on %[1]s.
 %[4]s
 Press Ctrl-C to stop.
 
-`, addr, hostOf(addr), portOf(addr), v2.instructions())
+`, addr, hostOf(addr), portOf(addr), v2.instructions(), fill(fmt.Sprintf("kasa2mqtt demo: a simulated Kasa cloud "+
+				"(a plug, two metered plugs, a 6-outlet HS300 strip, an HS220 dimmer and a KL130 colour bulb), "+
+				"a simulated Kasa V2 cloud with a two-step verification account (a plug and a metered plug) "+
+				"and a simulated Tuya cloud project (a metered plug, a 2-gang strip and a colour light), "+
+				"bridged to the embedded MQTT broker on %s.", addr)))
 		},
 	}
 	m.OnHTTPStarted = func(addr string) {
@@ -148,7 +149,7 @@ Press Ctrl-C to stop.
 		if addr != defaultHealthListen {
 			check += " -url http://" + addr + "/healthz"
 		}
-		fmt.Fprintf(e.stdout, "kasa2mqtt demo: health, readiness and metrics on http://%s (check it: %s)\n", addr, check)
+		fmt.Fprintf(e.stdout, "%s\n\n  %s\n\n", fill("kasa2mqtt demo: health, readiness and metrics on http://"+addr+"; check them with:"), check)
 	}
 	if err := m.Run(ctx); err != nil {
 		fmt.Fprintf(e.stderr, "kasa2mqtt demo: %v\n", err)
@@ -191,6 +192,30 @@ func simulate(ctx context.Context, fake *kasatest.Server, metered []string) {
 			fake.Tick(time.Second)
 		}
 	}
+}
+
+// bannerWidth is the width the demo fills its prose to.
+const bannerWidth = 76
+
+// fill wraps text at spaces into lines of at most bannerWidth bytes, each
+// as full as the next word allows (a longer word has a line of its own).
+func fill(text string) string {
+	var b strings.Builder
+	n := 0
+	for _, w := range strings.Fields(text) {
+		switch {
+		case n == 0:
+		case n+1+len(w) > bannerWidth:
+			b.WriteByte('\n')
+			n = 0
+		default:
+			b.WriteByte(' ')
+			n++
+		}
+		b.WriteString(w)
+		n += len(w)
+	}
+	return b.String()
 }
 
 func hostOf(addr string) string {

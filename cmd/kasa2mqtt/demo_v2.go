@@ -57,8 +57,7 @@ func startDemoV2(stateDir string) (*demoV2, config.Account, error) {
 
 // instructions say how to log the 2FA account in.
 func (d *demoV2) instructions() string {
-	return fmt.Sprintf(`The account %[1]q has two-step verification (Kasa V2 API): it waits for
-a login. In another terminal (password: %[2]s; the code appears here):
+	return fmt.Sprintf(`%[4]s
 
   kasa2mqtt login -c %[3]s
 
@@ -68,7 +67,9 @@ or, as a script would:
   echo %[2]s | kasa2mqtt login -c %[3]s -account %[1]s -mfa-type email -code <code>
 
 Its Porch Light and Garage Heater then appear without a restart.
-`, demoV2Account, demoPassword, d.loginConf)
+`, demoV2Account, demoPassword, d.loginConf,
+		fill(fmt.Sprintf("The account %q has two-step verification (Kasa V2 API): it waits for a login. "+
+			"Log it in from another terminal with the password %s (the code appears here):", demoV2Account, demoPassword)))
 }
 
 // printCodes prints every verification code the simulated cloud sends,

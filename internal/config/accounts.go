@@ -34,6 +34,28 @@ type Account struct {
 	Settings providers.Settings `yaml:"-"`
 }
 
+// FillAccountDefaults fills in the accounts what Load fills for a file: an
+// account's name when it is the only one of its provider, its provider's
+// call budget, and its provider's defaults (Settings.SetDefaults, e.g. a Kasa account's api
+// "v1"). Load calls it; a Config built in code (the demo, tests) gets it
+// from daemon.Main.Run, and should call it itself before Validate. It is
+// idempotent and leaves an account without Settings alone.
+func (c *Config) FillAccountDefaults() {
+	kinds := c.providerCounts()
+	for i := range c.Accounts {
+		a := &c.Accounts[i]
+		if a.Name == "" && a.Provider != "" && kinds[a.Provider] == 1 {
+			a.Name = a.Provider
+		}
+		if k, ok := providers.Lookup(a.Provider); ok && a.Budget == "" {
+			a.Budget = k.DefaultBudget.String()
+		}
+		if a.Settings != nil {
+			a.Settings.SetDefaults()
+		}
+	}
+}
+
 // The keys of an account that are not the provider's.
 var accountKeys = []string{"provider", "name", "budget"}
 

@@ -16,8 +16,6 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
-
-	"github.com/kasa2mqtt/kasa2mqtt/internal/providers"
 )
 
 // maxPasswordFile caps how much of a password_file is read.
@@ -167,20 +165,13 @@ func (c *Config) resolve(path string, readFile func(string) ([]byte, error)) []e
 			*f = filepath.Join(dir, *f)
 		}
 	}
-	kinds := c.providerCounts()
+	c.FillAccountDefaults()
 	for i := range c.Accounts {
 		a := &c.Accounts[i]
 		p := fmt.Sprintf("accounts[%d]", i)
-		if a.Name == "" && a.Provider != "" && kinds[a.Provider] == 1 {
-			a.Name = a.Provider
-		}
-		if k, ok := providers.Lookup(a.Provider); ok && a.Budget == "" {
-			a.Budget = k.DefaultBudget.String()
-		}
 		if a.Settings == nil {
 			continue
 		}
-		a.Settings.SetDefaults()
 		settingsSecrets(a.Settings, func(key string, secret *string, file string) {
 			errs = append(errs, c.readSecretFile(dir, p, key, secret, file, readFile)...)
 		})

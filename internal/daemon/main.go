@@ -88,10 +88,15 @@ type step func(r *run) (closer func(), err error)
 // endpoint and the systemd notifier (closer: STOPPING=1 or RELOADING=1).
 // Once the bridge's Run returns, or when a step fails, the closers run in
 // reverse.
+//
+// Run first fills the accounts' defaults in m.Config
+// (config.Config.FillAccountDefaults), so that a Config built in code is
+// run, and shown in bridge/info, as a loaded one would be.
 func (m *Main) Run(ctx context.Context) error {
 	if m.Config == nil || m.Logger == nil {
 		return errors.New("daemon: Config and Logger are required")
 	}
+	m.Config.FillAccountDefaults()
 	if m.Metrics == nil {
 		m.Metrics = metrics.New()
 	}
