@@ -185,7 +185,7 @@ type Log struct {
 	// Levels sets the level of single components (logging.Components:
 	// bridge, mqtt, poller, kasa, tuya, broker), e.g. {kasa: debug}.
 	// Default none.
-	Levels map[string]string `yaml:"levels,omitempty"`
+	Levels map[string]string `yaml:"levels"`
 }
 
 // DeviceOption overrides one device, keyed by its cloud id.
@@ -203,7 +203,7 @@ type DeviceOption struct {
 	// Scale overrides the decimal scale of a Tuya data point for products
 	// whose published specification is wrong, e.g. {cur_power: 1} means
 	// the raw value is tenths of a watt. Keyed by data point code.
-	Scale map[string]int `yaml:"scale,omitempty"`
+	Scale map[string]int `yaml:"scale"`
 }
 
 // Default returns a Config with every default filled in and no accounts:

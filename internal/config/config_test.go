@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -715,5 +716,31 @@ devices:
 	out, err := c.YAML()
 	if err != nil || strings.Contains(string(out), "s3cr3t-tuya") {
 		t.Fatalf("YAML() leaks the access secret or fails: %v\n%s", err, out)
+	}
+}
+
+// check-config prints every key, set or not, as documented ("the effective
+// configuration … defaults filled in"): the empty lists and maps too
+// (mqtt.embedded.websocket.allowed_origins, log.levels and a device's
+// scale were left out).
+func TestYAML_ShowsEveryKey(t *testing.T) {
+	c := mustParse(t, `
+accounts:
+  - {provider: kasa, name: home, username: u, password: p}
+  - {provider: tuya, name: garden, access_id: i, access_secret: s, region: eu}
+devices: {A: {name: Lamp}}
+`, "/etc/k/config.yaml")
+	y, err := c.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := yamlKeys(reflect.TypeFor[Config]())
+	for _, k := range providers.Kinds() {
+		keys = append(keys, yamlKeys(reflect.TypeOf(k.NewSettings()).Elem())...)
+	}
+	for _, key := range keys {
+		if !regexp.MustCompile(`(?m)^\s*(- )?` + key + `:`).Match(y) {
+			t.Errorf("check-config does not show %q:\n%s", key, y)
+		}
 	}
 }

@@ -67,7 +67,7 @@ type EmbeddedWebSocket struct {
 	// to connect from a browser besides the listener's own address; "*"
 	// allows any page. Clients that are not browsers send no origin and
 	// are always allowed. Default none.
-	AllowedOrigins []string `yaml:"allowed_origins,omitempty"`
+	AllowedOrigins []string `yaml:"allowed_origins"`
 }
 
 // DefaultEmbedded returns the defaults of mqtt.embedded: listen

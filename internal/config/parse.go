@@ -151,6 +151,20 @@ func (c *Config) resolve(path string, readFile func(string) ([]byte, error)) []e
 	if path != "" {
 		dir = filepath.Dir(path)
 	}
+	// An empty list or map is none, as when the key is left out
+	// (check-config writes those as [] and {}).
+	if len(c.MQTT.Embedded.WebSocket.AllowedOrigins) == 0 {
+		c.MQTT.Embedded.WebSocket.AllowedOrigins = nil
+	}
+	if len(c.Log.Levels) == 0 {
+		c.Log.Levels = nil
+	}
+	for id, d := range c.Devices {
+		if d.Scale != nil && len(d.Scale) == 0 {
+			d.Scale = nil
+			c.Devices[id] = d
+		}
+	}
 	switch {
 	case c.StateDir == "":
 		c.StateDir = filepath.Join(dir, "state")
