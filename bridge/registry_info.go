@@ -56,6 +56,9 @@ type bridgeDevice struct {
 	Capabilities []cloud.Capability `json:"capabilities"`
 	// ColorTemp is a light's colour temperature range in Kelvin.
 	ColorTemp *kelvinRange `json:"color_temp,omitempty"`
+	// Readings are what the energy meter of a device with the energy
+	// capability reports (power, voltage, current, energy).
+	Readings []cloud.Reading `json:"readings,omitempty"`
 }
 
 type kelvinRange struct {
@@ -80,6 +83,7 @@ func (r *registry) deviceList() []byte {
 		if d.Has(cloud.CapColorTemp) && d.ColorTemp.Valid() {
 			bd.ColorTemp = &kelvinRange{d.ColorTemp.Min, d.ColorTemp.Max}
 		}
+		bd.Readings = d.EnergyReadings()
 		list = append(list, bd)
 	}
 	payload, _ := json.Marshal(list)

@@ -144,3 +144,25 @@ func TestRegistry_DeviceListHasTheKelvinRange(t *testing.T) {
 		}
 	}
 }
+
+// bridge/devices gives an energy meter's readings (all four when the
+// provider did not say), so flows know which keys its state will hold.
+func TestRegistry_DeviceListHasTheReadings(t *testing.T) {
+	h := newHarness(t, Options{}, nil, home)
+	bulb := colorBulb("B", "Bulb")
+	bulb.Capabilities = append(bulb.Capabilities, cloud.CapEnergy)
+	bulb.Readings = []cloud.Reading{cloud.ReadingPower, cloud.ReadingEnergy}
+	meter := plug("P", "Kettle", true)
+	meter.Capabilities = append(meter.Capabilities, cloud.CapEnergy)
+	h.list(home, bulb, meter, dimmer("D", "Hall"))
+	got := h.pub.retained["kasa2mqtt/bridge/devices"]
+	for _, want := range []string{
+		`"capabilities":["light","brightness","color_temp","color","transition","rssi","energy"],"color_temp":{"min":2500,"max":9000},"readings":["power","energy"]}`,
+		`"capabilities":["relay","led","energy"],"readings":["power","voltage","current","energy"]}`,
+		`"capabilities":["light","brightness","transition","led"]}`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("bridge/devices %s\nlacks %s", got, want)
+		}
+	}
+}

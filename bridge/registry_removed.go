@@ -40,17 +40,25 @@ type removalSentEvent struct{ removal }
 // announcedBefore returns the components Home Assistant may hold for a
 // device from an earlier run: its record's, or for a record written before
 // bridge-devices.json kept them, every component id a light may have been
-// announced with (lights were switches before). Nil when Home Assistant
-// holds nothing under d's discovery topic.
+// announced with (lights were switches before), and for any other device
+// the components it had when every energy meter was announced with all
+// four sensors. Nil when Home Assistant holds nothing under d's discovery
+// topic.
 func (r *registry) announcedBefore(key string, d cloud.Device) []string {
 	kd, ok := r.known[key]
 	if !ok || !r.opts.HomeAssistant || kd.ConfigTopic != r.configTopic(d) {
 		return nil
 	}
-	if kd.Components == nil && d.Has(cloud.CapLight) {
+	switch {
+	case kd.Components != nil:
+		return kd.Components
+	case d.Has(cloud.CapLight):
 		return discovery.AllComponentIDs()
+	case d.Has(cloud.CapEnergy):
+		d.Readings = nil // all four
+		return discovery.ComponentIDs(d)
 	}
-	return kd.Components
+	return nil
 }
 
 // noteComponents records that dv is about to be announced with its current

@@ -126,8 +126,19 @@ func TestRegistry_LostComponentsComeBack(t *testing.T) {
 // stubs the first payload needs. A record of a release that did not keep
 // them is a switch-era record: a light then gets a stub for every
 // component the bridge has used that it lacks (Home Assistant ignores
-// stubs of components it does not have); other devices are as they were.
+// stubs of components it does not have); an energy meter had all four
+// sensors then, and gets stubs for those of readings it does not report
+// (a KL130 was announced with voltage and current that stayed unknown);
+// other devices are as they were.
 func TestRegistry_ComponentsFromThePreviousRun(t *testing.T) {
+	bulb := colorBulb("B", "Hall")
+	bulb.Capabilities = append(slices.Clone(bulb.Capabilities), cloud.CapEnergy)
+	bulb.Readings = []cloud.Reading{cloud.ReadingPower, cloud.ReadingEnergy}
+	powerPlug := plug("P", "Hall", true)
+	powerPlug.Capabilities = append(slices.Clone(powerPlug.Capabilities), cloud.CapEnergy)
+	powerPlug.Readings = []cloud.Reading{cloud.ReadingPower, cloud.ReadingEnergy}
+	meter := powerPlug
+	meter.Readings = cloud.AllReadings()
 	rec := func(id string, comps []string) knownDevice {
 		return knownDevice{Account: "home", Provider: "kasa", ID: id, Topic: "hall",
 			ConfigTopic: "homeassistant/device/kasa_" + id + "/config", Components: comps}
@@ -143,6 +154,10 @@ func TestRegistry_ComponentsFromThePreviousRun(t *testing.T) {
 		{"a dimmer recorded as a switch", rec("D", []string{"led", "switch"}), dimmer("D", "Hall"), []string{"switch"}},
 		{"a dimmer recorded as a light", rec("D", []string{"led", "light"}), dimmer("D", "Hall"), nil},
 		{"a plug from before lights", rec("P", nil), plug("P", "Hall", true), nil},
+		{"a bulb announced with four energy sensors", rec("B", []string{"current", "energy", "light", "power", "rssi", "voltage"}), bulb,
+			[]string{"current", "voltage"}},
+		{"a plug metering power and energy, from before lights", rec("P", nil), powerPlug, []string{"current", "voltage"}},
+		{"a plug metering all four, from before lights", rec("P", nil), meter, nil},
 		{"under another discovery topic", func() knownDevice {
 			kd := rec("D", []string{"switch"})
 			kd.ConfigTopic = "ha/device/kasa_D/config"

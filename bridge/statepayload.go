@@ -67,10 +67,16 @@ func encodeState(d cloud.Device, s *cloud.State) []byte {
 	if d.Has(cloud.CapLED) {
 		p.LED = onOff(s.LED)
 	}
-	if d.Has(cloud.CapEnergy) {
+	if d.Reports(cloud.ReadingPower) {
 		p.Power = round(s.PowerW, 2)
+	}
+	if d.Reports(cloud.ReadingVoltage) {
 		p.Voltage = round(s.VoltageV, 1)
+	}
+	if d.Reports(cloud.ReadingCurrent) {
 		p.Current = round(s.CurrentA, 3)
+	}
+	if d.Reports(cloud.ReadingEnergy) {
 		p.Energy = round(s.EnergyKWh, 3)
 	}
 	if d.Has(cloud.CapRSSI) {

@@ -10,6 +10,8 @@ import (
 func TestEncodeState(t *testing.T) {
 	metered := cloud.Device{ID: "1", Capabilities: []cloud.Capability{cloud.CapRelay, cloud.CapLED, cloud.CapEnergy, cloud.CapRSSI}}
 	outlet := cloud.Device{ID: "2", Capabilities: []cloud.Capability{cloud.CapRelay}}
+	powerOnly := metered
+	powerOnly.Readings = []cloud.Reading{cloud.ReadingPower, cloud.ReadingEnergy}
 	s := &cloud.State{
 		Relay: cloud.Bool(true), LED: cloud.Bool(false),
 		PowerW: cloud.Float(12.3456), VoltageV: cloud.Float(230.04), CurrentA: cloud.Float(0.05367), EnergyKWh: cloud.Float(1.23456),
@@ -23,6 +25,7 @@ func TestEncodeState(t *testing.T) {
 	}{
 		{"metered plug, rounded", metered, s, `{"state":"ON","led":"OFF","power":12.35,"voltage":230,"current":0.054,"energy":1.235,"rssi":-61}`},
 		{"outlet shows only its relay", outlet, s, `{"state":"ON"}`},
+		{"a meter shows only its readings", powerOnly, s, `{"state":"ON","led":"OFF","power":12.35,"energy":1.235,"rssi":-61}`},
 		{"NaN power is not published", metered, &cloud.State{Relay: cloud.Bool(false), PowerW: cloud.Float(math.NaN())}, `{"state":"OFF"}`},
 		{"nothing known", outlet, &cloud.State{}, ``},
 		{"no state", outlet, nil, ``},

@@ -10,7 +10,8 @@ type Capability string
 const (
 	// CapRelay: the device (or strip outlet) has an on/off relay.
 	CapRelay Capability = "relay"
-	// CapEnergy: the device meters power, voltage, current and energy.
+	// CapEnergy: the device has an energy meter, which reports the
+	// values Device.Readings lists (power, voltage, current, energy).
 	CapEnergy Capability = "energy"
 	// CapRSSI: the device reports its Wi-Fi signal strength in dBm.
 	CapRSSI Capability = "rssi"
@@ -19,6 +20,27 @@ const (
 	// CapReboot: the device can be rebooted remotely.
 	CapReboot Capability = "reboot"
 )
+
+// Reading is one value the energy meter of a device with CapEnergy
+// reports (Device.Readings).
+type Reading string
+
+const (
+	// ReadingPower is State.PowerW.
+	ReadingPower Reading = "power"
+	// ReadingVoltage is State.VoltageV.
+	ReadingVoltage Reading = "voltage"
+	// ReadingCurrent is State.CurrentA.
+	ReadingCurrent Reading = "current"
+	// ReadingEnergy is State.EnergyKWh, the lifetime total.
+	ReadingEnergy Reading = "energy"
+)
+
+// AllReadings returns every Reading, in the order Device.Readings keeps
+// them: power, voltage, current, energy.
+func AllReadings() []Reading {
+	return []Reading{ReadingPower, ReadingVoltage, ReadingCurrent, ReadingEnergy}
+}
 
 // Device describes one bridged device as the cloud lists it. A power strip is
 // one Device for the strip itself plus one Device per outlet whose ParentID
@@ -56,7 +78,31 @@ type Device struct {
 	// ColorTemp is the colour temperature range of a light with
 	// CapColorTemp (Valid); the zero value for every other device.
 	ColorTemp KelvinRange
+	// Readings are the values the energy meter of a device with CapEnergy
+	// reports, in AllReadings order, as the provider decided when it
+	// listed the device: what the device answered, or its data points (a
+	// Kasa plug: all four; a Kasa bulb: power and energy; a Tuya plug:
+	// those of cur_power, cur_voltage, cur_current and add_ele it has).
+	// Only these are published, and Home Assistant is told of no others.
+	// Providers list them for every device with CapEnergy; nil there
+	// means all four (a Device built in code). Ignored without CapEnergy.
+	Readings []Reading
 }
 
 // Has reports whether d declares capability c.
 func (d Device) Has(c Capability) bool { return slices.Contains(d.Capabilities, c) }
+
+// EnergyReadings returns what d's energy meter reports: d.Readings (all
+// four when nil) for a device with CapEnergy, nil for any other.
+func (d Device) EnergyReadings() []Reading {
+	switch {
+	case !d.Has(CapEnergy):
+		return nil
+	case d.Readings == nil:
+		return AllReadings()
+	}
+	return d.Readings
+}
+
+// Reports reports whether d's energy meter reports r (EnergyReadings).
+func (d Device) Reports(r Reading) bool { return slices.Contains(d.EnergyReadings(), r) }

@@ -22,11 +22,14 @@
 //
 //	"state"   "ON" | "OFF"  (CapRelay)
 //	"led"     "ON" | "OFF"  (CapLED)
-//	"power"   number, W     (CapEnergy)
-//	"voltage" number, V     (CapEnergy)
-//	"current" number, A     (CapEnergy)
-//	"energy"  number, kWh, never decreasing (CapEnergy)
+//	"power"   number, W     (CapEnergy with ReadingPower)
+//	"voltage" number, V     (CapEnergy with ReadingVoltage)
+//	"current" number, A     (CapEnergy with ReadingCurrent)
+//	"energy"  number, kWh, never decreasing (CapEnergy with ReadingEnergy)
 //	"rssi"    number, dBm   (CapRSSI)
+//
+// An energy sensor is announced only for a reading the device reports
+// (cloud.Device.EnergyReadings).
 //
 // A key may be left out when its value is unknown: the value templates
 // render "" for a missing key and Home Assistant ignores that update (the

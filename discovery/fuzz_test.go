@@ -2,6 +2,7 @@ package discovery
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -35,6 +36,12 @@ func FuzzPayload(f *testing.F) {
 		if capBits&0x80 != 0 {
 			d.Capabilities = append(d.Capabilities, "unknown")
 		}
+		if capBits&0x20 != 0 {
+			d.Readings = []cloud.Reading{cloud.ReadingPower, cloud.ReadingEnergy}
+		}
+		if capBits&0x40 != 0 {
+			d.Readings = append(d.Readings, cloud.ReadingVoltage)
+		}
 
 		got, err := Payload(c, d)
 		if err != nil {
@@ -53,6 +60,12 @@ func FuzzPayload(f *testing.F) {
 			t.Fatalf("config topic %q is invalid", ConfigTopic(c, d.Device))
 		}
 		checkInvariants(t, c, d, got)
+		comps := ComponentIDs(d.Device)
+		for _, r := range cloud.AllReadings() {
+			if slices.Contains(comps, string(r)) != d.Reports(r) {
+				t.Fatalf("reading %s: announced %v, reported %v (%v %v)", r, slices.Contains(comps, string(r)), d.Reports(r), d.Capabilities, d.Readings)
+			}
+		}
 		again, _ := Payload(c, d)
 		if string(again) != string(got) {
 			t.Fatalf("payload not deterministic")

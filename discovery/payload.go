@@ -364,18 +364,21 @@ func components(c Config, d Device) map[string]component {
 	if d.Has(cloud.CapLight) {
 		add(compLight, "", lightComponent(c, d))
 	}
-	if d.Has(cloud.CapEnergy) {
-		for _, s := range []struct {
-			id, unit, stateClass string
-			precision            int
-		}{
-			{compPower, "W", "measurement", 1},
-			{compVoltage, "V", "measurement", 1},
-			{compCurrent, "A", "measurement", 3},
-			// total_increasing feeds the Energy dashboard; providers
-			// guarantee the total never decreases.
-			{compEnergy, "kWh", "total_increasing", 3},
-		} {
+	// One sensor per reading the meter reports (Device.EnergyReadings):
+	// a sensor for a value that never comes would stay "unknown".
+	for _, s := range []struct {
+		reading              cloud.Reading
+		id, unit, stateClass string
+		precision            int
+	}{
+		{cloud.ReadingPower, compPower, "W", "measurement", 1},
+		{cloud.ReadingVoltage, compVoltage, "V", "measurement", 1},
+		{cloud.ReadingCurrent, compCurrent, "A", "measurement", 3},
+		// total_increasing feeds the Energy dashboard; providers
+		// guarantee the total never decreases.
+		{cloud.ReadingEnergy, compEnergy, "kWh", "total_increasing", 3},
+	} {
+		if d.Reports(s.reading) {
 			add(s.id, "_"+s.id, component{
 				DeviceClass:               s.id,
 				ValueTemplate:             stateTemplate(s.id),

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -82,8 +83,8 @@ var fixtures = map[string]Device{
 		MAC: "50:C7:BF:D1:D2:D3", Online: true,
 		Capabilities: []cloud.Capability{cloud.CapLight, cloud.CapBrightness, cloud.CapTransition, cloud.CapRSSI, cloud.CapLED, cloud.CapReboot},
 	}},
-	// A colour bulb (KL130): both colour modes, its own Kelvin range,
-	// energy.
+	// A colour bulb (KL130): both colour modes, its own Kelvin range, an
+	// energy meter of power and energy (no voltage or current).
 	"color_bulb": {Topic: "reading_lamp", Device: cloud.Device{
 		ID: "8012A1A2A3A4A5A6A7A8A9AAABACADAEAFB0B1B2", Provider: "kasa", Account: "home",
 		Name: "Reading Lamp", Model: "KL130(US)", Manufacturer: "TP-Link",
@@ -91,6 +92,7 @@ var fixtures = map[string]Device{
 		MAC: "50:C7:BF:A1:A2:A3", Online: true,
 		Capabilities: []cloud.Capability{cloud.CapLight, cloud.CapBrightness, cloud.CapColorTemp, cloud.CapColor, cloud.CapTransition, cloud.CapEnergy, cloud.CapRSSI},
 		ColorTemp:    cloud.KelvinRange{Min: 2500, Max: 9000},
+		Readings:     []cloud.Reading{cloud.ReadingPower, cloud.ReadingEnergy},
 	}},
 	// A tunable-white bulb (KL120(US)) and a dimmable-only one (KL50).
 	"white_bulb": {Topic: "bedside", Device: cloud.Device{
@@ -188,27 +190,33 @@ func TestPayload_Invariants(t *testing.T) {
 }
 
 func TestPayload_ComponentsPerCapability(t *testing.T) {
+	pe := []cloud.Reading{cloud.ReadingPower, cloud.ReadingEnergy}
 	tests := []struct {
-		name string
-		caps []cloud.Capability
-		want []string
+		name     string
+		caps     []cloud.Capability
+		readings []cloud.Reading
+		want     []string
 	}{
-		{"none: connectivity", nil, []string{"connectivity"}},
-		{"relay", []cloud.Capability{cloud.CapRelay}, []string{"switch"}},
-		{"energy", []cloud.Capability{cloud.CapEnergy}, []string{"current", "energy", "power", "voltage"}},
-		{"rssi", []cloud.Capability{cloud.CapRSSI}, []string{"rssi"}},
-		{"led", []cloud.Capability{cloud.CapLED}, []string{"led"}},
-		{"reboot", []cloud.Capability{cloud.CapReboot}, []string{"restart"}},
-		{"light", []cloud.Capability{cloud.CapLight, cloud.CapBrightness}, []string{"light"}},
-		{"light capabilities without a light", []cloud.Capability{cloud.CapBrightness, cloud.CapColor}, []string{"connectivity"}},
-		{"unknown ignored", []cloud.Capability{"dimmer"}, []string{"connectivity"}},
-		{"all", []cloud.Capability{cloud.CapRelay, cloud.CapEnergy, cloud.CapRSSI, cloud.CapLED, cloud.CapReboot},
+		{"none: connectivity", nil, nil, []string{"connectivity"}},
+		{"relay", []cloud.Capability{cloud.CapRelay}, nil, []string{"switch"}},
+		{"energy", []cloud.Capability{cloud.CapEnergy}, nil, []string{"current", "energy", "power", "voltage"}},
+		{"energy, all four listed", []cloud.Capability{cloud.CapEnergy}, cloud.AllReadings(), []string{"current", "energy", "power", "voltage"}},
+		{"energy of a bulb: power and energy", []cloud.Capability{cloud.CapLight, cloud.CapEnergy}, pe, []string{"energy", "light", "power"}},
+		{"energy: power only", []cloud.Capability{cloud.CapRelay, cloud.CapEnergy}, []cloud.Reading{cloud.ReadingPower}, []string{"power", "switch"}},
+		{"readings without energy ignored", []cloud.Capability{cloud.CapRelay}, pe, []string{"switch"}},
+		{"rssi", []cloud.Capability{cloud.CapRSSI}, nil, []string{"rssi"}},
+		{"led", []cloud.Capability{cloud.CapLED}, nil, []string{"led"}},
+		{"reboot", []cloud.Capability{cloud.CapReboot}, nil, []string{"restart"}},
+		{"light", []cloud.Capability{cloud.CapLight, cloud.CapBrightness}, nil, []string{"light"}},
+		{"light capabilities without a light", []cloud.Capability{cloud.CapBrightness, cloud.CapColor}, nil, []string{"connectivity"}},
+		{"unknown ignored", []cloud.Capability{"dimmer"}, nil, []string{"connectivity"}},
+		{"all", []cloud.Capability{cloud.CapRelay, cloud.CapEnergy, cloud.CapRSSI, cloud.CapLED, cloud.CapReboot}, nil,
 			[]string{"current", "energy", "led", "power", "restart", "rssi", "switch", "voltage"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := fixtures["plain_plug"]
-			d.Capabilities = tt.caps
+			d.Capabilities, d.Readings = tt.caps, tt.readings
 			p := decode(t, mustPayload(t, testConfig, d))
 			got := slices.Sorted(maps.Keys(p.Components))
 			if !slices.Equal(got, tt.want) {
@@ -218,6 +226,29 @@ func TestPayload_ComponentsPerCapability(t *testing.T) {
 				t.Errorf(`"components" must be an object, got null`)
 			}
 		})
+	}
+}
+
+// A meter that lists fewer readings keeps the unique_ids (and the whole
+// components) of the sensors it still has: Home Assistant keeps their
+// entities and history; only the others go.
+func TestPayload_FewerReadingsKeepTheirSensors(t *testing.T) {
+	all := fixtures["metered_plug"]
+	fewer := all
+	fewer.Readings = []cloud.Reading{cloud.ReadingPower, cloud.ReadingEnergy}
+	before := decode(t, mustPayload(t, testConfig, all)).Components
+	after := decode(t, mustPayload(t, testConfig, fewer)).Components
+	for id, comp := range before {
+		switch id {
+		case "voltage", "current":
+			if _, ok := after[id]; ok {
+				t.Errorf("%s still announced", id)
+			}
+		default:
+			if !reflect.DeepEqual(after[id], comp) {
+				t.Errorf("%s changed: %v, was %v", id, after[id], comp)
+			}
+		}
 	}
 }
 

@@ -128,3 +128,54 @@ func TestE2E_DimmerReachedLateLosesItsSwitch(t *testing.T) {
 	}
 	h.waitStubDropped(dimmer, "switch", []string{"led", "light", "restart", "rssi"})
 }
+
+// The first start after the upgrade that announces only the readings a
+// meter reports: a KL130 bulb recorded with four energy sensors (its
+// voltage and current stayed "unknown" in Home Assistant) loses those two
+// by stubs, once, keeping its power and energy sensors; a metering plug
+// next to it keeps all four and gets no stubs.
+func TestE2E_UpgradeRemovesTheBulbsVoltageAndCurrent(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "mochi")
+	bulb := h.fake.AddBulb(user, "Reading Lamp", "KL130(US)", true, true)
+	kettle := h.fake.AddMeteredPlug(user, "Kettle", "KP115(US)", true)
+	old := map[string]knownRecord{
+		"kasa/" + bulb: {Account: "home", Provider: "kasa", ID: bulb, Topic: "reading_lamp", ConfigTopic: configTopic(bulb),
+			Components: []string{"current", "energy", "light", "power", "rssi", "voltage"}},
+		"kasa/" + kettle: {Account: "home", Provider: "kasa", ID: kettle, Topic: "kettle", ConfigTopic: configTopic(kettle),
+			Components: []string{"current", "energy", "led", "power", "restart", "rssi", "switch", "voltage"}},
+	}
+	b, _ := json.Marshal(old)
+	if err := os.WriteFile(filepath.Join(h.stateDir, "bridge-devices.json"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h.start()
+
+	live := []string{"energy", "light", "power", "rssi"}
+	h.waitStubDropped(bulb, "voltage", live)
+	h.waitStubDropped(bulb, "current", live)
+	h.rec.waitMsg(0, configTopic(kettle), nil)
+	for _, m := range h.rec.all() {
+		if m.topic == configTopic(kettle) {
+			comps := discoveryComponents(m.payload)
+			for c := range comps {
+				if isStub(m.payload, c) {
+					t.Errorf("the plug's discovery has a stub for %s: %s", c, m.payload)
+				}
+			}
+			if len(comps["voltage"]) < 3 || len(comps["current"]) < 3 {
+				t.Errorf("the plug lost a sensor: %s", m.payload)
+			}
+		}
+	}
+}
+
+// knownRecord is a record of bridge-devices.json.
+type knownRecord struct {
+	Account     string   `json:"account"`
+	Provider    string   `json:"provider"`
+	ID          string   `json:"id"`
+	Topic       string   `json:"topic"`
+	ConfigTopic string   `json:"config_topic"`
+	Components  []string `json:"components"`
+}

@@ -54,8 +54,9 @@ func checkReadFollowsDevice(c *check) {
 }
 
 // checkCapabilities: a State reports values only for declared
-// capabilities (and a relay whenever it declares one), and a command for
-// an undeclared capability is refused without calling the cloud.
+// capabilities (and a relay whenever it declares one), an energy meter
+// lists its Readings and reports exactly those, and a command for an
+// undeclared capability is refused without calling the cloud.
 func checkCapabilities(c *check) {
 	h := c.home()
 	devs := c.list(h.p)
@@ -81,6 +82,7 @@ func checkCapabilities(c *check) {
 		if d.Has(cloud.CapLight) && st.Light == nil {
 			c.Errorf("device %s declares %s but reports no light state", id, cloud.CapLight)
 		}
+		checkReadings(c, d, st)
 	}
 	need := map[cloud.Action]cloud.Capability{
 		cloud.ActionSetRelay: cloud.CapRelay, cloud.ActionSetLED: cloud.CapLED, cloud.ActionReboot: cloud.CapReboot,
@@ -192,6 +194,29 @@ func checkPlanReads(c *check) {
 		c.oneEach(g.IDs, states)
 		if after, _ := c.obs.counts(); after-before > g.Calls {
 			c.Errorf("reading group %v made %d calls; PlanReads said %d", g.IDs, after-before, g.Calls)
+		}
+	}
+}
+
+// checkReadings: a device with CapEnergy lists its Readings (Home
+// Assistant is told of a sensor for each), and a read reports exactly
+// those: a value of another reading would never be shown, a listed one
+// without a value would stay "unknown" for ever.
+func checkReadings(c *check, d cloud.Device, st cloud.State) {
+	c.Helper()
+	if d.Has(cloud.CapEnergy) && len(d.Readings) == 0 {
+		c.Errorf("device %s declares %s without its Readings", d.ID, cloud.CapEnergy)
+	}
+	values := map[cloud.Reading]*float64{
+		cloud.ReadingPower: st.PowerW, cloud.ReadingVoltage: st.VoltageV,
+		cloud.ReadingCurrent: st.CurrentA, cloud.ReadingEnergy: st.EnergyKWh,
+	}
+	for _, r := range cloud.AllReadings() {
+		switch listed := d.Has(cloud.CapEnergy) && slices.Contains(d.Readings, r); {
+		case listed && values[r] == nil:
+			c.Errorf("device %s lists the reading %s but reports none", d.ID, r)
+		case !listed && values[r] != nil:
+			c.Errorf("device %s reports %s %v without listing it (lists %v)", d.ID, r, *values[r], d.Readings)
 		}
 	}
 }

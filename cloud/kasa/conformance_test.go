@@ -71,6 +71,26 @@ func TestConformance_CatchesViolations(t *testing.T) {
 			return ds
 		}}},
 		{"Energy", "went down", broken{read: forgetsEnergy()}},
+		{"Capabilities", "without its Readings", broken{list: func(ds []cloud.Device) []cloud.Device {
+			for i := range ds {
+				ds[i].Readings = nil
+			}
+			return ds
+		}}},
+		{"Capabilities", "reports voltage", broken{list: func(ds []cloud.Device) []cloud.Device {
+			for i := range ds {
+				if ds[i].Has(cloud.CapEnergy) {
+					ds[i].Readings = []cloud.Reading{cloud.ReadingPower, cloud.ReadingEnergy}
+				}
+			}
+			return ds
+		}}},
+		{"Capabilities", "lists the reading energy but reports none", broken{read: func(s []cloud.State) []cloud.State {
+			for i := range s {
+				s[i].EnergyKWh = nil
+			}
+			return s
+		}}},
 		{"Lights", "read back", broken{read: func(s []cloud.State) []cloud.State {
 			for i := range s {
 				if l := s[i].Light; l != nil && l.Brightness != nil {

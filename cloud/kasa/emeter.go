@@ -17,6 +17,22 @@ type emeterReading struct {
 	TotalKWh *float64
 }
 
+// bulbReadings is what a bulb's (or light strip's) energy meter reports,
+// from its answer m when the device was listed: the power, and the energy
+// total when the answer holds one, of either generation. Never voltage or
+// current: a bulb measures only its own power (its answer has neither, or
+// zeros).
+func bulbReadings(m map[string]json.RawMessage) []cloud.Reading {
+	readings := []cloud.Reading{cloud.ReadingPower}
+	if _, ok := m["total"]; ok {
+		return append(readings, cloud.ReadingEnergy)
+	}
+	if _, ok := m["total_wh"]; ok {
+		return append(readings, cloud.ReadingEnergy)
+	}
+	return readings
+}
+
 // parseEmeter decodes both hardware generations: old firmware reports
 // power (W), voltage (V), current (A) and total (kWh); newer firmware
 // reports power_mw, voltage_mv, current_ma and total_wh. Old keys win when

@@ -8,3 +8,6 @@ func SetClock(p *Provider, now func() time.Time) {
 	defer p.sess.mu.Unlock()
 	p.sess.now = now
 }
+
+// BulbReadings is bulbReadings, for tests.
+var BulbReadings = bulbReadings

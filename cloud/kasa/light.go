@@ -131,7 +131,7 @@ func (si *sysinfo) lightCaps() []cloud.Capability {
 	if si.Kind == lightBulb {
 		caps = append(caps, cloud.CapTransition)
 	}
-	if si.emeter {
+	if len(si.emeter) > 0 {
 		caps = append(caps, cloud.CapEnergy)
 	}
 	return caps

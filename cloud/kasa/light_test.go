@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/kasa"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/kasa/kasatest"
 )
 
@@ -271,5 +272,54 @@ func TestLights_UnreachedBulbHasNoCapabilities(t *testing.T) {
 	e.srv.SetOnline(bulb, true)
 	if d := deviceByID(t, mustList(t, e, p), bulb); !slices.Contains(d.Capabilities, cloud.CapColor) || !strings.HasPrefix(d.Model, "KL130") {
 		t.Errorf("reached bulb caps %v", d.Capabilities)
+	}
+}
+
+// Each energy meter lists what it reports (Device.Readings), and a read
+// reports exactly that: a bulb power and energy (its meter has no voltage
+// or current; Home Assistant was told of both, which stayed "unknown"),
+// a metering plug and each outlet of a metering strip all four.
+func TestLights_MetersListWhatTheyReport(t *testing.T) {
+	e := newEnv(t)
+	bulb := e.srv.AddBulb(testUser, "Reading", "KL130(US)", true, true)
+	plug := e.srv.AddMeteredPlug(testUser, "Kettle", "KP115(US)", true)
+	_, outlets := e.srv.AddStrip(testUser, "Desk", "HS300(US)", 2, true)
+	e.srv.SetLight(bulb, kasatest.LightInfo{On: true, Brightness: 80})
+	e.srv.SetRelay(plug, true)
+	e.srv.SetPower(plug, 1800)
+	p := e.provider()
+	devs := mustList(t, e, p)
+	all := cloud.AllReadings()
+	for id, want := range map[string][]cloud.Reading{
+		bulb: {cloud.ReadingPower, cloud.ReadingEnergy}, plug: all, outlets[0]: all, outlets[1]: all,
+	} {
+		if d := deviceByID(t, devs, id); !d.Has(cloud.CapEnergy) || !slices.Equal(d.Readings, want) {
+			t.Errorf("%s (%s) lists %v %v, want energy with %v", d.Name, d.Model, d.Capabilities, d.Readings, want)
+		}
+	}
+	st := mustRead(t, e, p, bulb)[bulb]
+	if st.PowerW == nil || st.EnergyKWh == nil || st.VoltageV != nil || st.CurrentA != nil {
+		t.Errorf("bulb read: power %v energy %v voltage %v current %v, want power and energy only", st.PowerW, st.EnergyKWh, st.VoltageV, st.CurrentA)
+	}
+}
+
+// What a bulb's meter answered when it was listed decides its readings:
+// power always, the energy total when the answer has one (either
+// generation), never voltage or current.
+func TestBulbReadings(t *testing.T) {
+	pe := []cloud.Reading{cloud.ReadingPower, cloud.ReadingEnergy}
+	for answer, want := range map[string][]cloud.Reading{
+		`{"power_mw":10800,"total_wh":24,"err_code":0}`:                  pe,
+		`{"power":10.8,"total":0.024}`:                                   pe,
+		`{"power_mw":10800,"voltage_mv":0,"current_ma":0,"total_wh":24}`: pe,
+		`{"power_mw":10800,"err_code":0}`:                                {cloud.ReadingPower},
+	} {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(answer), &m); err != nil {
+			t.Fatal(err)
+		}
+		if got := kasa.BulbReadings(m); !slices.Equal(got, want) {
+			t.Errorf("%s: readings %v, want %v", answer, got, want)
+		}
 	}
 }

@@ -381,8 +381,9 @@ func outletID(parent, wire string) (string, bool) {
 	return id, validID(id)
 }
 
-// learn stores a fresh get_sysinfo for id. A bulb's emeter flag is kept
-// from the reading before unless listed is set (a listing probes it).
+// learn stores a fresh get_sysinfo for id. A bulb's emeter readings are
+// kept from the reading before unless listed is set (a listing probes
+// them).
 func (p *Provider) learn(id string, si *sysinfo, listed bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -477,6 +478,9 @@ func (p *Provider) deviceSnapshot() []cloud.Device {
 			Online:          d.online,
 			Capabilities:    deviceCaps(si, d.row.DeviceType),
 		}
+		if slices.Contains(dev.Capabilities, cloud.CapEnergy) {
+			dev.Readings = si.readings()
+		}
 		if r, known := si.kelvinRange(); slices.Contains(dev.Capabilities, cloud.CapColorTemp) {
 			dev.ColorTemp = r
 			if key := "kelvin/" + dev.ID; !known && !p.noted[key] {
@@ -520,6 +524,7 @@ func (p *Provider) deviceSnapshot() []cloud.Device {
 				Online:          dev.Online,
 				ParentID:        dev.ID,
 				Capabilities:    outletCaps(si),
+				Readings:        outletReadings(si),
 			})
 		}
 	}
@@ -624,9 +629,10 @@ func (p *Provider) readSysinfo(ctx context.Context, ref devRef) (*sysinfo, error
 		return nil, err
 	}
 	if si.Kind == lightBulb || si.Kind == lightStrip {
-		_, merr := resp.result(moduleBulbEmeter, "get_realtime")
-		si.emeter = merr == nil
-		if merr != nil {
+		m, merr := resp.result(moduleBulbEmeter, "get_realtime")
+		if merr == nil {
+			si.emeter = bulbReadings(m)
+		} else {
 			p.log.Debug("kasa bulb without an energy meter", zap.String(keyDeviceID, ref.id), zap.Error(merr))
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -137,7 +138,7 @@ func (p *Provider) readGroup(ctx context.Context, g *readGroup, states []cloud.S
 		}
 	}
 	meterPlug := !g.ref.info.isStrip() && g.ref.info.hasEnergy()
-	meterBulb := g.ref.info != nil && g.ref.info.emeter
+	meterBulb := g.ref.info != nil && len(g.ref.info.emeter) > 0
 	req := newRequest("system", "get_sysinfo", nil)
 	if meterPlug {
 		req.add("emeter", "get_realtime", nil)
@@ -177,17 +178,17 @@ func (p *Provider) readGroup(ctx context.Context, g *readGroup, states []cloud.S
 		st.LED = si.LEDOn
 		st.RSSI = si.RSSI
 		for _, meter := range []struct {
-			on        bool
-			module    string
-			powerOnly bool
-		}{{meterPlug, "emeter", false}, {meterBulb && si.Kind != notLight, moduleBulbEmeter, true}} {
+			on       bool
+			module   string
+			readings []cloud.Reading
+		}{{meterPlug, "emeter", cloud.AllReadings()}, {meterBulb && si.Kind != notLight, moduleBulbEmeter, si.emeter}} {
 			if !meter.on {
 				continue
 			}
 			if m, err := resp.result(meter.module, "get_realtime"); err != nil {
 				p.log.Warn("kasa energy reading failed", zap.String(keyDeviceID, g.ref.id), zap.Error(err))
 			} else {
-				p.applyEmeter(st, g.ref.id, m, meter.powerOnly)
+				p.applyEmeter(st, g.ref.id, m, meter.readings)
 			}
 		}
 	}
@@ -236,7 +237,7 @@ func (p *Provider) readOutletMeters(ctx context.Context, ref devRef, outlets []o
 				p.log.Warn("kasa outlet energy reading failed", zap.String(keyDeviceID, o.id), zap.Error(err))
 				return
 			}
-			p.applyEmeter(&states[o.idx], o.id, m, false)
+			p.applyEmeter(&states[o.idx], o.id, m, cloud.AllReadings())
 		})
 	}
 	wg.Wait()
@@ -245,18 +246,24 @@ func (p *Provider) readOutletMeters(ctx context.Context, ref devRef, outlets []o
 
 // applyEmeter puts a realtime reading into st. Invalid values are dropped
 // with a warning; the energy total goes through the EnergyMeter so that it
-// never decreases. powerOnly drops voltage and current: a bulb reports
-// zeros there (it measures only its own power).
-func (p *Provider) applyEmeter(st *cloud.State, id string, m map[string]json.RawMessage, powerOnly bool) {
+// never decreases. Only the values of readings (the device's
+// Device.Readings) are kept: a bulb, for one, reports no voltage or
+// current (or zeros), as it measures only its own power.
+func (p *Provider) applyEmeter(st *cloud.State, id string, m map[string]json.RawMessage, readings []cloud.Reading) {
 	r, problems := parseEmeter(m)
 	for _, pr := range problems {
 		p.log.Warn("kasa energy value dropped", zap.String(keyDeviceID, id), zap.String("reason", pr))
 	}
-	if powerOnly {
-		r.VoltageV, r.CurrentA = nil, nil
+	keep := func(rd cloud.Reading, v *float64) *float64 {
+		if slices.Contains(readings, rd) {
+			return v
+		}
+		return nil
 	}
-	st.PowerW, st.VoltageV, st.CurrentA = r.PowerW, r.VoltageV, r.CurrentA
-	if r.TotalKWh == nil {
+	st.PowerW = keep(cloud.ReadingPower, r.PowerW)
+	st.VoltageV = keep(cloud.ReadingVoltage, r.VoltageV)
+	st.CurrentA = keep(cloud.ReadingCurrent, r.CurrentA)
+	if keep(cloud.ReadingEnergy, r.TotalKWh) == nil {
 		return
 	}
 	total := *r.TotalKWh

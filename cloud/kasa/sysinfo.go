@@ -34,10 +34,11 @@ type sysinfo struct {
 	Dimmable, Color, VariableTemp bool
 	Brightness                    *int       // a dimmer's brightness, 1–100
 	Light                         *bulbLight // a bulb's or strip's light_state
-	// emeter: the bulb's smartlife.iot.common.emeter answered when the
-	// device was listed. Not from get_sysinfo: the provider carries it
-	// from one reading to the next.
-	emeter bool
+	// emeter is what the bulb's smartlife.iot.common.emeter reported when
+	// the device was listed (see bulbReadings); nil when it did not
+	// answer. Not from get_sysinfo: the provider carries it from one
+	// reading to the next.
+	emeter []cloud.Reading
 }
 
 // childInfo is one strip outlet as get_sysinfo lists it.
@@ -157,6 +158,30 @@ func deviceCaps(si *sysinfo, listedType string) []cloud.Capability {
 		return caps // a bulb's reboot lives in another service: not offered
 	}
 	return append(caps, cloud.CapReboot)
+}
+
+// readings is what the energy meter of a stand-alone device reports: a
+// metering plug's emeter all four values, a bulb's what it reported when
+// listed (emeter), a strip nothing of its own (its outlets meter).
+func (si *sysinfo) readings() []cloud.Reading {
+	switch {
+	case si == nil || si.isStrip():
+		return nil
+	case si.Kind == lightBulb || si.Kind == lightStrip:
+		return si.emeter
+	case si.hasEnergy():
+		return cloud.AllReadings()
+	}
+	return nil
+}
+
+// outletReadings is what the energy meter of an outlet of a metering strip
+// reports: all four values.
+func outletReadings(parent *sysinfo) []cloud.Reading {
+	if parent.hasEnergy() {
+		return cloud.AllReadings()
+	}
+	return nil
 }
 
 // outletCaps is the capability list of a strip outlet.

@@ -311,7 +311,7 @@ func (p *Provider) DeviceList(ctx context.Context) ([]ListedDevice, error) {
 // strip's own Device has the relay only if it has a master "switch". The
 // metering data points (cur_power, cur_voltage, cur_current, add_ele)
 // belong to the physical device: it gets CapEnergy when it has cur_power or
-// add_ele. A specification that cannot be read falls back to the codes
+// add_ele, with the Readings of those it has. A specification that cannot be read falls back to the codes
 // and default scales of the list's status.
 func (p *Provider) ListDevices(ctx context.Context) ([]cloud.Device, error) {
 	rows, err := p.fetchList(ctx)
@@ -569,6 +569,7 @@ func (p *Provider) deviceSnapshot() []cloud.Device {
 		}
 		var caps []cloud.Capability
 		var kelvin cloud.KelvinRange
+		var readings []cloud.Reading
 		if l.relay != "" {
 			caps = append(caps, cloud.CapRelay)
 		}
@@ -576,11 +577,11 @@ func (p *Provider) deviceSnapshot() []cloud.Device {
 			caps, kelvin = ls.capabilities(), ls.kelvinRange()
 		}
 		if l.hasEnergy() {
-			caps = append(caps, cloud.CapEnergy)
+			caps, readings = append(caps, cloud.CapEnergy), l.readings()
 		}
 		out = append(out, cloud.Device{
 			ID: id, Provider: ProviderKind, Account: p.account, Name: name, Model: model,
-			Manufacturer: Manufacturer, Online: d.online(), Capabilities: caps, ColorTemp: kelvin,
+			Manufacturer: Manufacturer, Online: d.online(), Capabilities: caps, ColorTemp: kelvin, Readings: readings,
 		})
 		for _, code := range l.children() {
 			child := cloud.Device{

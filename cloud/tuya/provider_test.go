@@ -276,6 +276,37 @@ func TestListDevices_SpecificationsSurviveARestart(t *testing.T) {
 	}
 }
 
+// Each metering data point is optional: a plug lists the readings of
+// those it has, from its specification or, without one, from the list's
+// status, and its reads report those (a plug without cur_voltage and
+// cur_current was announced to Home Assistant with voltage and current
+// sensors that stayed "unknown").
+func TestListDevices_ReadingsFromTheDataPoints(t *testing.T) {
+	for _, withSpec := range []bool{true, false} {
+		e := newEnv(t)
+		full := e.srv.AddPlug(testAccessID, "Kettle", true)
+		power := e.srv.AddPowerPlug(testAccessID, "Lamp")
+		if !withSpec {
+			e.srv.FailNext("/v1.0/iot-03/devices/", 2, 500)
+		}
+		p := e.provider()
+		devs := mustList(t, e, p)
+		pe := []cloud.Reading{cloud.ReadingPower, cloud.ReadingEnergy}
+		for id, want := range map[string][]cloud.Reading{full: cloud.AllReadings(), power: pe} {
+			if d := deviceByID(t, devs, id); !d.Has(cloud.CapEnergy) || !slices.Equal(d.Readings, want) {
+				t.Errorf("spec %v: %s lists %v %v, want energy with %v", withSpec, d.Name, d.Capabilities, d.Readings, want)
+			}
+		}
+		e.srv.SetPower(power, 60)
+		mustApply(t, e, p, relayOn(power))
+		st := mustRead(t, e, p, power)[power]
+		if st.PowerW == nil || !near(*st.PowerW, 60) || st.EnergyKWh == nil || st.VoltageV != nil || st.CurrentA != nil {
+			t.Errorf("spec %v: power %s energy %s voltage %s current %s, want power and energy only",
+				withSpec, fval(st.PowerW), fval(st.EnergyKWh), fval(st.VoltageV), fval(st.CurrentA))
+		}
+	}
+}
+
 func TestListDevices_SpecificationFailureFallsBackToListCodes(t *testing.T) {
 	e := newEnv(t)
 	plug := e.srv.AddPlug(testAccessID, "Kettle", true)

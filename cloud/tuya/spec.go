@@ -223,7 +223,23 @@ func (l layout) childName(parent, code string) string {
 	return outletName(parent, code)
 }
 
-func (l layout) hasEnergy() bool   { return l.power || l.energy }
+func (l layout) hasEnergy() bool { return l.power || l.energy }
+
+// readings are the values of the metering data points the device has
+// (cur_power, cur_voltage, cur_current, add_ele): each is optional in
+// Tuya's instruction set, and many plugs meter power and energy only.
+func (l layout) readings() []cloud.Reading {
+	var out []cloud.Reading
+	for _, r := range []struct {
+		has     bool
+		reading cloud.Reading
+	}{{l.power, cloud.ReadingPower}, {l.voltage, cloud.ReadingVoltage}, {l.current, cloud.ReadingCurrent}, {l.energy, cloud.ReadingEnergy}} {
+		if r.has {
+			out = append(out, r.reading)
+		}
+	}
+	return out
+}
 func (l layout) hasMetering() bool { return l.power || l.voltage || l.current || l.energy }
 
 // deviceLayout is the layout of a device of the given category: its

@@ -23,8 +23,9 @@ type device struct {
 	codes       []string        // switch codes in order
 	switches    map[string]bool // switch code -> on
 	metered     bool
-	load        float64 // W while on
-	pendingKWh  float64 // energy not yet reported
+	lacks       map[string]bool // metering codes the product does not have
+	load        float64         // W while on
+	pendingKWh  float64         // energy not yet reported
 	trueScale   map[string]int
 	specScale   map[string]int
 	light       *light // nil unless a light (AddLight)
@@ -114,8 +115,19 @@ func (d *device) status(consume bool) []dpValue {
 	if consume {
 		ele = d.takeEnergy()
 	}
-	out = append(out, dpValue{"add_ele", ele})
+	out = append(out, d.has(dpValue{"add_ele", ele})...)
 	return append(out, d.meter()...)
+}
+
+// has returns the values among vals of codes the device has.
+func (d *device) has(vals ...dpValue) []dpValue {
+	var out []dpValue
+	for _, v := range vals {
+		if !d.lacks[v.Code] {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // takeEnergy returns (and clears) the energy not reported yet, in whole
@@ -134,11 +146,11 @@ func (d *device) meter() []dpValue {
 		return nil
 	}
 	p := d.power()
-	return []dpValue{
-		{"cur_current", d.encode("cur_current", p/voltage*1000)},
-		{"cur_power", d.encode("cur_power", p)},
-		{"cur_voltage", d.encode("cur_voltage", voltage)},
-	}
+	return d.has(
+		dpValue{"cur_current", d.encode("cur_current", p/voltage*1000)},
+		dpValue{"cur_power", d.encode("cur_power", p)},
+		dpValue{"cur_voltage", d.encode("cur_voltage", voltage)},
+	)
 }
 
 type specItem struct {
@@ -185,12 +197,16 @@ func (d *device) specification() map[string]any {
 		}
 	}
 	if d.metered {
-		status = append(status,
-			specItem{"add_ele", "Integer", intValues("kwh", 50000, scale("add_ele"), 100)},
-			specItem{"cur_current", "Integer", intValues("mA", 30000, scale("cur_current"), 1)},
-			specItem{"cur_power", "Integer", intValues("W", 50000, scale("cur_power"), 1)},
-			specItem{"cur_voltage", "Integer", intValues("V", 5000, scale("cur_voltage"), 1)},
-		)
+		for _, item := range []specItem{
+			{"add_ele", "Integer", intValues("kwh", 50000, scale("add_ele"), 100)},
+			{"cur_current", "Integer", intValues("mA", 30000, scale("cur_current"), 1)},
+			{"cur_power", "Integer", intValues("W", 50000, scale("cur_power"), 1)},
+			{"cur_voltage", "Integer", intValues("V", 5000, scale("cur_voltage"), 1)},
+		} {
+			if !d.lacks[item.Code] {
+				status = append(status, item)
+			}
+		}
 	}
 	return map[string]any{"category": d.category, "functions": functions, "status": status}
 }

@@ -265,6 +265,20 @@ func (s *Server) AddPlug(accessID, name string, metered bool) string {
 	return d.id
 }
 
+// AddPowerPlug adds a metered socket (category cz) whose product reports
+// only cur_power and add_ele, without cur_voltage and cur_current (the
+// metering data points are each optional in Tuya's standard instruction
+// set, and such products exist), and returns its id. It starts online
+// and off.
+func (s *Server) AddPowerPlug(accessID, name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.newDevice(accessID, name, "cz", "Smart Plug with Power Monitoring", []string{"switch_1"})
+	d.metered = true
+	d.lacks = map[string]bool{"cur_voltage": true, "cur_current": true}
+	return d.id
+}
+
 // AddSwitch adds a wall switch (category kg) with the single code
 // "switch" and returns its id.
 func (s *Server) AddSwitch(accessID, name string) string {
