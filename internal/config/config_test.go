@@ -620,15 +620,21 @@ func TestExampleConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := yamlKeys(reflect.TypeFor[Config]())
-	for _, k := range providers.Kinds() {
-		keys = append(keys, yamlKeys(reflect.TypeOf(k.NewSettings()).Elem())...)
-	}
+	keys := allKeys()
 	for _, key := range keys {
 		if !strings.Contains(string(data), key+":") {
 			t.Errorf("config.example.yaml does not mention %q", key)
 		}
 	}
+}
+
+// allKeys lists every key of the schema and of each provider's settings.
+func allKeys() []string {
+	keys := yamlKeys(reflect.TypeFor[Config]())
+	for _, k := range providers.Kinds() {
+		keys = append(keys, yamlKeys(reflect.TypeOf(k.NewSettings()).Elem())...)
+	}
+	return keys
 }
 
 // yamlKeys lists the yaml tag names of t and its nested structs.
@@ -734,10 +740,7 @@ devices: {A: {name: Lamp}}
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := yamlKeys(reflect.TypeFor[Config]())
-	for _, k := range providers.Kinds() {
-		keys = append(keys, yamlKeys(reflect.TypeOf(k.NewSettings()).Elem())...)
-	}
+	keys := allKeys()
 	for _, key := range keys {
 		if !regexp.MustCompile(`(?m)^\s*(- )?` + key + `:`).Match(y) {
 			t.Errorf("check-config does not show %q:\n%s", key, y)
