@@ -62,7 +62,7 @@ func TestEmbeddedBrokerKeepsStateAcrossRestart(t *testing.T) {
 
 // TestEmbeddedBrokerListenersAndLimit: the optional TLS and WebSocket
 // listeners carry MQTT with the same credentials as the plain one, and a
-// packet over max_packet_size (1 MiB by default, announced to MQTT 5
+// packet over max_packet_size (8 MiB by default, announced to MQTT 5
 // clients) gets its sender disconnected while the bridge carries on.
 func TestEmbeddedBrokerListenersAndLimit(t *testing.T) {
 	t.Parallel()
@@ -134,16 +134,16 @@ func TestEmbeddedBrokerListenersAndLimit(t *testing.T) {
 	// A packet over the limit: the sender is told and disconnected.
 	big := dialV5Connect(t, h.embeddedAddr(), &paho5.Connect{ClientID: "too-big", KeepAlive: 30, CleanStart: true,
 		Username: "bridge", UsernameFlag: true, Password: []byte("br1dge-secret"), PasswordFlag: true})
-	if big.ack.Properties == nil || big.ack.Properties.MaximumPacketSize == nil || *big.ack.Properties.MaximumPacketSize != 1<<20 {
-		t.Errorf("CONNACK does not announce a maximum packet size of 1 MiB: %+v", big.ack.Properties)
+	if big.ack.Properties == nil || big.ack.Properties.MaximumPacketSize == nil || *big.ack.Properties.MaximumPacketSize != 8<<20 {
+		t.Errorf("CONNACK does not announce a maximum packet size of 8 MiB: %+v", big.ack.Properties)
 	}
 	go func() { // returns once written, or with the closed connection
-		_, _ = big.c.Publish(t.Context(), &paho5.Publish{Topic: base + "/living_room_lamp/set", Payload: make([]byte, 1<<20)})
+		_, _ = big.c.Publish(t.Context(), &paho5.Publish{Topic: base + "/living_room_lamp/set", Payload: make([]byte, 8<<20)})
 	}()
 	select {
 	case <-big.c.Done():
 	case <-time.After(waitFor):
-		t.Error("the broker kept the connection of a client that sent a packet over 1 MiB")
+		t.Error("the broker kept the connection of a client that sent a packet over 8 MiB")
 	}
 	if r := len(h.fake.RelayHistory(lamp)); r != 2 {
 		t.Errorf("%d commands applied after the oversized one, want still 2", r)

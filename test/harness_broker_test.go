@@ -184,11 +184,13 @@ func (b *testBroker) waitListening() {
 const brokerModeEnv = "KASA2MQTT_TEST_BROKER"
 
 // runBrokerMode runs the embedded broker on addr until the process is
-// killed (the child started by testBroker.start).
+// killed (the child started by testBroker.start). It refuses packets over
+// 1 MiB (the daemon's default is 8 MiB) so that the hostile tests reach the
+// refusal with payloads of a few MiB.
 func runBrokerMode(addr string) {
 	var err error
 	for range 50 { // the port may linger for a moment after a restart
-		if _, err = broker.Start(broker.Options{Listen: addr}); err == nil {
+		if _, err = broker.Start(broker.Options{Listen: addr, MaxPacketSize: 1 << 20}); err == nil {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)

@@ -193,8 +193,8 @@ var stormPaths = []string{"health_check", "info", "devices/refresh", "device/ref
 
 // stormPlan builds the storm: every message is bad for the topic it goes
 // to, except /get of a known device (a refresh, whatever the payload).
-// The huge payloads are separate (hugePayloads): the embedded broker
-// refuses packets over 1 MiB before they reach the bridge.
+// The huge payloads are separate (hugePayloads): the tests' embedded
+// broker refuses packets over 1 MiB before they reach the bridge.
 func stormPlan(rng *rand.Rand, bad func(bool) []byte, devices []stormDevice) []stormMsg {
 	paths := stormPaths
 	weirdDevices := []string{"nope", "ünïcødé", "＋", "＃", "$SYS", "bridge", "lamp/set/state", "😀/😀", " ", "a b",
@@ -424,7 +424,7 @@ func (p *stormPublisher) publish(t *testing.T, m stormMsg) {
 // and bridge requests. Through Mosquitto (no size limit) they reach the
 // bridge, which refuses each for its real size: requests are answered with
 // an error naming the size, commands logged. The embedded broker refuses
-// them itself (max_packet_size, 1 MiB by default): the sender is
+// them itself (the tests' broker has max_packet_size 1 MiB): the sender is
 // disconnected, nothing reaches the bridge, and the bridge carries on.
 func TestHostileMQTTHugePayloads(t *testing.T) {
 	t.Parallel()

@@ -3,6 +3,7 @@ package test
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -220,5 +221,39 @@ func walkJSON(v any, key string, f func(key, val string)) {
 		}
 	case string:
 		f(key, v)
+	}
+}
+
+// An account of 550 HS300 strips (3,850 strips and outlets) with the
+// embedded broker at its defaults: bridge/devices (about 1.2 MB) is
+// larger than the 1 MiB many brokers allow, and the default
+// max_packet_size carries it, so a subscriber gets the whole list.
+func TestScale_DefaultEmbeddedBrokerCarriesALargeDeviceList(t *testing.T) {
+	t.Parallel()
+	const strips, outlets = 550, 6
+	h := newEmbeddedHarness(t)
+	for i := range strips {
+		h.fake.AddStrip(user, fmt.Sprintf("Workshop Strip %04d", i), "HS300(US)", outlets, true)
+	}
+	h.cfg.MQTT.Embedded.MaxPacketSize = 0 // the default
+	h.cfg.Poll.Interval = time.Minute
+	h.cfg.Log.Level = "info"
+	h.startEmbedded()
+	sub := dialV5(t, h.embeddedAddr(), "large-list-reader", true, 0)
+	sub.subscribe(base + "/bridge/devices")
+
+	var devices []json.RawMessage
+	waitUntil(t, "bridge/devices with every strip and outlet", func() bool {
+		sub.mu.Lock()
+		defer sub.mu.Unlock()
+		for _, m := range slices.Backward(sub.msgs) {
+			if m.Topic == base+"/bridge/devices" {
+				return json.Unmarshal(m.Payload, &devices) == nil && len(devices) == strips*(1+outlets)
+			}
+		}
+		return false
+	})
+	if h.logged(zapcore.ErrorLevel, "larger than the broker accepts") {
+		t.Error("the bridge kept a message back from the embedded broker at its default limit")
 	}
 }

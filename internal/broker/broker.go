@@ -36,9 +36,12 @@ import (
 	"go.uber.org/zap"
 )
 
-// DefaultMaxPacketSize is the largest packet (1 MiB) a client may send when
-// Options.MaxPacketSize is 0.
-const DefaultMaxPacketSize = 1 << 20
+// DefaultMaxPacketSize is the largest packet (8 MiB) a client may send when
+// Options.MaxPacketSize is 0: large enough for the bridge's own largest
+// message (bridge/devices, about 320 bytes per device) on accounts of
+// many thousands of devices, small enough that no client can make the
+// broker hold hundreds of megabytes for one packet.
+const DefaultMaxPacketSize = 8 << 20
 
 // Broker is a running embedded broker.
 type Broker struct {

@@ -108,8 +108,8 @@ func TestCapabilities(t *testing.T) {
 	if c.MaximumMessageExpiryInterval != 0 {
 		t.Errorf("broker-imposed message expiry %d s, want none", c.MaximumMessageExpiryInterval)
 	}
-	if c.MaximumPacketSize != DefaultMaxPacketSize || DefaultMaxPacketSize != 1<<20 {
-		t.Errorf("default maximum packet size %d, want 1 MiB", c.MaximumPacketSize)
+	if c.MaximumPacketSize != DefaultMaxPacketSize || DefaultMaxPacketSize != 8<<20 {
+		t.Errorf("default maximum packet size %d, want 8 MiB", c.MaximumPacketSize)
 	}
 	if got := Capabilities(4096).MaximumPacketSize; got != 4096 {
 		t.Errorf("maximum packet size %d, want 4096", got)

@@ -11,7 +11,7 @@ import (
 func TestEmbedded_Defaults(t *testing.T) {
 	c := mustParse(t, kasaAccount, "/etc/kasa2mqtt/config.yaml")
 	e := c.MQTT.Embedded
-	if e.Listen != "127.0.0.1:1883" || !e.Persistence || e.MaxPacketSize != 1<<20 ||
+	if e.Listen != "127.0.0.1:1883" || !e.Persistence || e.MaxPacketSize != 8<<20 ||
 		e.TLS != (EmbeddedTLS{}) || e.WebSocket.Listen != "" || e.WebSocket.AllowedOrigins != nil {
 		t.Errorf("defaults: %+v", e)
 	}

@@ -73,7 +73,7 @@ func main() {
 	flag.BoolVar(&o.keep, "keep", false, "keep the working directory (config, log, state)")
 	flag.BoolVar(&o.pprof, "pprof", false, "enable http.pprof and save heap and CPU profiles in the working directory")
 	flag.BoolVar(&o.header, "header", true, "print the table header")
-	flag.IntVar(&o.maxPacket, "max-packet", 4<<20, "mqtt.embedded.max_packet_size (0: the daemon's default): bridge/devices of 3,800 devices is over 1 MiB")
+	flag.IntVar(&o.maxPacket, "max-packet", 0, "mqtt.embedded.max_packet_size (0: the daemon's default, 8 MiB)")
 	flag.BoolVar(&o.persistence, "persistence", true, "mqtt.embedded.persistence (the embedded broker writes every retained message to disk)")
 	flag.Parse()
 	if o.window <= 0 {
