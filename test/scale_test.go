@@ -63,7 +63,10 @@ func TestScale_SlowCloudKeepsEveryDeviceAvailable(t *testing.T) {
 	}
 	h.fake.SetLatency(30 * time.Millisecond)
 	h.cfg.Poll.Interval = 5 * time.Second
-	h.cfg.Poll.RequestTimeout = 2 * time.Second
+	// Each read has its own deadline; the list of 2,000 devices must not
+	// miss its own on a loaded machine (it did at 2 s while other tests
+	// listed thousands of devices), which would be an account error.
+	h.cfg.Poll.RequestTimeout = 10 * time.Second
 	h.cfg.Log.Level = "info" // 2,000 devices' debug lines are not the point
 	h.start()
 
