@@ -4,7 +4,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -109,15 +108,3 @@ func setOrUnset(s string) string {
 
 // GoString is like String, so that %#v does not print the password either.
 func (o Options) GoString() string { return o.String() }
-
-func validateAccount(name string) error {
-	switch {
-	case name == "":
-		return fmt.Errorf("account name is empty")
-	case name == "." || name == "..":
-		return fmt.Errorf("account name %q is not allowed", name)
-	case strings.ContainsAny(name, `/\`+"\x00"):
-		return fmt.Errorf("account name %q contains a path separator", name)
-	}
-	return nil
-}

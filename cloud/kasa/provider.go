@@ -17,8 +17,10 @@ import (
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/httpx"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/listgate"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/renew"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/text"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/tokenstore"
 )
 
 // Provider is one Kasa cloud account. It implements cloud.Provider and adds
@@ -36,10 +38,9 @@ type Provider struct {
 	log     *zap.Logger
 	conc    int
 
-	listMu sync.Mutex // serialises the implicit first listing
+	firstList listgate.Gate // the implicit first listing
 
 	mu      sync.Mutex
-	listed  bool
 	devices map[string]*physDevice // supported devices by deviceId
 	outlets map[string]outletRef   // strip outlets by Device.ID
 	noted   map[string]bool        // log-once keys
@@ -82,7 +83,7 @@ func (d *physDevice) ref() devRef {
 // The terminal UUID is created here when none is stored, and written to
 // disk before it is first sent to the cloud.
 func New(opts Options) (*Provider, error) {
-	if err := validateAccount(opts.Account); err != nil {
+	if err := tokenstore.CheckAccount(opts.Account); err != nil {
 		return nil, fmt.Errorf("kasa: %w", err)
 	}
 	if strings.TrimSpace(opts.Username) == "" {
@@ -353,7 +354,7 @@ func (p *Provider) updateRows(rows []ListedDevice) {
 	}
 	p.devices = next
 	p.rebuildOutletsLocked()
-	p.listed = true
+	p.firstList.Listed()
 }
 
 func (p *Provider) rebuildOutletsLocked() {
@@ -535,22 +536,10 @@ func (p *Provider) deviceSnapshot() []cloud.Device {
 // ensureListed lists the devices once if nothing was listed yet, so that
 // ReadStates and Apply work even before the first ListDevices.
 func (p *Provider) ensureListed(ctx context.Context) error {
-	p.mu.Lock()
-	listed := p.listed
-	p.mu.Unlock()
-	if listed {
-		return nil
-	}
-	p.listMu.Lock()
-	defer p.listMu.Unlock()
-	p.mu.Lock()
-	listed = p.listed
-	p.mu.Unlock()
-	if listed {
-		return nil
-	}
-	_, err := p.ListDevices(ctx)
-	return err
+	return p.firstList.Ensure(ctx, func(ctx context.Context) error {
+		_, err := p.ListDevices(ctx)
+		return err
+	})
 }
 
 // authCall sends one authenticated request to endpoint ("" is the

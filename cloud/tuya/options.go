@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/httpx"
 	"github.com/kasa2mqtt/kasa2mqtt/internal/clock"
 )
 
@@ -170,34 +171,7 @@ func baseURL(endpoint, region string) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
 		u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
-		return "", fmt.Errorf("endpoint %q: want http(s)://host[:port] without user info or query", redactURL(raw))
+		return "", fmt.Errorf("endpoint %q: want http(s)://host[:port] without user info or query", httpx.RedactURL(raw))
 	}
 	return strings.TrimSuffix((&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String(), "/"), nil
-}
-
-func validateAccount(name string) error {
-	switch {
-	case name == "":
-		return fmt.Errorf("account name is empty")
-	case name == "." || name == "..":
-		return fmt.Errorf("account name %q is not allowed", name)
-	case strings.ContainsAny(name, `/\`+"\x00"):
-		return fmt.Errorf("account name %q contains a path separator", name)
-	}
-	return nil
-}
-
-// redactURL renders a URL for errors without user info, query or
-// fragment.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "<unparseable URL>"
-	}
-	if u.User != nil {
-		u.User = url.User("redacted")
-	}
-	u.RawQuery, u.ForceQuery = "", false
-	u.Fragment, u.RawFragment = "", ""
-	return u.String()
 }

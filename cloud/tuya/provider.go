@@ -18,7 +18,9 @@ import (
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/jsonv"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/listgate"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/renew"
+	"github.com/kasa2mqtt/kasa2mqtt/cloud/internal/tokenstore"
 )
 
 const (
@@ -61,10 +63,9 @@ type Provider struct {
 	push      *pushState
 	observer  cloud.Observer // may be nil
 
-	listMu sync.Mutex // serialises the implicit first listing
+	firstList listgate.Gate // the implicit first listing
 
 	mu      sync.Mutex
-	listed  bool
 	devices map[string]*physDevice // listed devices by id, every category
 	outlets map[string]outletRef   // strip outlets by Device.ID
 	noted   map[string]bool        // log-once keys
@@ -153,7 +154,7 @@ func (d *physDevice) online() bool { return d.offline == reachable }
 
 // New checks opts and loads the stored tokens; it does no network I/O.
 func New(opts Options) (*Provider, error) {
-	if err := validateAccount(opts.Account); err != nil {
+	if err := tokenstore.CheckAccount(opts.Account); err != nil {
 		return nil, fmt.Errorf("tuya: %w", err)
 	}
 	fail := func(format string, a ...any) error {
@@ -447,7 +448,7 @@ func (p *Provider) updateRows(rows []listRow) {
 	}
 	p.devices = next
 	p.rebuildOutletsLocked()
-	p.listed = true
+	p.firstList.Listed()
 }
 
 func (p *Provider) rebuildOutletsLocked() {
@@ -602,22 +603,10 @@ func (p *Provider) deviceSnapshot() []cloud.Device {
 // ensureListed lists the devices once if nothing was listed yet, so that
 // ReadStates and Apply work even before the first ListDevices.
 func (p *Provider) ensureListed(ctx context.Context) error {
-	p.mu.Lock()
-	listed := p.listed
-	p.mu.Unlock()
-	if listed {
-		return nil
-	}
-	p.listMu.Lock()
-	defer p.listMu.Unlock()
-	p.mu.Lock()
-	listed = p.listed
-	p.mu.Unlock()
-	if listed {
-		return nil
-	}
-	_, err := p.ListDevices(ctx)
-	return err
+	return p.firstList.Ensure(ctx, func(ctx context.Context) error {
+		_, err := p.ListDevices(ctx)
+		return err
+	})
 }
 
 // token returns an access token that is set and not about to expire,

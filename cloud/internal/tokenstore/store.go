@@ -10,6 +10,7 @@ package tokenstore
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/kasa2mqtt/kasa2mqtt/internal/statefile"
@@ -68,6 +69,21 @@ func (s *Store[T]) Save(v T) error {
 	defer s.mu.Unlock()
 	if err := statefile.WriteJSON(s.path, v); err != nil {
 		return fmt.Errorf("save %s: %w", s.what, err)
+	}
+	return nil
+}
+
+// CheckAccount reports whether an account name can name the account's
+// state files: not empty, not "." or "..", and without a path separator
+// or NUL byte.
+func CheckAccount(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("account name is empty")
+	case name == "." || name == "..":
+		return fmt.Errorf("account name %q is not allowed", name)
+	case strings.ContainsAny(name, `/\`+"\x00"):
+		return fmt.Errorf("account name %q contains a path separator", name)
 	}
 	return nil
 }

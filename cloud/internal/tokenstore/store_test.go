@@ -90,3 +90,20 @@ func TestStore_ConcurrentSaves(t *testing.T) {
 		t.Errorf("Load = %+v, %v, %v", v, found, err)
 	}
 }
+
+// Account names name state files: nothing that leaves the directory.
+func TestCheckAccount(t *testing.T) {
+	for name, want := range map[string]string{
+		"home": "", "office-tuya": "", "Ünïcode": "",
+		"": "empty", ".": "not allowed", "..": "not allowed",
+		"a/b": "path separator", `a\b`: "path separator", "a\x00b": "path separator",
+	} {
+		err := CheckAccount(name)
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("CheckAccount(%q) = %v, want nil", name, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("CheckAccount(%q) = %v, want an error saying %q", name, err, want)
+		}
+	}
+}
