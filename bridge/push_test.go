@@ -141,6 +141,33 @@ func TestPoller_ReconcileIntervalWhilePushIsHealthy(t *testing.T) {
 	r.expect("read")
 }
 
+// Device lists while push is healthy cost no reads: a list that finds the
+// same devices keeps each one's next read where it was (a reconcile
+// interval away), so a Tuya account pays for the lists only.
+func TestPoller_ListsWhilePushIsHealthyCostNoReads(t *testing.T) {
+	r := startPoller(t, &scriptedAccount{testProvider: *home}, time.Minute, 4*time.Minute,
+		func(p *poller) { p.push = newPushGate(10 * time.Minute) })
+
+	r.expect("list", "read")
+	r.p.push.set(true)
+	r.idle(2)
+	r.clock.Advance(time.Minute) // 1m: the read scheduled before push was healthy
+	r.expect("read")
+	r.idle(2)
+	r.clock.Advance(3 * time.Minute) // 4m
+	r.expect("list")
+	r.idle(2)
+	r.clock.Advance(4 * time.Minute) // 8m
+	r.expect("list")
+	r.idle(2)
+	r.clock.Advance(3 * time.Minute) // 11m: the reconcile read
+	r.expect("read")
+	r.idle(2)
+	r.clock.Advance(time.Minute) // 12m
+	r.expect("list")
+	r.idle(2)
+}
+
 func ptr[T any](v T) *T { return &v }
 
 // A command's change pushed before its confirming read ends publishes one
