@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -84,8 +86,13 @@ type setRequest struct {
 
 func (r setRequest) empty() bool { return r.state == 0 && r.led == 0 && !r.restart && r.light.empty() }
 
-// knownKeys names the keys and properties /set understands, for errors.
-const knownKeys = "state, brightness, color_temp, color, transition, led, restart"
+// knownKeys names the keys of a JSON /set, knownProps the properties of
+// /set/<prop> (a transition goes only with a setting, in the JSON form),
+// for errors.
+const (
+	knownKeys  = "state, brightness, color_temp, color, transition, led, restart"
+	knownProps = "state, brightness, color_temp, color, led, restart"
+)
 
 // errBadPayload marks payload errors (the message names what was wrong).
 var errBadPayload = errors.New("bad payload")
@@ -140,13 +147,15 @@ func parseSet(prop string, payload []byte) (setRequest, error) {
 		req.led = v
 	case "restart", "reboot":
 		req.restart = true
+	case "transition":
+		return req, badPayload("a transition alone changes nothing: send it in the JSON form with a state, brightness or color, e.g. {\"state\":\"ON\",\"transition\":2} on /set")
 	default:
 		ok, err := req.light.setProp(strings.ToLower(prop), payload)
 		if err != nil {
 			return req, err
 		}
 		if !ok {
-			return req, badPayload("unknown property %q (known: %s)", prop, knownKeys)
+			return req, badPayload("unknown property %q (known: %s)", prop, knownProps)
 		}
 	}
 	return req, nil
@@ -158,7 +167,9 @@ func parseSetJSON(payload []byte) (setRequest, error) {
 	if err := json.Unmarshal(payload, &obj); err != nil {
 		return req, badPayload("invalid JSON: %v", err)
 	}
-	for k, raw := range obj {
+	// Sorted: the same error for the same payload every time.
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
+		raw := obj[k]
 		switch strings.ToLower(k) {
 		case "state":
 			v, err := switchFromJSON(k, raw)

@@ -76,6 +76,32 @@ func TestParseSet(t *testing.T) {
 	}
 }
 
+// TestParseSet_SameErrorEveryTime: a JSON /set with several bad keys is
+// refused for the same key (the first in sorted order) every time, so a
+// user who fixes one and retries is not shown another at random.
+func TestParseSet_SameErrorEveryTime(t *testing.T) {
+	for _, payload := range []string{
+		`{"zeta":1,"effect":"rainbow","alpha":2,"flash":1}`,
+		`{"state":"ON","transition":9999,"brightness":300,"color_temp":0}`,
+	} {
+		var first string
+		for i := range 50 {
+			_, err := parseSet("", []byte(payload))
+			if err == nil {
+				t.Fatalf("parseSet(%q) accepted it", payload)
+			}
+			if i == 0 {
+				first = err.Error()
+			} else if err.Error() != first {
+				t.Fatalf("parseSet(%q) refused it for %q, then for %q", payload, first, err)
+			}
+		}
+	}
+	if _, err := parseSet("", []byte(`{"zeta":1,"alpha":2}`)); err == nil || !strings.Contains(err.Error(), `unknown key "alpha"`) {
+		t.Errorf("error %v, want the first key in order, \"alpha\"", err)
+	}
+}
+
 // parseSetCase runs parseSet and fails t unless it returns an error
 // containing wantErr (a bad payload error), or none when wantErr is "";
 // ok says a request came back to compare.

@@ -57,7 +57,9 @@ func TestParseSet_Light(t *testing.T) {
 		{"long transition", "", `{"state":"ON","transition":3601}`, lightRequest{}, 0, `"transition" 3601 is out of range: want 0 to 3600 seconds`},
 		{"effect", "", `{"state":"ON","effect":"rainbow"}`, lightRequest{}, 0, `unknown key "effect"`},
 		{"flash", "", `{"state":"ON","flash":2}`, lightRequest{}, 0, `unknown key "flash"`},
-		{"unknown prop", "hue", "5", lightRequest{}, 0, `unknown property "hue" (known: state, brightness, color_temp, color, transition, led, restart)`},
+		{"unknown prop", "hue", "5", lightRequest{}, 0, `unknown property "hue" (known: state, brightness, color_temp, color, led, restart)`},
+		// transition is a key of the JSON form, not a property of its own.
+		{"set/transition", "transition", "2", lightRequest{}, 0, `a transition alone changes nothing: send it in the JSON form with a state, brightness or color, e.g. {"state":"ON","transition":2} on /set`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
