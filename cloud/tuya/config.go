@@ -87,13 +87,10 @@ func (c *Config) Validate() error {
 	switch c.Push {
 	case "", PushAuto, PushOff: // empty: SetDefaults did not run (off)
 	case PushOn:
-		if c.PushURL == "" && c.Region != "" && c.Endpoint == "" {
-			if _, err := PushAddress(c.Region, ""); err != nil {
+		if c.PushURL == "" && (c.Region != "" || c.Endpoint != "") {
+			if _, err := PushAddressFor(c.Region, c.Endpoint, ""); err != nil {
 				add("push", c.Push, fmt.Errorf("on needs push_url: %w", err))
 			}
-		}
-		if c.PushURL == "" && c.Endpoint != "" {
-			add("push", c.Push, errors.New("on needs push_url with a custom endpoint (the message service's address cannot be derived from it)"))
 		}
 	default:
 		add("push", c.Push, fmt.Errorf("must be %q, %q or %q", PushAuto, PushOn, PushOff))

@@ -90,8 +90,9 @@ type Options struct {
 	// device changes to the bridge as they happen. See Provider.Push.
 	Push string
 	// PushURL replaces the scheme, host and port of the message service
-	// (see PushAddress); empty means the Region's. With an Endpoint and no
-	// PushURL no address is known.
+	// (see PushAddress); empty means the Region's, or with an Endpoint the
+	// data centre whose documented base URL it is (see PushAddressFor); for
+	// any other Endpoint no address is known.
 	PushURL string
 	// PushKeepAlive is the interval of the push connection's keep-alive
 	// pings; a connection that answers nothing between two pings is

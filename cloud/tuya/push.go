@@ -61,17 +61,11 @@ func newPushState(opts Options) (*pushState, error) {
 		s.keepAlive = DefaultPushKeepAlive
 	}
 	var err error
-	switch {
-	case opts.PushURL != "":
-		if s.addr, err = PushAddress("", opts.PushURL); err != nil {
+	if s.addr, err = PushAddressFor(opts.Region, opts.Endpoint, opts.PushURL); err != nil {
+		if opts.PushURL != "" {
 			return nil, fmt.Errorf("push_url: %w", err)
 		}
-	case opts.Endpoint != "":
-		s.noAddr = "no message-service address is known for a custom endpoint; set push_url"
-	default:
-		if s.addr, err = PushAddress(opts.Region, ""); err != nil {
-			s.noAddr = err.Error()
-		}
+		s.noAddr = err.Error()
 	}
 	// Until the message service accepts a connection, polls count the
 	// energy (see energyTotal).

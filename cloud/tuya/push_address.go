@@ -64,6 +64,37 @@ func PushAddress(region, pushURL string) (string, error) {
 	return u.Scheme + "://" + u.Host, nil
 }
 
+// PushAddressFor returns the message service's scheme, host and port for
+// an account: pushURL when set (see PushAddress); else, with an endpoint,
+// the data centre whose documented OpenAPI base URL it is (e.g.
+// https://openapi.tuyaeu.com: wss://mqe.tuyaeu.com:8285), and no address
+// for any other endpoint; else the region's.
+func PushAddressFor(region, endpoint, pushURL string) (string, error) {
+	if pushURL == "" && endpoint != "" {
+		region = regionOfEndpoint(endpoint)
+		if region == "" {
+			return "", errors.New("no message-service address is known for a custom endpoint; set push_url")
+		}
+	}
+	return PushAddress(region, pushURL)
+}
+
+// regionOfEndpoint returns the data centre whose documented OpenAPI base
+// URL endpoint is (https, default port, no path; case ignored), or "".
+func regionOfEndpoint(endpoint string) string {
+	u, err := url.Parse(strings.TrimSpace(endpoint))
+	if err != nil || u.Scheme != "https" || u.User != nil || (u.Port() != "" && u.Port() != "443") ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return ""
+	}
+	for region, base := range regionEndpoints {
+		if strings.EqualFold("https://"+u.Hostname(), base) {
+			return region
+		}
+	}
+	return ""
+}
+
 // consumerURL is the WebSocket consumer URL of the project's event topic
 // on the message service at addr (reference §6.3).
 func consumerURL(addr, accessID string) string {

@@ -36,6 +36,33 @@ func TestPushAddress(t *testing.T) {
 	}
 }
 
+// An endpoint that is a data centre's documented OpenAPI base URL (the
+// config example's alternative to region) names that data centre, so its
+// message service is known; any other endpoint needs push_url.
+func TestPushAddressFor(t *testing.T) {
+	for _, tc := range []struct{ region, endpoint, url, want, err string }{
+		{"eu", "", "", "wss://mqe.tuyaeu.com:8285", ""},
+		{"", "https://openapi.tuyaeu.com", "", "wss://mqe.tuyaeu.com:8285", ""},
+		{"", "https://OPENAPI.tuyaus.com/", "", "wss://mqe.tuyaus.com:8285", ""},
+		{"", "https://openapi.tuyacn.com:443", "", "wss://mqe.tuyacn.com:8285", ""},
+		{"", "https://openapi.tuyain.com", "", "wss://mqe.tuyain.com:8285", ""},
+		{"", "https://openapi-weaz.tuyaeu.com", "", "", "data centre \"eu-w\""},
+		{"", "http://openapi.tuyaeu.com", "", "", "custom endpoint"},
+		{"", "https://openapi.tuyaeu.com:8443", "", "", "custom endpoint"},
+		{"", "https://openapi.tuyaeu.com/v1", "", "", "custom endpoint"},
+		{"", "http://127.0.0.1:4000", "", "", "set push_url"},
+		{"", "http://127.0.0.1:4000", "ws://127.0.0.1:4000", "ws://127.0.0.1:4000", ""},
+	} {
+		got, err := tuya.PushAddressFor(tc.region, tc.endpoint, tc.url)
+		if tc.err == "" && (err != nil || got != tc.want) {
+			t.Errorf("PushAddressFor(%q, %q, %q) = %q, %v; want %q", tc.region, tc.endpoint, tc.url, got, err, tc.want)
+		}
+		if tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("PushAddressFor(%q, %q, %q) = %q, %v; want an error saying %q", tc.region, tc.endpoint, tc.url, got, err, tc.err)
+		}
+	}
+}
+
 func TestConfig_PushKeys(t *testing.T) {
 	base := func() tuya.Config {
 		return tuya.Config{AccessID: "id", AccessSecret: "secret", Region: "eu"}
@@ -55,6 +82,10 @@ func TestConfig_PushKeys(t *testing.T) {
 		{"unknown mode", func(c *tuya.Config) { c.Push = "always" }, "push"},
 		{"on without an address", func(c *tuya.Config) { c.Push, c.Region = tuya.PushOn, "eu-w" }, "push"},
 		{"on with a custom endpoint", func(c *tuya.Config) { c.Push, c.Region, c.Endpoint = tuya.PushOn, "", "https://x.example" }, "push"},
+		{"on with a data centre's endpoint", func(c *tuya.Config) { c.Push, c.Region, c.Endpoint = tuya.PushOn, "", "https://openapi.tuyaeu.com" }, ""},
+		{"on with the endpoint of a data centre without one", func(c *tuya.Config) {
+			c.Push, c.Region, c.Endpoint = tuya.PushOn, "", "https://openapi-ueaz.tuyaus.com"
+		}, "push"},
 		{"on with push_url", func(c *tuya.Config) { c.Push, c.Region, c.PushURL = tuya.PushOn, "eu-w", "wss://mqe.example.com:8285" }, ""},
 		{"auto without an address", func(c *tuya.Config) { c.Region = "us-e" }, ""},
 		{"bad push_url", func(c *tuya.Config) { c.PushURL = "http://x:1" }, "push_url"},
