@@ -339,7 +339,13 @@ func (p *Provider) updateRows(rows []ListedDevice) {
 		d.row = r
 		d.online = r.Online
 		d.refused = nil
-		endpoint, err := checkAppServerURL(r.AppServerURL, p.base)
+		// No server named: "", the account's own (see authCall), the
+		// configured URL for V1, the regional server for V2.
+		var endpoint string
+		var err error
+		if r.AppServerURL != "" {
+			endpoint, err = checkAppServerURL(r.AppServerURL, p.base)
+		}
 		if err != nil {
 			d.endpoint, d.refused = "", err
 			if key := "refused/" + r.ID + "/" + r.AppServerURL; !p.noted[key] {

@@ -209,6 +209,26 @@ func TestV2_ForeignRegionalServerRefused(t *testing.T) {
 	}
 }
 
+// A device listed without an appServerUrl is reached on the account's
+// regional server (where V2 sends every call but discovery), not on the
+// entry host.
+func TestV2_DeviceWithoutAppServerURLUsesTheRegionalServer(t *testing.T) {
+	e := newV2Env(t)
+	plug := e.srv.AddPlug(testUser, "Lamp", "HS103(US)")
+	e.srv.RewriteNext("getDeviceList", 1, kasatest.Replace(`"appServerUrl":"`+e.srv.RegionURL()+`"`, `"appServerUrl":""`))
+	p := e.provider(v2Options(e))
+	mustList(t, e, p)
+	mustApply(t, e, p, cloud.Command{DeviceID: plug, Action: cloud.ActionSetRelay, On: true})
+	if !e.srv.Relay(plug) {
+		t.Error("plug not switched on")
+	}
+	for _, r := range e.srv.Requests() {
+		if r.Method == "passthrough" && !strings.HasPrefix(r.Path, kasatest.RegionPath+"/") {
+			t.Errorf("passthrough sent to %s, want the regional server", r.Path)
+		}
+	}
+}
+
 // V1 with 2FA on says which change to make.
 func TestV1_2FASaysSetAPIV2(t *testing.T) {
 	e := newEnv(t)
