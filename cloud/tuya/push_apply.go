@@ -9,23 +9,23 @@ import (
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
 )
 
-// unknownRelistEvery is how often a report of a device the provider does
-// not know may ask for a new device list (each list costs API calls).
-const unknownRelistEvery = 10 * time.Minute
-
 // pushMemory is what the push connection remembers across messages to
 // apply each once. It is owned by the connection's goroutine.
 type pushMemory struct {
 	// seen holds the keys of reports and events applied.
 	seen *seenSet
-	// relistAt is when a report of an unknown device last asked for a new
-	// device list, per device id.
-	relistAt map[string]time.Time
+	// unlisted holds the ids of the devices the provider does not know
+	// that asked for a new device list.
+	unlisted *seenSet
 }
 
 func newPushMemory() *pushMemory {
-	return &pushMemory{seen: newSeenSet(seenCapacity), relistAt: map[string]time.Time{}}
+	return &pushMemory{seen: newSeenSet(seenCapacity), unlisted: newSeenSet(unlistedCapacity)}
 }
+
+// unlistedCapacity is how many devices the account does not list the push
+// connection remembers (the other app users' devices of a project).
+const unlistedCapacity = 1024
 
 // applyPush applies one decoded message to the device cache and returns
 // the updates for the bridge and the frame's result (cloud.PushApplied,
@@ -63,8 +63,12 @@ func (p *Provider) bridgedLocked(id string) *physDevice {
 // applyStatus merges the reported values that are newer than what was
 // applied of their code, and builds the device's and its outlets' States
 // from everything known (snapshot, as for a poll). A report of a device
-// the provider does not know asks for a new list (a device just added), at
-// most every unknownRelistEvery per device.
+// the provider does not know asks for a new list (a device just added)
+// once per device: a device the list then still leaves out is another app
+// user's (a project linked to several accounts, user_id naming one), and
+// listing again for each of its reports would spend the API quota push is
+// there to save (the regular device list and bindUser events still find
+// a device added later).
 func (p *Provider) applyStatus(m pushMessage, mem *pushMemory) ([]cloud.Update, string) {
 	seen := mem.seen
 	dataKey := ""
@@ -80,8 +84,8 @@ func (p *Provider) applyStatus(m pushMessage, mem *pushMemory) ([]cloud.Update, 
 	if d == nil {
 		_, listed := p.devices[m.devID]
 		p.mu.Unlock()
-		if last, asked := mem.relistAt[m.devID]; !listed && (!asked || now.Sub(last) >= unknownRelistEvery || now.Before(last)) {
-			mem.relistAt[m.devID] = now
+		if !listed && !mem.unlisted.has(m.devID) {
+			mem.unlisted.add(m.devID)
 			return []cloud.Update{{Kind: cloud.UpdateRelist}}, cloud.PushApplied
 		}
 		return nil, cloud.PushIgnored

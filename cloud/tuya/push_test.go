@@ -93,6 +93,44 @@ func TestPush_StripGangsOnlineOfflineRenameAndRelist(t *testing.T) {
 	sink.waitFor(t, "a relist", func() bool { _, ok := find(from, cloud.UpdateRelist, ""); return ok })
 }
 
+// A project linked to several app accounts pushes the devices of all of
+// them, while an account with user_id lists its user's only. A device the
+// account does not list asks for a new list once (it may be new), and not
+// again however often it reports: every list costs API calls of the quota
+// that push is there to save.
+func TestPush_UnlistedDeviceAsksForOneListOnly(t *testing.T) {
+	e := newEnv(t)
+	e.srv.AddPlug(testAccessID, "Mine", false)
+	theirs := e.srv.AddPlug(testAccessID, "Theirs", false)
+	e.srv.SetOtherUser(theirs)
+	p := e.provider(withPush(e, tuya.PushAuto), func(o *tuya.Options) { o.UserID = e.srv.UserID(testAccessID) })
+	if devs := mustList(t, e, p); len(devs) != 1 {
+		t.Fatalf("listed %d devices, want the user's one", len(devs))
+	}
+	sink := runPush(t, p)
+	sink.waitConnected(t, true)
+
+	from := sink.mark()
+	for i := range 4 {
+		e.srv.SetSwitch(theirs, "switch_1", i%2 == 0)
+		sink.waitFor(t, "the report acknowledged", func() bool {
+			st := e.srv.PushStats(testAccessID)
+			return st.Published > 0 && st.Acked == st.Published
+		})
+		mustList(t, e, p) // what the poller lists when asked: not the account's device
+		e.clock.Set(time.Duration(i+1) * 11 * time.Minute)
+	}
+	relists := 0
+	for _, u := range sink.since(from) {
+		if u.Kind == cloud.UpdateRelist {
+			relists++
+		}
+	}
+	if relists != 1 {
+		t.Errorf("%d list requests for 4 reports of a device the account does not list, 11 minutes apart; want 1", relists)
+	}
+}
+
 // Both protocol families enabled: every change arrives twice, and is
 // applied once. A message the service delivers again (its acknowledgement
 // lost) is applied once.

@@ -29,6 +29,9 @@ type device struct {
 	trueScale   map[string]int
 	specScale   map[string]int
 	light       *light // nil unless a light (AddLight)
+	// otherUser: the device belongs to a second app account linked to the
+	// project (SetOtherUser).
+	otherUser bool
 }
 
 func (s *Server) newDevice(accessID, name, category, productName string, codes []string) *device {

@@ -342,7 +342,11 @@ func (s *Server) listAssociated(q url.Values, proj *project) (any, int) {
 	end := min(start+size, len(devs))
 	rows := []any{}
 	for _, d := range devs[start:end] {
-		rows = append(rows, d.listRow(proj.uid))
+		uid := proj.uid
+		if d.otherUser {
+			uid = proj.otherUID()
+		}
+		rows = append(rows, d.listRow(uid))
 	}
 	return map[string]any{
 		"devices":      rows,
@@ -368,7 +372,7 @@ func (s *Server) listUser(q url.Values, proj *project) (any, int) {
 		}
 		pageSize = n
 	}
-	devs := s.projectDevices(proj)
+	devs := slices.DeleteFunc(s.projectDevices(proj), func(d *device) bool { return d.otherUser })
 	start := min((pageNo-1)*pageSize, len(devs))
 	end := min(start+pageSize, len(devs))
 	rows := []any{}

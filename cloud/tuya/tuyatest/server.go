@@ -147,6 +147,10 @@ type project struct {
 	msg      *msgService
 }
 
+// otherUID is the uid of the second app account linked to the project
+// (the owner of the devices of SetOtherUser).
+func (p *project) otherUID() string { return "ay" + hash("other-user/" + p.accessID)[:18] }
+
 // pair is an issued access token and refresh token.
 type pair struct {
 	project     string
@@ -314,6 +318,16 @@ func (s *Server) AddUnsupported(accessID, name, category string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.newDevice(accessID, name, category, "Smart Light", []string{"switch_led"}).id
+}
+
+// SetOtherUser moves a device to a second app account linked to the
+// project: the project's list of its associated users' devices and the
+// message service still include it, the list of the project's user (the
+// uid of UserID, a tuya account's user_id) leaves it out.
+func (s *Server) SetOtherUser(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mustDevice(id).otherUser = true
 }
 
 // RemoveDevice takes a device off its project: lists leave it out, and
