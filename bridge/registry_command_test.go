@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -228,6 +229,32 @@ func TestRegistry_AnOfflineDeviceThatAnswersRelistsItsAccount(t *testing.T) {
 	h.poll(home, h.clock.Now(), relayState("A", true))
 	if len(h.relists) != 2 {
 		t.Errorf("relisted %v, want twice", h.relists)
+	}
+}
+
+// A read the cloud answers with "unknown device" (Kasa -20580: removed
+// from the account) makes the account list again, at most once a minute,
+// so the device is removed without waiting for the list interval.
+func TestRegistry_AnUnknownDeviceRelistsItsAccount(t *testing.T) {
+	h := newHarness(t, Options{}, nil, home)
+	h.list(home, plug("A", "Lamp", true), plug("B", "Fan", true))
+	gone := cloud.State{DeviceID: "A", Err: fmt.Errorf("read A: %w", cloud.ErrUnknownDevice)}
+	h.poll(home, h.clock.Now(), gone)
+	if !slices.Equal(h.relists, []string{"home"}) {
+		t.Fatalf("relisted %v, want once for home", h.relists)
+	}
+	if got := h.pub.retained["kasa2mqtt/lamp/availability"]; got != `{"state":"offline"}` {
+		t.Errorf("availability %s until the list, want offline", got)
+	}
+	h.poll(home, h.clock.Now(), gone, cloud.State{DeviceID: "B", Err: fmt.Errorf("read B: %w", cloud.ErrUnknownDevice)})
+	if len(h.relists) != 1 {
+		t.Errorf("relisted %v within the minute, want still once", h.relists)
+	}
+	h.poll(home, h.clock.Now(), cloud.State{DeviceID: "B", Err: fmt.Errorf("read B: %w", cloud.ErrUnavailable)})
+	h.clock.Advance(time.Minute)
+	h.poll(home, h.clock.Now(), cloud.State{DeviceID: "B", Err: fmt.Errorf("read B: %w", cloud.ErrUnavailable)})
+	if len(h.relists) != 1 {
+		t.Errorf("relisted %v after other read errors, want still once", h.relists)
 	}
 }
 

@@ -171,7 +171,10 @@ func (r *registry) readOK(dv *device, s *cloud.State, force bool) {
 }
 
 // readFailed counts a failed read of dv and makes it unavailable at once
-// for errors that say so, else after MissedPolls failures in a row. The
+// for errors that say so, else after MissedPolls failures in a row. A
+// device the cloud no longer knows makes its account list again (at most
+// once a minute), so that it is removed without waiting for the list
+// interval. The
 // device's error is logged once per distinct error, unless accountWide:
 // then the account's error was logged once for all its devices, and the
 // device does not log its recovery either.
@@ -188,6 +191,11 @@ func (r *registry) readFailed(dv *device, err error, accountWide bool) {
 	if errors.Is(err, cloud.ErrDeviceOffline) || errors.Is(err, cloud.ErrAuth) || errors.Is(err, cloud.ErrUnknownDevice) ||
 		errors.Is(err, cloud.ErrRefused) || dv.misses >= r.opts.MissedPolls {
 		r.setAvailable(dv, false)
+	}
+	if errors.Is(err, cloud.ErrUnknownDevice) {
+		// Removed from the account (or moved to another): the list says
+		// which, now rather than at the next list interval.
+		r.relistSoon(dv.prov)
 	}
 }
 
