@@ -281,3 +281,31 @@ func TestE2E_KasaV1AndV2InOneDaemon(t *testing.T) {
 		t.Errorf("V1 requests %d, bad V2 signatures %d", n, a.srv.BadSignatures())
 	}
 }
+
+// A V1 account whose user turned two-step verification on: the -23003
+// refusal names the change to make (api: v2) in bridge/info, in one
+// bridge/event and in the log, and the password is sent once.
+func TestE2E_KasaV1With2FASaysSetAPIV2(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "mochi")
+	h.addFleet()
+	h.fake.Require2FA(user, true)
+	h.cfg.Poll.DeviceListInterval = 500 * time.Millisecond
+	h.start()
+
+	const change = "set api: v2 on this account"
+	if info := h.waitAccountStatus(0, map[string]string{"home": "auth_error"}); !strings.Contains(info, change) {
+		t.Errorf("bridge/info does not name the change:\n%s", info)
+	}
+	h.rec.waitMsg(0, base+"/bridge/event", func(p string) bool {
+		return strings.Contains(p, `"type":"account_error"`) && strings.Contains(p, change)
+	})
+	eventually(t, "a log line naming the change", func() bool { return h.logged(zapcore.ErrorLevel, change) })
+	h.waitFailedCalls("home", h.failedCalls("home")+3)
+	if n := h.countMsgs(base+"/bridge/event", `"type":"account_error"`, `"account":"home"`); n != 1 {
+		t.Errorf("%d account_error events, want 1", n)
+	}
+	if n := h.fake.Calls("login"); n != 1 {
+		t.Errorf("%d login attempts, want 1", n)
+	}
+}
