@@ -121,7 +121,13 @@ func (s *session) login(ctx context.Context, password string) error {
 	return s.flight.Exclusive(ctx, func() error { return s.passwordLogin(ctx, password, true) })
 }
 
-// doRenew tries the refresh token, then the configured password.
+// doRenew tries the refresh token, then the configured password. A
+// refresh that failed for a reason that says nothing about the refresh
+// token (the cloud unreachable, failing or busy, a rate limit) ends the
+// renewal with that error: the next call refreshes again. A password login
+// would send the credentials on any error (reference §6.2), and for an
+// account with two-step verification, or without a password, end in a
+// sticky "login needed" while the refresh token is still good.
 func (s *session) doRenew(ctx context.Context) error {
 	s.mu.Lock()
 	st := s.st
@@ -132,8 +138,11 @@ func (s *session) doRenew(ctx context.Context) error {
 		if err == nil {
 			return nil
 		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("account %q: %w", s.account, err)
+		if ctx.Err() != nil || errors.Is(err, cloud.ErrUnavailable) || errors.Is(err, cloud.ErrRateLimited) {
+			if ctx.Err() == nil {
+				s.log.Info("kasa token refresh failed; the next call tries again", zap.Error(err))
+			}
+			return fmt.Errorf("account %q: refresh the token: %w", s.account, err)
 		}
 		s.log.Info("kasa token refresh failed, trying a password login", zap.Error(err))
 		if code, ok := apiCode(err); ok && (code == codeRefreshExpired || code == codeRefreshIncorrect) {

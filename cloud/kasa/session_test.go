@@ -224,6 +224,34 @@ func TestTokenExpiry_RefreshFailsFallsBackToPassword(t *testing.T) {
 	}
 }
 
+// V1 too: a refresh the cloud could not serve this time leaves a
+// passwordless account (the recommended setup) running on its refresh
+// token, with no "login needed" and no password login.
+func TestTokenExpiry_TransientRefreshFailure(t *testing.T) {
+	e := newEnv(t)
+	plug := e.srv.AddPlug(testUser, "Lamp", "HS103(US)")
+	if err := e.provider().Login(ctxT(t), testPassword); err != nil {
+		t.Fatal(err)
+	}
+	daemon := e.provider(func(o *kasa.Options) { o.Password = "" })
+	mustList(t, e, daemon)
+	e.srv.ExpireTokens()
+	e.srv.ResetCalls()
+	e.srv.FailNext("refreshToken", 1, -20003)
+	_, err := daemon.ListDevices(ctxT(t))
+	e.track(err)
+	wantErrIs(t, err, cloud.ErrUnavailable)
+	if errors.Is(err, cloud.ErrLoginNeeded) {
+		t.Fatalf("err = %v: a busy cloud is no reason for a person to log in", err)
+	}
+	if st := mustRead(t, e, daemon, plug)[plug]; st.Err != nil || !st.Online {
+		t.Errorf("after the cloud recovered: %+v", st)
+	}
+	if r, l := e.srv.Calls("refreshToken"), e.srv.Calls("login"); r != 2 || l != 0 {
+		t.Errorf("refreshToken %d, login %d; want 2 and 0", r, l)
+	}
+}
+
 func TestTokenExpiry_NoPassword(t *testing.T) {
 	e := newEnv(t)
 	plug := e.srv.AddPlug(testUser, "Lamp", "HS103(US)")

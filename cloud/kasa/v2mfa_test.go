@@ -2,6 +2,7 @@ package kasa_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -183,5 +184,42 @@ func TestV1_MFANeedsV2(t *testing.T) {
 	p := e.provider()
 	if _, err := p.RequestMFACode(ctxT(t), testPassword, kasa.MFAEmail); err == nil || !strings.Contains(err.Error(), "api: v2") {
 		t.Errorf("RequestMFACode on V1: %v", err)
+	}
+}
+
+// A refresh that fails for a reason that says nothing about the refresh
+// token (the cloud failing or busy, a rate limit) is no reason for a
+// password login, which a 2FA account answers with a code request and so
+// a sticky "login needed" that only a person could end: the call fails as
+// the outage it is, and the next one refreshes.
+func TestV2MFA_TransientRefreshFailureNeedsNoPerson(t *testing.T) {
+	for name, refusal := range map[string]int{"server error": -20000, "server busy": -20003, "rate limited": -20004} {
+		for _, password := range []string{"", testPassword} {
+			t.Run(fmt.Sprintf("%s, password %v", name, password != ""), func(t *testing.T) {
+				e := newV2Env(t)
+				e.srv.Require2FA(testUser, true)
+				plug := e.srv.AddPlug(testUser, "Lamp", "HS103(US)")
+				login := e.provider(v2Options(e))
+				code := loginWithCode(t, e, login, kasa.MFAEmail)
+				if err := login.CompleteMFA(ctxT(t), kasa.MFAEmail, code); err != nil {
+					t.Fatal(err)
+				}
+				daemon := e.provider(v2Options(e), func(o *kasa.Options) { o.Password = password })
+				mustRead(t, e, daemon, plug)
+
+				e.srv.ExpireTokens()
+				e.srv.ResetCalls()
+				e.srv.FailNext("refreshToken", 1, refusal)
+				_, err := daemon.ListDevices(ctxT(t))
+				e.track(err)
+				if errors.Is(err, cloud.ErrLoginNeeded) || errors.Is(err, cloud.ErrAuth) {
+					t.Fatalf("a transient refresh failure ended in %v", err)
+				}
+				mustRead(t, e, daemon, plug)
+				if l := e.srv.Calls("login"); l != 0 {
+					t.Errorf("%d password logins for a transient refresh failure, want 0", l)
+				}
+			})
+		}
 	}
 }
