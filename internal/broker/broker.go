@@ -167,6 +167,9 @@ func (b *Broker) setUp(opts Options, log *zap.Logger) error {
 	if err := srv.AddHook(&packetLimitHook{max: srv.Options.Capabilities.MaximumPacketSize}, nil); err != nil {
 		return fmt.Errorf("broker: packet limit hook: %w", err)
 	}
+	if err := srv.AddHook(new(packetIDHook), nil); err != nil {
+		return fmt.Errorf("broker: packet id hook: %w", err)
+	}
 	if opts.StateFile != "" {
 		if err := addStorage(srv, opts.StateFile, log); err != nil {
 			return err
