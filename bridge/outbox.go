@@ -50,11 +50,15 @@ type outbox struct {
 	queue   []string           // keys in send order
 	pending map[string]message // key -> newest message
 	seq     uint64             // makes non-retained keys unique
+	peak    int                // the longest the queue was since it was last empty
 	wake    chan struct{}
 }
 
 const (
-	maxQueue       = 100_000
+	maxQueue = 100_000
+	// shrinkAbove is the queue length above which a drained queue's
+	// storage is given back.
+	shrinkAbove    = 1024
 	publishTimeout = 5 * time.Second
 	// packetOverhead bounds a PUBLISH packet's bytes besides topic and
 	// payload (fixed header, lengths, packet id, MQTT 5 properties).
@@ -101,6 +105,7 @@ func (o *outbox) put(m message) {
 			return
 		}
 		o.queue = append(o.queue, key)
+		o.peak = max(o.peak, len(o.queue))
 	} else if m.retained && len(m.payload) == 0 {
 		if i := slices.Index(o.queue, key); i >= 0 {
 			o.queue = append(slices.Delete(o.queue, i, i+1), key)
@@ -125,6 +130,12 @@ func (o *outbox) pop() (message, bool) {
 	o.queue = o.queue[1:]
 	m := o.pending[key]
 	delete(o.pending, key)
+	if len(o.queue) == 0 && o.peak > shrinkAbove {
+		// Drained after a burst (the start, a replay): a Go map keeps the
+		// room of its largest size, a megabyte or two for thousands of
+		// devices; start small again.
+		o.pending, o.queue, o.peak = map[string]message{}, nil, 0
+	}
 	return m, true
 }
 
