@@ -24,6 +24,20 @@ func holdWrites(t *testing.T) {
 	t.Cleanup(func() { flushDelay = old })
 }
 
+// heldBroker starts a broker on a new state file whose batches are written
+// only when the test says so (holdWrites), with a client connected.
+func heldBroker(t *testing.T) (*Broker, paho.Client, string) {
+	t.Helper()
+	holdWrites(t)
+	file := filepath.Join(t.TempDir(), "broker.db")
+	b, err := Start(Options{Listen: "127.0.0.1:0", StateFile: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return b, connectClient(t, b.Addr(), "publisher", true, nil), file
+}
+
 // retainedAfterRestart starts a broker on file and returns the retained
 // payload of each topic ("" when there is none).
 func retainedAfterRestart(t *testing.T, file string, topics ...string) map[string]string {
@@ -53,13 +67,7 @@ func publishRetained(t *testing.T, c paho.Client, topic, payload string) {
 // flushDelay of changes, docs/broker.md) and nothing before it, and the
 // file stays readable.
 func TestCrashLosesOnlyTheUnwrittenBatch(t *testing.T) {
-	holdWrites(t)
-	file := filepath.Join(t.TempDir(), "broker.db")
-	b, err := Start(Options{Listen: "127.0.0.1:0", StateFile: file})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := connectClient(t, b.Addr(), "publisher", true, nil)
+	b, c, file := heldBroker(t)
 	publishRetained(t, c, "a", "1")
 	publishRetained(t, c, "gone", "soon")
 	if err := b.store.w.Flush(); err != nil { // the batch's time came
@@ -88,13 +96,7 @@ func TestCrashLosesOnlyTheUnwrittenBatch(t *testing.T) {
 // the newest on disk, a clear in a later batch removes the record, and a
 // clean stop writes what is pending.
 func TestBatchKeepsTheNewest(t *testing.T) {
-	holdWrites(t)
-	file := filepath.Join(t.TempDir(), "broker.db")
-	b, err := Start(Options{Listen: "127.0.0.1:0", StateFile: file})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := connectClient(t, b.Addr(), "publisher", true, nil)
+	b, c, file := heldBroker(t)
 	publishRetained(t, c, "cleared", "x")
 	if err := b.store.w.Flush(); err != nil {
 		t.Fatal(err)
