@@ -175,6 +175,19 @@ func profileCPU(addr, dir string, d time.Duration) {
 	fetch(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(d.Seconds())), filepath.Join(dir, "cpu.pprof"))
 }
 
+// profileStart fetches a CPU profile of the first d after start (as soon
+// as the operations endpoint answers) into dir/cpu-start.pprof.
+func profileStart(addr, dir string, d time.Duration) {
+	for range 100 {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	fetch(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(d.Seconds())), filepath.Join(dir, "cpu-start.pprof"))
+}
+
 // saveHeap fetches a heap profile into dir/heap.pprof.
 func saveHeap(addr, dir string) {
 	fetch("http://"+addr+"/debug/pprof/heap", filepath.Join(dir, "heap.pprof"))

@@ -178,6 +178,9 @@ func run(o options) error {
 	peak := p.sampleRSS(stopSampling)
 	r := result{devices: o.devices + o.tuya, entities: c.entities}
 
+	if o.pprof {
+		go profileStart(cfg.httpAddr, dir, 6*time.Second)
+	}
 	w, err := watch(cfg.brokerAddr, start.Add(time.Minute))
 	if err != nil {
 		return err
