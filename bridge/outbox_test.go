@@ -2,11 +2,19 @@ package bridge
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"slices"
+	"strconv"
+	"sync"
 	"testing"
+	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/kasa2mqtt/kasa2mqtt/internal/broker"
 )
 
 // drain pops everything queued, as "topic=payload".
@@ -108,5 +116,75 @@ func TestOutboxCoalescedKeepsTheNewestRemoval(t *testing.T) {
 	m, ok := o.pop()
 	if !ok || string(m.payload) != "2" || m.removal == nil || m.removal.seq != 2 {
 		t.Errorf("popped %q with %+v, want the newest payload and its removal", m.payload, m.removal)
+	}
+}
+
+// The outbox keeps several publications awaiting their acknowledgement
+// (publishWindow) and still delivers everything in the order it was
+// queued, and hands every acknowledged one to sent in that order.
+func TestOutboxDeliversInOrderThroughARealBroker(t *testing.T) {
+	brk, err := broker.Start(broker.Options{Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer brk.Close()
+	w := watch(t, brk.URL())
+	client := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + brk.Addr()).SetClientID("bridge"))
+	if err := waitToken(t.Context(), client.Connect(), 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	defer client.Disconnect(0)
+	o := newOutbox(client, func() bool { return true }, zap.NewNop())
+	var mu sync.Mutex
+	var sent []string
+	o.sent = func(m message) {
+		mu.Lock()
+		sent = append(sent, m.topic+"="+string(m.payload))
+		mu.Unlock()
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go o.run(ctx)
+
+	const n = 20 * publishWindow
+	var want []string
+	for i := range n {
+		topic, retained := "seq", i%2 == 0 // an event stream and retained topics, interleaved
+		if retained {
+			topic = fmt.Sprintf("r/%d", i)
+		}
+		o.put(message{topic: topic, payload: []byte(strconv.Itoa(i)), retained: retained})
+		want = append(want, topic+"="+strconv.Itoa(i))
+	}
+	guard := time.After(30 * time.Second) // against a hang, not a timing
+	for {
+		w.mu.Lock()
+		got := len(w.msgs)
+		w.mu.Unlock()
+		if got >= n {
+			break
+		}
+		select {
+		case <-w.more:
+		case <-guard:
+			t.Fatalf("the subscriber got %d of %d messages", got, n)
+		}
+	}
+	w.mu.Lock()
+	var got []string
+	for _, m := range w.msgs {
+		got = append(got, m.Topic()+"="+string(m.Payload()))
+	}
+	w.mu.Unlock()
+	if !slices.Equal(got, want) {
+		t.Errorf("the subscriber got the messages in another order than they were queued")
+	}
+	cancel()
+	mu.Lock()
+	defer mu.Unlock()
+	// All n were published; at most a window's worth awaits its PUBACK.
+	if len(sent) < n-publishWindow || len(sent) > n || !slices.Equal(sent, want[:len(sent)]) {
+		t.Errorf("sent was told of %d acknowledged messages (want at least %d), in the queued order: %v",
+			len(sent), n-publishWindow, len(sent) <= n && slices.Equal(sent, want[:len(sent)]))
 	}
 }

@@ -36,6 +36,10 @@ func TestReliability_FailedCommandCallsAreRetriedInOrder(t *testing.T) {
 	h.start()
 	lamp := h.deviceTopic(0, f.lamp)
 	h.rec.waitMsg(0, base+"/"+lamp+"/availability", contains(`"online"`))
+	// The first round of reads (four devices, the strip's outlet meters
+	// last) ends before the faults are armed, so that they hit the
+	// commands, not a read still under way.
+	eventually(t, "the first round of reads", func() bool { return h.polls("home") >= 4 })
 
 	h.fake.FailHTTP(1, http.StatusServiceUnavailable)
 	h.fake.FailNext("passthrough", 1, -20002) // "Request timeout"

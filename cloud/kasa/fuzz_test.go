@@ -3,6 +3,7 @@ package kasa
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"net/url"
 	"regexp"
@@ -72,6 +73,66 @@ func FuzzParsePassthroughResult(f *testing.F) {
 				_ = deviceCaps(si, "")
 			}
 			checkReading(t, m)
+		}
+	})
+}
+
+// FuzzResponseDataFastPath: the one-pass reading of responseData gives
+// what reading it level by level gives, for any result.
+func FuzzResponseDataFastPath(f *testing.F) {
+	for _, seed := range []string{
+		`{"responseData":"{\"system\":{}}"}`, `{"responseData":{"system":{}}}`, `{"responseData":null}`,
+		`{"responseData":"a","other":1}`, `{"responseData":"a","responseData":"b"}`, `{"responsedata":"x"}`,
+		`{"other":"x"}`, `{}`, `null`, `"x"`, ` {"responseData":"\u00e9\"q\""} `,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, result []byte) {
+		got, gerr := responseData(result)
+		want, werr := responseDataLenient(result)
+		if fmt.Sprint(gerr) != fmt.Sprint(werr) || string(got) != string(want) {
+			t.Fatalf("responseData(%q) = %q, %v; level by level %q, %v", result, got, gerr, want, werr)
+		}
+	})
+}
+
+// FuzzDeviceResponseFastPath: the one-pass decoding of a device's answer
+// gives exactly the answers (maps and errors) of the lenient module by
+// module decoding, for any responseData.
+func FuzzDeviceResponseFastPath(f *testing.F) {
+	for _, seed := range []string{
+		`{"system":{"get_sysinfo":{"relay_state":1,"err_code":0}},"emeter":{"get_realtime":{"power_mw":1000}}}`,
+		`{"emeter":{"err_code":-1,"err_msg":"module not support"}}`,
+		`{"emeter":{"err_code":{"x":{}},"get_realtime":{}}}`,
+		`{"system":{"get_sysinfo":{"err_code":"x"}}}`,
+		`{"system":null,"emeter":{"get_realtime":null}}`,
+		`{"system":{"get_sysinfo":{}},"system":{"set_relay_state":{"err_code":-3}}}`,
+		`{"system":{"get_sysinfo":[]}}`, ` {"system":{}} `, `{}`, `[]`, `null`,
+	} {
+		f.Add([]byte(seed))
+	}
+	calls := [][2]string{{"system", "get_sysinfo"}, {"emeter", "get_realtime"}, {"system", "set_relay_state"},
+		{"emeter", "err_code"}, {"x", "get"}}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		q, _ := json.Marshal(string(doc))
+		fast, err := parsePassthroughResult(json.RawMessage(`{"responseData":` + string(q) + `}`))
+		if err != nil {
+			if lenient, ok := jsonv.Object(doc); ok {
+				t.Fatalf("refused %q, which the lenient decoding reads as %v: %v", doc, lenient, err)
+			}
+			return
+		}
+		raw, ok := jsonv.Object(fast.doc) // doc as the string carried it (invalid UTF-8 replaced)
+		if !ok {
+			t.Fatalf("accepted %q, which is not a JSON object", doc)
+		}
+		slow := &deviceResponse{doc: fast.doc, raw: raw}
+		for _, c := range calls {
+			got, gerr := fast.result(c[0], c[1])
+			want, werr := slow.result(c[0], c[1])
+			if fmt.Sprint(gerr) != fmt.Sprint(werr) || fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("%s.%s of %q: %v, %v; the lenient decoding gives %v, %v", c[0], c[1], doc, got, gerr, want, werr)
+			}
 		}
 	})
 }

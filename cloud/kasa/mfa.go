@@ -128,6 +128,14 @@ func IsWrongCode(err error) bool {
 	return ok && (code == codeWrongCode || code == codeCodeExpired)
 }
 
+// IsExpiredCode reports whether err is the cloud refusing a verification
+// code as no longer valid (-20676): typing it again cannot help, a new
+// code may.
+func IsExpiredCode(err error) bool {
+	code, ok := apiCode(err)
+	return ok && code == codeCodeExpired
+}
+
 type v2CodeRequest struct {
 	AppType       string `json:"appType"`
 	CloudPassword string `json:"cloudPassword"`

@@ -586,7 +586,7 @@ func (p *Provider) authCall(ctx context.Context, endpoint, method string, params
 }
 
 // passthrough sends one requestData to a device and decodes the answer.
-func (p *Provider) passthrough(ctx context.Context, ref devRef, req deviceRequest) (deviceResponse, error) {
+func (p *Provider) passthrough(ctx context.Context, ref devRef, req deviceRequest) (*deviceResponse, error) {
 	if ref.refused != nil {
 		return nil, ref.refused
 	}

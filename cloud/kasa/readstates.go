@@ -147,7 +147,7 @@ func (p *Provider) readGroup(ctx context.Context, g *readGroup, states []cloud.S
 		req.add(moduleBulbEmeter, "get_realtime", nil)
 	}
 	var si *sysinfo
-	resp, err := withSlot(ctx, sem, func() (deviceResponse, error) { return p.passthrough(ctx, g.ref, req) })
+	resp, err := withSlot(ctx, sem, func() (*deviceResponse, error) { return p.passthrough(ctx, g.ref, req) })
 	if err == nil {
 		var m map[string]json.RawMessage
 		if m, err = resp.result("system", "get_sysinfo"); err == nil {
@@ -222,7 +222,7 @@ func (p *Provider) readOutletMeters(ctx context.Context, ref devRef, outlets []o
 	for _, o := range outlets {
 		wg.Go(func() {
 			req := newRequest("emeter", "get_realtime", nil).forChild(o.wire)
-			resp, err := withSlot(ctx, sem, func() (deviceResponse, error) { return p.passthrough(ctx, ref, req) })
+			resp, err := withSlot(ctx, sem, func() (*deviceResponse, error) { return p.passthrough(ctx, ref, req) })
 			var m map[string]json.RawMessage
 			if err == nil {
 				m, err = resp.result("emeter", "get_realtime")

@@ -224,10 +224,11 @@ func TestTokenExpiry_RefreshFailsFallsBackToPassword(t *testing.T) {
 	}
 }
 
-// V1 too: a refresh the cloud could not serve this time leaves a
-// passwordless account (the recommended setup) running on its refresh
-// token, with no "login needed" and no password login.
-func TestTokenExpiry_TransientRefreshFailure(t *testing.T) {
+// expiredPasswordless is the recommended setup after `kasa2mqtt login`: a
+// provider without a password on the stored tokens, with a plug listed;
+// then the token expires.
+func expiredPasswordless(t *testing.T) (*env, *kasa.Provider, string) {
+	t.Helper()
 	e := newEnv(t)
 	plug := e.srv.AddPlug(testUser, "Lamp", "HS103(US)")
 	if err := e.provider().Login(ctxT(t), testPassword); err != nil {
@@ -236,6 +237,14 @@ func TestTokenExpiry_TransientRefreshFailure(t *testing.T) {
 	daemon := e.provider(func(o *kasa.Options) { o.Password = "" })
 	mustList(t, e, daemon)
 	e.srv.ExpireTokens()
+	return e, daemon, plug
+}
+
+// V1 too: a refresh the cloud could not serve this time leaves a
+// passwordless account (the recommended setup) running on its refresh
+// token, with no "login needed" and no password login.
+func TestTokenExpiry_TransientRefreshFailure(t *testing.T) {
+	e, daemon, plug := expiredPasswordless(t)
 	e.srv.ResetCalls()
 	e.srv.FailNext("refreshToken", 1, -20003)
 	_, err := daemon.ListDevices(ctxT(t))
@@ -253,14 +262,7 @@ func TestTokenExpiry_TransientRefreshFailure(t *testing.T) {
 }
 
 func TestTokenExpiry_NoPassword(t *testing.T) {
-	e := newEnv(t)
-	plug := e.srv.AddPlug(testUser, "Lamp", "HS103(US)")
-	if err := e.provider().Login(ctxT(t), testPassword); err != nil {
-		t.Fatal(err)
-	}
-	daemon := e.provider(func(o *kasa.Options) { o.Password = "" })
-	mustList(t, e, daemon)
-	e.srv.ExpireTokens()
+	e, daemon, plug := expiredPasswordless(t)
 	e.srv.ExpireRefreshTokens()
 
 	_, err := daemon.ListDevices(ctxT(t))

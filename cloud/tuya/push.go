@@ -96,7 +96,8 @@ func (p *Provider) energyByPoll() bool { return p.push.byPoll.Load() }
 // counted, logged once per kind and acknowledged, never fatal. The
 // connection is pinged every PushKeepAlive; one that answers nothing
 // between two pings is replaced. After a drop it reconnects with jittered
-// back-off (1 s doubling to 2 minutes); a refused connection (the project
+// back-off (1 s doubling to 2 minutes; a connection that ended before its
+// first keep-alive ping counts as a failed attempt); a refused connection (the project
 // has no message service, HTTP 401/403/404) is retried every 10 minutes.
 // With PushAuto a refusal is logged once as a warning that says what to
 // enable; with PushOn it is also an account problem (PushStatus.Required).

@@ -51,8 +51,12 @@ type consumer struct {
 	header http.Header
 
 	everConnected bool
+	connectedAt   time.Time
 	lostAt        time.Time
-	retries       int // failed attempts since the last connection
+	// retries counts the failed attempts, and the connections that ended
+	// before their first keep-alive ping, since the last connection that
+	// lasted.
+	retries       int
 	warnedConnect bool
 	refusedNoted  bool
 	lastFlush     time.Time
@@ -100,11 +104,29 @@ func (c *consumer) run(ctx context.Context) {
 			return
 		}
 		c.lost(err)
-		c.retries = 1
-		if !c.sleep(ctx, jittered(time.Second)) {
+		// A connection that ended before its first keep-alive ping (a
+		// service that takes the handshake and hangs up) is one more
+		// failed attempt: the back-off goes on growing instead of
+		// reconnecting every second.
+		if c.s.clock.Now().Sub(c.connectedAt) < c.s.keepAlive {
+			c.retries++
+		} else {
+			c.retries = 1
+		}
+		if !c.sleep(ctx, c.backoff()) {
 			return
 		}
 	}
+}
+
+// backoff is the wait before the next attempt after c.retries failed ones:
+// 1 s doubling to pushRetryMax, jittered.
+func (c *consumer) backoff() time.Duration {
+	d := time.Second
+	for i := 1; i < c.retries && d < pushRetryMax; i++ {
+		d *= 2
+	}
+	return jittered(min(d, pushRetryMax))
 }
 
 // dial opens the consumer WebSocket. A refused handshake (401, 403, 404)
@@ -153,11 +175,7 @@ func (c *consumer) failed(err error) time.Duration {
 		c.log.Debug("tuya push reconnect failed", zap.Int("attempt", c.retries), zap.Error(err))
 	}
 	c.status(false, "", s.clock.Now())
-	d := time.Second
-	for i := 1; i < c.retries && d < pushRetryMax; i++ {
-		d *= 2
-	}
-	return jittered(min(d, pushRetryMax))
+	return c.backoff()
 }
 
 // connected records a new connection: one line for the first, one for
@@ -181,7 +199,7 @@ func (c *consumer) connected() {
 			c.obs.PushReconnect(ProviderKind, c.p.account)
 		}
 	}
-	c.everConnected, c.lostAt, c.retries, c.refusedNoted = true, time.Time{}, 0, false
+	c.everConnected, c.connectedAt, c.lostAt, c.refusedNoted = true, now, time.Time{}, false
 	c.status(true, "", now)
 }
 

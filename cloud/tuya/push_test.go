@@ -9,6 +9,7 @@ import (
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/tuya"
 	"github.com/kasa2mqtt/kasa2mqtt/cloud/tuya/tuyatest"
+	"github.com/kasa2mqtt/kasa2mqtt/internal/clock/clocktest"
 )
 
 // A button press on a metered plug arrives as one State built exactly like
@@ -330,6 +331,45 @@ func TestPush_DropAndStallReconnect(t *testing.T) {
 	}
 	if obs.reconnects != 2 {
 		t.Errorf("%d reconnects counted, want 2", obs.reconnects)
+	}
+}
+
+// A message service that takes every connection and hangs up at once (a
+// flapping connection) is not hammered: each connection that ends before
+// its first keep-alive ping lengthens the wait before the next, as a
+// failed attempt does (1 s doubling to 2 minutes, jittered).
+func TestPush_FlappingConnectionBacksOff(t *testing.T) {
+	e := newEnv(t)
+	e.srv.AddPlug(testAccessID, "Lamp", false)
+	clk := clocktest.New(time.Now())
+	p := e.provider(withPush(e, tuya.PushAuto), func(o *tuya.Options) { o.Clock, o.PushKeepAlive = clk, time.Hour })
+	mustList(t, e, p)
+	e.srv.HangUpPush(testAccessID, true)
+	runPush(t, p)
+
+	// reconnectWait waits for the consumer to sleep before its next
+	// attempt (the one armed timer, sooner than the keep-alive ping).
+	reconnectWait := func() time.Duration {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			if at, ok := clk.Next(); ok && clk.Armed() == 1 && at.Sub(clk.Now()) < time.Hour {
+				return at.Sub(clk.Now())
+			}
+		}
+		t.Fatal("no reconnect wait armed")
+		return 0
+	}
+	var waits []time.Duration
+	for range 8 {
+		d := reconnectWait()
+		waits = append(waits, d)
+		clk.Advance(d)
+	}
+	if last := waits[len(waits)-1]; last < 30*time.Second {
+		t.Errorf("waits between reconnects to a service that hangs up %v: want them growing to a minute or two", waits)
+	}
+	if n := e.srv.PushStats(testAccessID).HungUp; n < 7 || n > 9 {
+		t.Errorf("%d connections hung up, want one per wait", n)
 	}
 }
 

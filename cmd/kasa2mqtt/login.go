@@ -16,8 +16,8 @@ import (
 // loginTimeout bounds each cloud step of a login.
 const loginTimeout = 30 * time.Second
 
-// maxCodeTries is how often `login` asks again for a code the cloud
-// refused as wrong or expired.
+// maxCodeTries is how often `login` asks for a code the cloud refuses as
+// wrong or expired (for an expired one it requests a new code first).
 const maxCodeTries = 3
 
 // loginCmd asks for the password of each account that logs in with one
@@ -153,6 +153,18 @@ func (l *loginRun) account(a *providers.Account) int {
 		if !c.WrongCode(err) || try == maxCodeTries {
 			accountError(l.e, a.Provider, err)
 			return exitError
+		}
+		if c.Expired != nil && c.Expired(err) {
+			// Typing it again cannot help: ask the cloud for a new one.
+			if err := l.step(func(ctx context.Context) (err error) {
+				where, err = c.Request(ctx, pw, method)
+				return err
+			}); err != nil {
+				accountError(l.e, a.Provider, err)
+				return exitError
+			}
+			fmt.Fprintf(l.e.stderr, "That code is no longer valid; a new one was sent to %s.\n", where)
+			continue
 		}
 		fmt.Fprintf(l.e.stderr, "The cloud did not accept that code (%v). Try again.\n", err)
 	}

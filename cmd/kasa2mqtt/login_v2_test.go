@@ -109,6 +109,30 @@ func TestLoginV2_Interactive(t *testing.T) {
 	}
 }
 
+// A code that is no longer valid (-20676, e.g. the person took too long)
+// cannot be typed right again: login asks the cloud for a new one, the
+// same way, says where it went and asks for it.
+func TestLoginV2_ExpiredCodeSendsANewOne(t *testing.T) {
+	fake := newV2Fake(t)
+	path, _ := writeV2Config(t, fake)
+	s := startCLI(t, "login", "-c", path, "-account", "home")
+	s.write(testPass + "\nemail\n")
+	s.waitPrompt("Verification code: ")
+	old, _, _ := fake.MFACode(testUser)
+	fake.ExpireMFACodes()
+	s.write(old + "\n")
+	s.waitPrompt("a new one was sent to the e-mail address of " + testUser)
+	s.waitPrompt("Verification code: ")
+	fresh, typ, _ := fake.MFACode(testUser)
+	if fresh == old || typ != 2 {
+		t.Fatalf("no new e-mail code (%q by %d)", fresh, typ)
+	}
+	s.write(fresh + "\n")
+	if code := s.wait(); code != exitOK || !strings.HasPrefix(s.output(), "Logged in.") {
+		t.Fatalf("exit %d, stdout %q\n%s", code, s.output(), s.errOutput())
+	}
+}
+
 // Three wrong codes end the login with the cloud's reason.
 func TestLoginV2_ThreeWrongCodes(t *testing.T) {
 	fake := newV2Fake(t)

@@ -30,6 +30,7 @@ func runCmd(ctx context.Context, e env) int {
 		return exitConfig
 	}
 	defer func() { _ = log.Sync() }()
+	defer daemon.TuneGC()()
 	m := &daemon.Main{Config: cfg, Logger: log, Levels: levels, HTTPClient: e.httpClient}
 	err = m.Run(ctx)
 	switch {

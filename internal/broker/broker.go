@@ -50,6 +50,7 @@ type Broker struct {
 	addr    string
 	tlsAddr string
 	wsAddr  string
+	store   *storageHook // nil without a state file
 
 	closeOnce sync.Once
 	closeErr  error
@@ -170,8 +171,11 @@ func (b *Broker) setUp(opts Options, log *zap.Logger) error {
 	if err := srv.AddHook(new(packetIDHook), nil); err != nil {
 		return fmt.Errorf("broker: packet id hook: %w", err)
 	}
+	if err := srv.AddHook(new(topicCopyHook), nil); err != nil {
+		return fmt.Errorf("broker: topic copy hook: %w", err)
+	}
 	if opts.StateFile != "" {
-		if err := addStorage(srv, opts.StateFile, log); err != nil {
+		if b.store, err = addStorage(srv, opts.StateFile, log); err != nil {
 			return err
 		}
 	}

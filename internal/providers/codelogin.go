@@ -25,6 +25,9 @@ type CodeLogin struct {
 	// WrongCode reports whether err says the code was wrong or has
 	// expired, so that asking the person again may help.
 	WrongCode func(err error) bool
+	// Expired reports whether err says the code is no longer valid, so
+	// that only a new code (Request again) can help; nil means never.
+	Expired func(err error) bool
 }
 
 // The ways a CodeLogin sends a code.

@@ -96,5 +96,6 @@ func kasaCodeLogin(p *kasa.Provider) *CodeLogin {
 			return p.CompleteMFA(ctx, m, code)
 		},
 		WrongCode: kasa.IsWrongCode,
+		Expired:   kasa.IsExpiredCode,
 	}
 }

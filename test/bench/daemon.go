@@ -65,15 +65,20 @@ type daemonConfig struct {
 	pprof                bool
 	maxPacket            int  // mqtt.embedded.max_packet_size (0: the daemon's default)
 	noPersistence        bool // mqtt.embedded.persistence: false
+	external             bool // brokerAddr is an external broker (mqtt.server)
 }
 
 func (c daemonConfig) yaml() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "mqtt:\n  client_id: kasa2mqtt-bench\n  embedded:\n    listen: %q\n", c.brokerAddr)
-	if c.maxPacket > 0 {
+	if c.external {
+		fmt.Fprintf(&b, "mqtt:\n  client_id: kasa2mqtt-bench\n  server: \"mqtt://%s\"\n", c.brokerAddr)
+	} else {
+		fmt.Fprintf(&b, "mqtt:\n  client_id: kasa2mqtt-bench\n  embedded:\n    listen: %q\n", c.brokerAddr)
+	}
+	if c.maxPacket > 0 && !c.external {
 		fmt.Fprintf(&b, "    max_packet_size: %d\n", c.maxPacket)
 	}
-	if c.noPersistence {
+	if c.noPersistence && !c.external {
 		b.WriteString("    persistence: false\n")
 	}
 	b.WriteString("homeassistant:\n  enabled: true\naccounts:\n")
@@ -170,6 +175,19 @@ func profileCPU(addr, dir string, d time.Duration) {
 	fetch(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(d.Seconds())), filepath.Join(dir, "cpu.pprof"))
 }
 
+// profileStart fetches a CPU profile of the first d after start (as soon
+// as the operations endpoint answers) into dir/cpu-start.pprof.
+func profileStart(addr, dir string, d time.Duration) {
+	for range 100 {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	fetch(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(d.Seconds())), filepath.Join(dir, "cpu-start.pprof"))
+}
+
 // saveHeap fetches a heap profile into dir/heap.pprof.
 func saveHeap(addr, dir string) {
 	fetch("http://"+addr+"/debug/pprof/heap", filepath.Join(dir, "heap.pprof"))
@@ -191,4 +209,80 @@ func fetch(url, path string) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		fmt.Fprintln(os.Stderr, "bench: pprof:", err)
 	}
+}
+
+// rssSample is one reading of the process's resident memory, in KiB.
+type rssSample struct{ rss, anon, file int }
+
+func (s rssSample) String() string {
+	return fmt.Sprintf("%.1f MB (anon %.1f, file %.1f)", float64(s.rss)/1024, float64(s.anon)/1024, float64(s.file)/1024)
+}
+
+// rss reads VmRSS, RssAnon and RssFile.
+func (p proc) rss() (rssSample, error) {
+	var s rssSample
+	var err error
+	if s.rss, err = p.memKB("VmRSS"); err != nil {
+		return s, err
+	}
+	if s.anon, err = p.memKB("RssAnon"); err != nil {
+		return s, err
+	}
+	s.file, err = p.memKB("RssFile")
+	return s, err
+}
+
+// sampleRSS reads the process's RSS every 50 ms until stop is closed and
+// returns the largest sample: what VmHWM does not say is how much of the
+// peak was anonymous (the Go heap and stacks) and how much was file pages
+// (the binary, the broker's mmapped state file).
+func (p proc) sampleRSS(stop <-chan struct{}) <-chan rssSample {
+	out := make(chan rssSample, 1)
+	go func() {
+		var peak rssSample
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if s, err := p.rss(); err == nil && s.rss > peak.rss {
+				peak = s
+			}
+			select {
+			case <-stop:
+				out <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return out
+}
+
+// startMosquitto runs Mosquitto (in PATH or /usr/sbin) on addr, in memory
+// only, for -mosquitto: the daemon then runs without its embedded broker.
+func startMosquitto(addr, dir string) (stop func(), err error) {
+	bin, err := exec.LookPath("mosquitto")
+	if err != nil {
+		bin = "/usr/sbin/mosquitto"
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	conf := filepath.Join(dir, "mosquitto.conf")
+	text := fmt.Sprintf("listener %s %s\nallow_anonymous true\npersistence false\n", port, host)
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "-c", conf)
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("mosquitto: %w", err)
+	}
+	for range 100 { // until it listens
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }, nil
 }

@@ -36,6 +36,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -53,6 +54,8 @@ type options struct {
 	header        bool
 	maxPacket     int
 	persistence   bool
+	env           string
+	mosquitto     bool
 }
 
 func main() {
@@ -75,6 +78,8 @@ func main() {
 	flag.BoolVar(&o.header, "header", true, "print the table header")
 	flag.IntVar(&o.maxPacket, "max-packet", 0, "mqtt.embedded.max_packet_size (0: the daemon's default, 8 MiB)")
 	flag.BoolVar(&o.persistence, "persistence", true, "mqtt.embedded.persistence (the embedded broker writes every retained message to disk)")
+	flag.StringVar(&o.env, "env", "", "environment variables for the daemon only, space-separated (e.g. \"GOMEMLIMIT=64MiB GOGC=50\")")
+	flag.BoolVar(&o.mosquitto, "mosquitto", false, "run the daemon against Mosquitto (started by the benchmark, not measured) instead of its embedded broker: the daemon's own share")
 	flag.Parse()
 	if o.window <= 0 {
 		o.window = 2 * o.interval
@@ -125,7 +130,14 @@ func run(o options) error {
 
 	cfg := daemonConfig{brokerAddr: freePort(), httpAddr: freePort(), kasaURL: c.kasa.URL(), interval: o.interval,
 		stateDir: filepath.Join(dir, "state"), concurrency: o.concurrency, tuyaBudget: o.tuyaBudget, pprof: o.pprof,
-		maxPacket: o.maxPacket, noPersistence: !o.persistence}
+		maxPacket: o.maxPacket, noPersistence: !o.persistence, external: o.mosquitto}
+	if o.mosquitto {
+		stopBroker, err := startMosquitto(cfg.brokerAddr, dir)
+		if err != nil {
+			return err
+		}
+		defer stopBroker()
+	}
 	if c.tuya != nil {
 		cfg.tuyaURL = c.tuya.URL()
 	}
@@ -142,6 +154,9 @@ func run(o options) error {
 	fmt.Fprintf(os.Stderr, "bench: %d Kasa + %d Tuya devices (%d entities), interval %s\n", o.devices, o.tuya, c.entities, o.interval)
 	cmd := exec.Command(bin, "run", "-c", cfgPath)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if o.env != "" {
+		cmd.Env = append(os.Environ(), strings.Fields(o.env)...)
+	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return err
@@ -159,8 +174,13 @@ func run(o options) error {
 	}
 	defer stop()
 	p := proc{pid: cmd.Process.Pid}
+	stopSampling := make(chan struct{})
+	peak := p.sampleRSS(stopSampling)
 	r := result{devices: o.devices + o.tuya, entities: c.entities}
 
+	if o.pprof {
+		go profileStart(cfg.httpAddr, dir, 6*time.Second)
+	}
 	w, err := watch(cfg.brokerAddr, start.Add(time.Minute))
 	if err != nil {
 		return err
@@ -212,6 +232,10 @@ func run(o options) error {
 	r.intervals = w.intervals()
 	if r.rssPeakKB, err = p.memKB("VmHWM"); err != nil {
 		return err
+	}
+	close(stopSampling)
+	if end, err := p.rss(); err == nil {
+		fmt.Fprintf(os.Stderr, "bench: RSS at the end %s; largest sample %s\n", end, <-peak)
 	}
 	stop()
 	r.logLines = countLines(logFile.Name())
@@ -372,6 +396,9 @@ func (r result) print(o options, out *os.File) {
 	devs := fmt.Sprintf("%d", o.devices)
 	if o.tuya > 0 {
 		devs = fmt.Sprintf("%d + %d Tuya", o.devices, o.tuya)
+	}
+	if o.mosquitto {
+		devs += ", Mosquitto"
 	}
 	tuya := "–"
 	if o.tuya > 0 {

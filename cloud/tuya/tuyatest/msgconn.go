@@ -64,7 +64,10 @@ func (s *Server) serveConsumer(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader answered
 	}
 	c := &consumerConn{ws: ws, ackTimeout: ack, wake: make(chan struct{}, 1), done: make(chan struct{})}
-	if m.disabled || drop {
+	if m.disabled || drop || m.hangUp {
+		if m.hangUp {
+			m.stats.HungUp++
+		}
 		s.mu.Unlock()
 		c.close()
 		return

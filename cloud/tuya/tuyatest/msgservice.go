@@ -81,6 +81,8 @@ type MessageStats struct {
 	Connections int
 	// Pings counts keep-alive pings answered.
 	Pings int
+	// HungUp counts connections accepted and closed at once (HangUpPush).
+	HungUp int
 }
 
 // msgService is one project's message service.
@@ -93,6 +95,7 @@ type msgService struct {
 	ackTimeout time.Duration // SetAckTimeout; 0: the consumer's
 	ignoreAcks int
 	stalled    bool
+	hangUp     bool // HangUpPush
 	queue      []*queued
 	conn       *consumerConn
 	// handshakes counts accepted connections not registered yet;
@@ -194,6 +197,15 @@ func (s *Server) DropPushConnection(accessID string) {
 	} else if m.handshakes > 0 {
 		m.dropPending = true
 	}
+}
+
+// HangUpPush makes the message service, while on, accept every consumer
+// connection and close it at once: a flapping connection, as from a
+// service that takes the handshake and then hangs up.
+func (s *Server) HangUpPush(accessID string, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.svc(accessID).hangUp = on
 }
 
 // StallPush makes the connection go silent while on: nothing is
