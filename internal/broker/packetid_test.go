@@ -124,6 +124,21 @@ func publishedPayload(p rawPacket) (topic, payload string) {
 	return string(p.body[2 : 2+n]), string(p.body[2+n+2:])
 }
 
+// waitGone waits until the broker has seen client id's connection end.
+func waitGone(t *testing.T, b *Broker, id string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second) // a guard against a hang
+	for {
+		if cl, ok := b.Server().Clients.Get(id); ok && cl.Closed() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the broker did not notice %s leave", id)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // queuedForOfflineClient starts a broker, makes a persistent session for
 // "nr" subscribed to t at QoS 1, queues one message for it while it is
 // away, and reconnects it: the broker resends the queued message at once,
@@ -141,16 +156,7 @@ func queuedForOfflineClient(t *testing.T) (b *Broker, nr *rawClient, queued rawP
 	}
 	first.send(0xE0, nil) // DISCONNECT: the session stays
 	first.conn.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if cl, ok := b.Server().Clients.Get("nr"); ok && cl.Closed() {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the broker did not notice nr leave")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitGone(t, b, "nr")
 	pub, _ := dialRaw(t, b.Addr(), "pub", true)
 	pub.publishQoS1(1, "t", "queued while away")
 	if ack := pub.read(); ack.kind != 4 {
@@ -205,16 +211,7 @@ func TestPacketIDs_PublishWithTheIDOfAQueuedMessage(t *testing.T) {
 	nr.send(0xE0, nil) // leaves without acknowledging the queued message
 	nr.conn.Close()
 
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if cl, ok := b.Server().Clients.Get("nr"); ok && cl.Closed() {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the broker did not notice nr leave")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitGone(t, b, "nr")
 	again, _ := dialRaw(t, b.Addr(), "nr", false)
 	p := again.read()
 	if topic, payload := publishedPayload(p); p.kind != 3 || topic != "t" || payload != "queued while away" {
