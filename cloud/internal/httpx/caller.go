@@ -90,7 +90,7 @@ func (c *Caller) Do(ctx context.Context, r Request) ([]byte, error) {
 	}
 	defer resp.Body.Close()
 	// Read before looking at the status, so the connection can be reused.
-	data, readErr := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+	data, over, readErr := readBody(resp.Body, c.maxBody, resp.ContentLength)
 	if resp.StatusCode != http.StatusOK {
 		err := fmt.Errorf("%s: http status %q", r.Op, resp.Status)
 		switch {
@@ -110,7 +110,7 @@ func (c *Caller) Do(ctx context.Context, r Request) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", r.Op, cloud.CallFailed(ctx, cctx, c.timeout, err))
 	}
-	if int64(len(data)) > c.maxBody {
+	if over {
 		return nil, fmt.Errorf("%s: response larger than %d bytes", r.Op, c.maxBody)
 	}
 	return data, nil
