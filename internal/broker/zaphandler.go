@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"syscall"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -19,7 +20,7 @@ import (
 // mochi reports every connection that ended with an error as a warning
 // with an empty message. A client that closed its connection without a
 // DISCONNECT packet (io.EOF: a script that exits, a restarting Home
-// Assistant) is routine and logged at Debug; any other error (refused
+// Assistant; or a reset connection) is routine and logged at Debug; any other error (refused
 // credentials, a malformed or oversized packet) stays a warning, with a
 // message that says what it is about.
 type zapHandler struct {
@@ -89,7 +90,9 @@ func zapLevel(l slog.Level) zapcore.Level {
 }
 
 // isClosedByClient reports whether err is a connection the client simply
-// went away from.
+// went away from: closed, or reset (a killed process, `timeout
+// mosquitto_sub`, a laptop that went to sleep).
 func isClosedByClient(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }

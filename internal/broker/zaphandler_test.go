@@ -81,3 +81,30 @@ func TestLog_ClientGoneIsDebugRefusedLoginIsAWarning(t *testing.T) {
 		}
 	}
 }
+
+// A client whose connection is reset (a killed process: the kernel sends
+// RST) is gone like one that closed it: a debug line, not a warning.
+func TestLog_ClientResetIsDebug(t *testing.T) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	b, err := Start(Options{Listen: "127.0.0.1:0", Logger: zap.New(core)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	c, _ := dialRaw(t, b.Addr(), "killed", true)
+	conn := c.conn
+	_ = conn.(*net.TCPConn).SetLinger(0) // close with RST
+	conn.Close()
+	deadline := time.Now().Add(10 * time.Second) // a guard against a hang
+	for logs.FilterMessage("client closed its connection without DISCONNECT").Len() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no debug line for the reset connection; got %v", logs.All())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, l := range logs.All() {
+		if l.Level >= zapcore.WarnLevel {
+			t.Errorf("%v %q %v for a reset connection, want debug only", l.Level, l.Message, l.ContextMap())
+		}
+	}
+}
