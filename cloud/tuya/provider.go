@@ -110,6 +110,10 @@ type physDevice struct {
 	// reportT is the report time (ms) of each code's last pushed value:
 	// an older or repeated report of the code is not applied again.
 	reportT map[string]int64
+	// lay caches layout(), which is derived from row.Category, spec and
+	// listStatus (a light's derivation parses its colour ranges): nil
+	// until asked, and whoever changes one of those sets it to nil.
+	lay *layout
 }
 
 // codes returns the data point codes the device has: its specification's
@@ -137,8 +141,14 @@ func (d *physDevice) codes() map[string]bool {
 	return out
 }
 
+// layout is the device's layout, derived once per change of its row,
+// specification or list status. p.mu is held.
 func (d *physDevice) layout() layout {
-	return deviceLayout(d.row.Category, d.codes(), dpSource{spec: d.spec, status: d.listStatus})
+	if d.lay == nil {
+		l := deviceLayout(d.row.Category, d.codes(), dpSource{spec: d.spec, status: d.listStatus})
+		d.lay = &l
+	}
+	return *d.lay
 }
 
 // current returns the device's last known values: polled or pushed, else
@@ -439,6 +449,7 @@ func (p *Provider) updateRows(rows []listRow) {
 		}
 		d.row = r.dev
 		d.listStatus = r.status
+		d.lay = nil
 		if r.dev.Online {
 			d.offline = reachable
 		} else {
@@ -516,6 +527,7 @@ func (p *Provider) refreshSpecs(ctx context.Context) error {
 			continue
 		}
 		d.spec, d.specAt, d.specProduct = specs[i], now, d.row.ProductID
+		d.lay = nil
 		saved = true
 	}
 	p.rebuildOutletsLocked()
