@@ -100,7 +100,7 @@ func (p *Provider) SetAlias(ctx context.Context, id, alias string) error {
 		return fmt.Errorf("kasa: set alias of %q: %w", id, err)
 	}
 	module := "system"
-	if t.ref.bulb || (t.ref.info != nil && (t.ref.info.Kind == lightBulb || t.ref.info.Kind == lightStrip)) {
+	if t.ref.bulb || t.ref.info.isBulb() {
 		module = moduleBulbSystem // python-kasa IotBulb.set_alias
 	}
 	if err := p.send(ctx, t, module, "set_dev_alias", map[string]any{"alias": alias}); err != nil {

@@ -623,7 +623,7 @@ func (p *Provider) readSysinfo(ctx context.Context, ref devRef) (*sysinfo, error
 	if err != nil {
 		return nil, err
 	}
-	if si.Kind == lightBulb || si.Kind == lightStrip {
+	if si.isBulb() {
 		m, merr := resp.result(moduleBulbEmeter, "get_realtime")
 		if merr == nil {
 			si.emeter = bulbReadings(m)

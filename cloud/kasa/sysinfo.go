@@ -103,6 +103,12 @@ func parseSysinfo(m map[string]json.RawMessage) (*sysinfo, error) {
 // isStrip reports whether the device has addressable outlets.
 func (si *sysinfo) isStrip() bool { return si != nil && len(si.Children) > 0 }
 
+// isBulb reports whether si is a bulb or a light strip (IOT.SMARTBULB),
+// whose system and energy services live under smartlife.iot.common.
+func (si *sysinfo) isBulb() bool {
+	return si != nil && (si.Kind == lightBulb || si.Kind == lightStrip)
+}
+
 // hasEnergy reports whether the device (or, on a strip, each outlet) meters
 // energy: feature contains "ENE", e.g. "TIM:ENE".
 func (si *sysinfo) hasEnergy() bool {
@@ -145,7 +151,7 @@ func deviceCaps(si *sysinfo, listedType string) []cloud.Capability {
 	case !strip && si.Relay != nil:
 		caps = append(caps, cloud.CapRelay)
 	}
-	if !strip && si.Kind != lightBulb && si.Kind != lightStrip && si.hasEnergy() {
+	if !strip && !si.isBulb() && si.hasEnergy() {
 		caps = append(caps, cloud.CapEnergy)
 	}
 	if si.RSSI != nil {
@@ -154,7 +160,7 @@ func deviceCaps(si *sysinfo, listedType string) []cloud.Capability {
 	if si.LEDOn != nil {
 		caps = append(caps, cloud.CapLED)
 	}
-	if si.Kind == lightBulb || si.Kind == lightStrip {
+	if si.isBulb() {
 		return caps // a bulb's reboot lives in another service: not offered
 	}
 	return append(caps, cloud.CapReboot)
@@ -167,7 +173,7 @@ func (si *sysinfo) readings() []cloud.Reading {
 	switch {
 	case si == nil || si.isStrip():
 		return nil
-	case si.Kind == lightBulb || si.Kind == lightStrip:
+	case si.isBulb():
 		return si.emeter
 	case si.hasEnergy():
 		return cloud.AllReadings()
