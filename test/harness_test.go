@@ -258,15 +258,22 @@ func entryText(e observer.LoggedEntry) string {
 	return b.String()
 }
 
-// eventually polls cond for up to waitFor.
+// eventually polls cond every 50 ms for up to waitFor.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
+	pollUntil(t, waitFor, 50*time.Millisecond, what, cond)
+}
+
+// pollUntil checks cond every period until it holds, failing the test
+// after limit.
+func pollUntil(t *testing.T, limit, period time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what)
+			t.Fatalf("timed out after %s waiting: %s", limit, what)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(period)
 	}
 }
 
