@@ -77,7 +77,7 @@ func main() {
 	flag.BoolVar(&o.pprof, "pprof", false, "enable http.pprof and save heap and CPU profiles in the working directory")
 	flag.BoolVar(&o.header, "header", true, "print the table header")
 	flag.IntVar(&o.maxPacket, "max-packet", 0, "mqtt.embedded.max_packet_size (0: the daemon's default, 8 MiB)")
-	flag.BoolVar(&o.persistence, "persistence", true, "mqtt.embedded.persistence (the embedded broker writes every retained message to disk)")
+	flag.BoolVar(&o.persistence, "persistence", true, "mqtt.embedded.persistence (the embedded broker keeps retained messages and sessions on disk, written in 100 ms batches)")
 	flag.StringVar(&o.env, "env", "", "environment variables for the daemon only, space-separated (e.g. \"GOMEMLIMIT=64MiB GOGC=50\")")
 	flag.BoolVar(&o.mosquitto, "mosquitto", false, "run the daemon against Mosquitto (started by the benchmark, not measured) instead of its embedded broker: the daemon's own share")
 	flag.Parse()
