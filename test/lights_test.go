@@ -108,6 +108,25 @@ func TestE2E_KasaLights(t *testing.T) {
 	}
 }
 
+// sliderStorm sends 50 brightness values (5 to 250) to the light on
+// topic, the way a dragged slider does, with the first command held at
+// the cloud (hold is the fake's HoldNext) until the other 49 have folded
+// into the pending one; it returns the recorder's mark from before the
+// storm.
+func (h *harness) sliderStorm(topic string, hold func(n int)) int {
+	h.t.Helper()
+	hold(2)
+	mk := h.rec.mark()
+	for i := 1; i <= 50; i++ {
+		h.rec.publish(topic+"/set", fmt.Sprintf(`{"state":"ON","brightness":%d}`, 5*i), false)
+	}
+	eventually(h.t, "49 commands folded into the pending one", func() bool {
+		return h.logs.FilterMessage("light command folded into the next one").Len() == 49
+	})
+	hold(0)
+	return mk
+}
+
 // TestE2E_LightSliderStorm: 50 brightness values in a row while the first
 // command is under way become two cloud commands, and the light ends at
 // the last value.
@@ -129,17 +148,7 @@ func TestE2E_LightSliderStorm(t *testing.T) {
 		}
 		return n
 	}
-	// The first command is held at the cloud until the storm is over, so
-	// that every other value arrives while it is under way.
-	h.fake.HoldNext(2)
-	mk := h.rec.mark()
-	for i := 1; i <= 50; i++ {
-		h.rec.publish(topic+"/set", fmt.Sprintf(`{"state":"ON","brightness":%d}`, 5*i), false)
-	}
-	eventually(t, "49 commands folded into the pending one", func() bool {
-		return h.logs.FilterMessage("light command folded into the next one").Len() == 49
-	})
-	h.fake.HoldNext(0)
+	mk := h.sliderStorm(topic, h.fake.HoldNext)
 	h.rec.waitMsg(mk, topic, contains(`"state":"ON","brightness":250`))
 	if li := h.fake.Light(bulb); !li.On || li.Brightness != 98 {
 		t.Errorf("after the storm the bulb is %+v, want on at 98 %%", li)

@@ -1,7 +1,6 @@
 package test
 
 import (
-	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -125,15 +124,7 @@ func TestE2E_TuyaLights(t *testing.T) {
 		return n
 	}
 	before := commands()
-	f.srv.HoldNext(2)
-	mk := h.rec.mark()
-	for i := 1; i <= 50; i++ {
-		h.rec.publish(topic+"/set", fmt.Sprintf(`{"state":"ON","brightness":%d}`, 5*i), false)
-	}
-	eventually(t, "49 commands folded into the pending one", func() bool {
-		return h.logs.FilterMessage("light command folded into the next one").Len() == 49
-	})
-	f.srv.HoldNext(0)
+	mk := h.sliderStorm(topic, f.srv.HoldNext)
 	h.rec.waitMsg(mk, topic, contains(`"brightness":250`))
 	h.refreshed(bulb.id)
 	if n := commands() - before; n != 2 {
