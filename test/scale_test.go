@@ -141,7 +141,8 @@ func TestScale_TwoInstancesOnOneBroker(t *testing.T) {
 	if b.fake.Relay(lampB) {
 		t.Error("a command for a/lamp switched the second instance's lamp")
 	}
-	time.Sleep(2 * time.Second) // several polls of both
+	a.waitPolls("home", 2) // several polls of both
+	b.waitPolls("cellar", 2)
 
 	// Topics: each instance's under its base topic, and discovery topics
 	// of distinct devices.
