@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"bytes"
 	"strings"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -22,9 +21,7 @@ type topicCopyHook struct{ mqtt.HookBase }
 func (h *topicCopyHook) ID() string { return "topic-copy" }
 
 // Provides reports that the hook edits incoming publishes.
-func (h *topicCopyHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{mqtt.OnPublish}, []byte{b})
-}
+func (h *topicCopyHook) Provides(b byte) bool { return b == mqtt.OnPublish }
 
 // OnPublish returns pk with a copy of its topic name.
 func (h *topicCopyHook) OnPublish(_ *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
