@@ -2,8 +2,9 @@
 //
 // A Metrics owns its own prometheus.Registry (never the global default), so
 // several daemons in one process (as in the end-to-end tests) do not collide.
-// It implements bridge.Metrics and cloud.Observer; the daemon passes it to
-// the bridge and to every provider, and serves Handler on /metrics.
+// It implements bridge.Metrics, cloud.Observer and cloud.PushObserver; the
+// daemon passes it to the bridge and to every provider, and serves Handler
+// on /metrics.
 //
 // Metrics exported (all names carry the kasa2mqtt_ prefix, besides the
 // standard go_* and process_* metrics of the Go and process collectors):
@@ -40,9 +41,16 @@
 //     else 0.
 //   - kasa2mqtt_build_info{version,commit} (gauge): constant 1, present
 //     once SetBuildInfo has been called.
-//   - kasa2mqtt_push_frames_total, kasa2mqtt_push_reconnects_total and
-//     kasa2mqtt_push_seconds_since_last_frame: the providers' push
-//     connections (see pushMetrics; Metrics is a cloud.PushObserver).
+//   - kasa2mqtt_push_frames_total{provider,account,protocol,result}
+//     (counter): frames received on the providers' push connections, by
+//     the vendor's protocol number ("none" when unreadable) and result
+//     (applied, duplicate, ignored, decrypt_error, parse_error).
+//   - kasa2mqtt_push_reconnects_total{provider,account} (counter): push
+//     connections after the first.
+//   - kasa2mqtt_push_seconds_since_last_frame{provider,account} (gauge):
+//     seconds since the push connection last received a frame or a
+//     keep-alive answer, computed at scrape time (absent until the first
+//     one).
 //
 // Every label value is made valid UTF-8 and cut to 64 bytes, so a caller
 // can neither make an update panic nor blow up the series count with long
@@ -96,18 +104,20 @@ var PollBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20
 type Metrics struct {
 	reg *prometheus.Registry
 
-	cloudCalls    *prometheus.CounterVec
-	logins        *prometheus.CounterVec
-	pollDuration  *prometheus.HistogramVec
-	mqttMessages  *prometheus.CounterVec
-	devices       *prometheus.GaugeVec
-	devicesOnline *prometheus.GaugeVec
-	pollInterval  *prometheus.GaugeVec
-	calls         *prometheus.GaugeVec
-	budgetLeft    *prometheus.GaugeVec
-	mqttConnected prometheus.Gauge
-	buildInfo     *prometheus.GaugeVec
-	push          *pushMetrics
+	cloudCalls     *prometheus.CounterVec
+	logins         *prometheus.CounterVec
+	pollDuration   *prometheus.HistogramVec
+	mqttMessages   *prometheus.CounterVec
+	devices        *prometheus.GaugeVec
+	devicesOnline  *prometheus.GaugeVec
+	pollInterval   *prometheus.GaugeVec
+	calls          *prometheus.GaugeVec
+	budgetLeft     *prometheus.GaugeVec
+	mqttConnected  prometheus.Gauge
+	buildInfo      *prometheus.GaugeVec
+	pushFrames     *prometheus.CounterVec
+	pushReconnects *prometheus.CounterVec
+	pushLast       *pushLast
 
 	buildMu sync.Mutex // serialises SetBuildInfo's reset and set
 }
@@ -175,10 +185,20 @@ func New() *Metrics {
 			Name:      "build_info",
 			Help:      "Constant 1, labelled with the version and commit of the running binary.",
 		}, []string{"version", "commit"}),
+		pushFrames: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace,
+			Name:      "push_frames_total",
+			Help:      "Frames of the providers' push connections, by protocol and result (applied, duplicate, ignored, decrypt_error, parse_error).",
+		}, []string{"provider", "account", "protocol", "result"}),
+		pushReconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace,
+			Name:      "push_reconnects_total",
+			Help:      "Push connections made after the first, per cloud account.",
+		}, []string{"provider", "account"}),
+		pushLast: newPushLast(),
 	}
-	m.push = newPushMetrics()
 	m.reg.MustRegister(
-		m.push.frames, m.push.reconnects, m.push,
+		m.pushFrames, m.pushReconnects, m.pushLast,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.cloudCalls, m.logins, m.pollDuration, m.mqttMessages,

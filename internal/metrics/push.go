@@ -11,55 +11,49 @@ import (
 
 var _ cloud.PushObserver = (*Metrics)(nil)
 
-// pushMetrics are the metrics of the providers' push connections:
-//
-//   - kasa2mqtt_push_frames_total{provider,account,protocol,result}
-//     (counter): frames received, by the vendor's protocol number ("none"
-//     when unreadable) and result (applied, duplicate, ignored,
-//     decrypt_error, parse_error);
-//   - kasa2mqtt_push_reconnects_total{provider,account} (counter):
-//     connections after the first;
-//   - kasa2mqtt_push_seconds_since_last_frame{provider,account} (gauge):
-//     seconds since the last frame or keep-alive answer, computed at
-//     scrape time (absent until the first one).
-type pushMetrics struct {
-	frames     *prometheus.CounterVec
-	reconnects *prometheus.CounterVec
-	sinceDesc  *prometheus.Desc
+// pushLast remembers when each account's push connection last received
+// something and serves kasa2mqtt_push_seconds_since_last_frame from it at
+// scrape time. Safe for concurrent use.
+type pushLast struct {
+	desc *prometheus.Desc
 
-	mu   sync.Mutex
-	last map[[2]string]time.Time
+	mu sync.Mutex
+	at map[[2]string]time.Time // by label(provider), label(account)
 }
 
-func newPushMetrics() *pushMetrics {
-	return &pushMetrics{
-		frames: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: Namespace,
-			Name:      "push_frames_total",
-			Help:      "Frames of the providers' push connections, by protocol and result (applied, duplicate, ignored, decrypt_error, parse_error).",
-		}, []string{"provider", "account", "protocol", "result"}),
-		reconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: Namespace,
-			Name:      "push_reconnects_total",
-			Help:      "Push connections made after the first, per cloud account.",
-		}, []string{"provider", "account"}),
-		sinceDesc: prometheus.NewDesc(Namespace+"_push_seconds_since_last_frame",
+func newPushLast() *pushLast {
+	return &pushLast{
+		desc: prometheus.NewDesc(Namespace+"_push_seconds_since_last_frame",
 			"Seconds since the push connection last received a frame or a keep-alive answer.",
 			[]string{"provider", "account"}, nil),
-		last: map[[2]string]time.Time{},
+		at: map[[2]string]time.Time{},
 	}
 }
 
 // Describe and Collect serve kasa2mqtt_push_seconds_since_last_frame.
-func (p *pushMetrics) Describe(ch chan<- *prometheus.Desc) { ch <- p.sinceDesc }
+func (p *pushLast) Describe(ch chan<- *prometheus.Desc) { ch <- p.desc }
 
-func (p *pushMetrics) Collect(ch chan<- prometheus.Metric) {
+func (p *pushLast) Collect(ch chan<- prometheus.Metric) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := time.Now()
-	for k, at := range p.last {
-		ch <- prometheus.MustNewConstMetric(p.sinceDesc, prometheus.GaugeValue, max(0, now.Sub(at).Seconds()), k[0], k[1])
+	for k, at := range p.at {
+		ch <- prometheus.MustNewConstMetric(p.desc, prometheus.GaugeValue, max(0, now.Sub(at).Seconds()), k[0], k[1])
 	}
+}
+
+// set records at for an account; get returns what was recorded (zero if
+// nothing).
+func (p *pushLast) set(provider, account string, at time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.at[[2]string{label(provider), label(account)}] = at
+}
+
+func (p *pushLast) get(provider, account string) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.at[[2]string{label(provider), label(account)}]
 }
 
 // PushFrame counts one pushed frame (cloud.PushObserver).
@@ -67,7 +61,7 @@ func (m *Metrics) PushFrame(provider, account, protocol, result string) {
 	if m == nil {
 		return
 	}
-	m.push.frames.WithLabelValues(label(provider), label(account), label(protocol), label(result)).Inc()
+	m.pushFrames.WithLabelValues(label(provider), label(account), label(protocol), label(result)).Inc()
 }
 
 // PushReconnect counts one reconnection of a push connection
@@ -76,7 +70,7 @@ func (m *Metrics) PushReconnect(provider, account string) {
 	if m == nil {
 		return
 	}
-	m.push.reconnects.WithLabelValues(label(provider), label(account)).Inc()
+	m.pushReconnects.WithLabelValues(label(provider), label(account)).Inc()
 }
 
 // PushReceived records when a push connection last received something
@@ -85,9 +79,7 @@ func (m *Metrics) PushReceived(provider, account string, at time.Time) {
 	if m == nil {
 		return
 	}
-	m.push.mu.Lock()
-	defer m.push.mu.Unlock()
-	m.push.last[[2]string{label(provider), label(account)}] = at
+	m.pushLast.set(provider, account, at)
 }
 
 // PushLastReceived returns when the push connection of an account last
@@ -96,7 +88,5 @@ func (m *Metrics) PushLastReceived(provider, account string) time.Time {
 	if m == nil {
 		return time.Time{}
 	}
-	m.push.mu.Lock()
-	defer m.push.mu.Unlock()
-	return m.push.last[[2]string{label(provider), label(account)}]
+	return m.pushLast.get(provider, account)
 }
