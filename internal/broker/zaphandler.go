@@ -6,7 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"syscall"
+
+	"github.com/mochi-mqtt/server/v2/packets"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -50,7 +53,7 @@ func (h *zapHandler) Handle(_ context.Context, r slog.Record) error {
 			fields = append(fields, zap.Error(err))
 			return true
 		}
-		fields = append(fields, zap.Any(a.Key, v.Any()))
+		fields = append(fields, field(a.Key, v))
 		return true
 	})
 	if msg == "" {
@@ -66,7 +69,7 @@ func (h *zapHandler) Handle(_ context.Context, r slog.Record) error {
 func (h *zapHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	fields := make([]zap.Field, 0, len(attrs))
 	for _, a := range attrs {
-		fields = append(fields, zap.Any(a.Key, a.Value.Resolve().Any()))
+		fields = append(fields, field(a.Key, a.Value.Resolve()))
 	}
 	return &zapHandler{log: h.log.With(fields...)}
 }
@@ -74,6 +77,32 @@ func (h *zapHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 // WithGroup returns a handler whose attributes are nested under name.
 func (h *zapHandler) WithGroup(name string) slog.Handler {
 	return &zapHandler{log: h.log.With(zap.Namespace(name))}
+}
+
+// field is the zap field of one attribute. A packet (mochi logs the whole
+// packet of a client's protocol error) is written as its type and id only:
+// a CONNECT carries the client's password, a PUBLISH its payload.
+func field(key string, v slog.Value) zap.Field {
+	switch pk := v.Any().(type) {
+	case packets.Packet:
+		return zap.String(key, packetName(pk))
+	case *packets.Packet:
+		if pk != nil {
+			return zap.String(key, packetName(*pk))
+		}
+	}
+	return zap.Any(key, v.Any())
+}
+
+func packetName(pk packets.Packet) string {
+	name, ok := packets.PacketNames[pk.FixedHeader.Type]
+	if !ok {
+		name = "packet type " + strconv.Itoa(int(pk.FixedHeader.Type))
+	}
+	if pk.PacketID != 0 {
+		name += " id " + strconv.Itoa(int(pk.PacketID))
+	}
+	return name
 }
 
 // zapLevel maps mochi's levels onto the daemon's: Info (chatter about its

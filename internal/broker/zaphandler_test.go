@@ -108,3 +108,54 @@ func TestLog_ClientResetIsDebug(t *testing.T) {
 		}
 	}
 }
+
+// mochi logs the whole packet of a client's protocol error: a second
+// CONNECT carries the broker's password, and a PUBLISH whatever its
+// payload holds. The log line names the packet (type and id) and the
+// error, never its contents.
+func TestLog_PacketOfAProtocolErrorIsNamedNotDumped(t *testing.T) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	b, err := Start(Options{Listen: "127.0.0.1:0", Username: "bridge", Password: "s3cret", Logger: zap.New(core)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	conn, err := net.Dial("tcp", b.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for range 2 { // the second CONNECT is a protocol violation
+		if _, err := conn.Write(connectPacket("bridge", "s3cret")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second) // a guard against a hang
+	var e observer.LoggedEntry
+	for {
+		if l := logs.FilterMessage("error processing packet").All(); len(l) > 0 {
+			e = l[0]
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line for the second CONNECT; got %v", logs.All())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if pk, _ := e.ContextMap()["pk"].(string); !strings.Contains(pk, "Connect") {
+		t.Errorf("pk field %v, want the packet's type", e.ContextMap()["pk"])
+	}
+	_ = b.Close()
+	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+	for _, l := range logs.All() { // as the daemon's JSON log writes them
+		line, err := enc.EncodeEntry(l.Entry, l.Context)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, secret := range []string{"s3cret", "czNjcmV0"} { // as written, and base64 (a []byte in JSON)
+			if strings.Contains(line.String(), secret) {
+				t.Errorf("the password (%s) is in the broker's log: %s", secret, line)
+			}
+		}
+	}
+}
