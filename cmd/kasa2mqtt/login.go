@@ -123,12 +123,14 @@ func (l *loginRun) account(a *providers.Account) int {
 			return exitError
 		}
 	}
-	var where string
-	err = l.step(func(ctx context.Context) (err error) {
-		where, err = c.Request(ctx, pw, method)
-		return err
-	})
-	if err != nil {
+	var where string // where the cloud sent the last code
+	request := func() error {
+		return l.step(func(ctx context.Context) (err error) {
+			where, err = c.Request(ctx, pw, method)
+			return err
+		})
+	}
+	if err := request(); err != nil {
 		accountError(l.e, a.Provider, err)
 		return exitError
 	}
@@ -156,10 +158,7 @@ func (l *loginRun) account(a *providers.Account) int {
 		}
 		if c.Expired != nil && c.Expired(err) {
 			// Typing it again cannot help: ask the cloud for a new one.
-			if err := l.step(func(ctx context.Context) (err error) {
-				where, err = c.Request(ctx, pw, method)
-				return err
-			}); err != nil {
+			if err := request(); err != nil {
 				accountError(l.e, a.Provider, err)
 				return exitError
 			}
