@@ -112,7 +112,12 @@ func (p *mqttPublisher) retain(topic string, payload []byte, force bool) {
 }
 
 func (p *mqttPublisher) announce(m message, force bool) {
-	d := digestOf(m.payload)
+	p.put(m, digestOf(m.payload), force)
+}
+
+// put publishes m retained unless force is false and d, m's payload's
+// digest, is what was last published on its topic.
+func (p *mqttPublisher) put(m message, d digest, force bool) {
 	prev, seen := p.last[m.topic]
 	if !force && seen && prev == d {
 		return
@@ -133,7 +138,7 @@ func (p *mqttPublisher) state(topic string, payload []byte, force bool) {
 	p.states[topic] = d
 	st := discovery.StateTopic(p.base, topic)
 	if p.output != OutputAttribute {
-		p.retain(st, payload, true)
+		p.put(message{topic: st, payload: payload}, d, true)
 	}
 	if p.output != OutputJSON {
 		for _, a := range stateAttributes(payload) {
