@@ -431,8 +431,6 @@ func (r *registry) setAvailable(dv *device, online bool) {
 	}
 	if dv.available != online {
 		r.log.Info("device availability changed", zap.String(keyDeviceID, dv.dev.ID), zap.String(keyTopic, dv.topic), zap.Bool("online", online))
-	}
-	if dv.available != online {
 		r.count(dv, -1)
 		dv.available = online
 		r.count(dv, 1)
