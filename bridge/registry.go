@@ -52,6 +52,9 @@ type device struct {
 	announced  []string
 	removed    []string
 	removedSeq uint64
+	// noted: announced and removed follow dev (noteComponents ran since
+	// dev last changed), so a replay need not work them out again.
+	noted bool
 }
 
 // registry is the run loop's state: the devices by key and by topic, the
@@ -278,7 +281,7 @@ func (r *registry) updateDevice(dv *device, d cloud.Device) {
 		dv.dev = d
 		r.linkChild(dv)
 	}
-	dv.dev = d
+	dv.dev, dv.noted = d, false
 	if old.Name != d.Name {
 		r.log.Info("device renamed", zap.String(keyDeviceID, d.ID), zap.String("from", old.Name), zap.String("to", d.Name))
 	}

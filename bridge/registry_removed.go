@@ -63,8 +63,14 @@ func (r *registry) announcedBefore(key string, d cloud.Device) []string {
 
 // noteComponents records that dv is about to be announced with its current
 // components: the ones announced before and gone now join dv.removed (a new
-// set of stubs), the ones back again leave it.
+// set of stubs), the ones back again leave it. Nothing changes while dv's
+// listing stays the same (dv.noted): every replay would otherwise build
+// each device's components once more only for their ids.
 func (r *registry) noteComponents(dv *device) {
+	if dv.noted {
+		return
+	}
+	dv.noted = true
 	cur := discovery.ComponentIDs(dv.dev)
 	grew := false
 	for _, id := range dv.announced {
