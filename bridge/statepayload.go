@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/kasa2mqtt/kasa2mqtt/cloud"
+	"github.com/kasa2mqtt/kasa2mqtt/discovery"
 )
 
 // statePayload is the retained JSON published on <base>/<dev>. Keys are
@@ -137,13 +138,6 @@ type hsPayload struct {
 	S float64 `json:"s"`
 }
 
-// Home Assistant color modes (supported_color_modes in discovery and
-// color_mode in the state).
-const (
-	colorModeOnOff      = "onoff"
-	colorModeBrightness = "brightness"
-)
-
 // encodeLight puts light state s of d into p: state, brightness on
 // Home Assistant's 0–255 scale (never 0 for a lit percentage), and the
 // colour of the mode the light is in. color_mode is left out when the
@@ -157,14 +151,14 @@ func encodeLight(d cloud.Device, s *cloud.LightState, p *statePayload) {
 	}
 	switch {
 	case s.Mode == cloud.ColorModeTemp && d.Has(cloud.CapColorTemp) && s.ColorTempK != nil:
-		p.ColorMode, p.ColorTemp = string(cloud.ColorModeTemp), s.ColorTempK
+		p.ColorMode, p.ColorTemp = discovery.ColorModeTemp, s.ColorTempK
 	case s.Mode == cloud.ColorModeHS && d.Has(cloud.CapColor) && round(s.Hue, 2) != nil && round(s.Saturation, 2) != nil:
-		p.ColorMode = string(cloud.ColorModeHS)
+		p.ColorMode = discovery.ColorModeHS
 		p.Color = &hsPayload{H: *round(s.Hue, 2), S: *round(s.Saturation, 2)}
 	case d.Has(cloud.CapColorTemp) || d.Has(cloud.CapColor):
 	case d.Has(cloud.CapBrightness):
-		p.ColorMode = colorModeBrightness
+		p.ColorMode = discovery.ColorModeBrightness
 	default:
-		p.ColorMode = colorModeOnOff
+		p.ColorMode = discovery.ColorModeOnOff
 	}
 }

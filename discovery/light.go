@@ -2,12 +2,13 @@ package discovery
 
 import "github.com/kasa2mqtt/kasa2mqtt/cloud"
 
-// Home Assistant color modes of a light (supported_color_modes).
+// Home Assistant color modes of a light (supported_color_modes here, and
+// color_mode in the state the bridge publishes).
 const (
-	modeOnOff      = "onoff"
-	modeBrightness = "brightness"
-	modeColorTemp  = "color_temp"
-	modeHS         = "hs"
+	ColorModeOnOff      = "onoff"
+	ColorModeBrightness = "brightness"
+	ColorModeTemp       = "color_temp"
+	ColorModeHS         = "hs"
 )
 
 // ColorModes returns the supported_color_modes of light d, exactly as its
@@ -20,18 +21,18 @@ func ColorModes(d cloud.Device) []string {
 	}
 	var modes []string
 	if d.Has(cloud.CapColorTemp) {
-		modes = append(modes, modeColorTemp)
+		modes = append(modes, ColorModeTemp)
 	}
 	if d.Has(cloud.CapColor) {
-		modes = append(modes, modeHS)
+		modes = append(modes, ColorModeHS)
 	}
 	switch {
 	case len(modes) > 0:
 		return modes
 	case d.Has(cloud.CapBrightness):
-		return []string{modeBrightness}
+		return []string{ColorModeBrightness}
 	}
-	return []string{modeOnOff}
+	return []string{ColorModeOnOff}
 }
 
 // lightComponent is the light entity of d: Home Assistant's JSON schema on

@@ -20,11 +20,11 @@ func checkLightComponent(tb testing.TB, d Device, id string, comp component) {
 		tb.Errorf("light %q supported_color_modes %v, want %v for capabilities %v", id, modes, ColorModes(d.Device), d.Capabilities)
 	}
 	for _, m := range modes {
-		if (m == modeOnOff || m == modeBrightness) && len(modes) > 1 {
+		if (m == ColorModeOnOff || m == ColorModeBrightness) && len(modes) > 1 {
 			tb.Errorf("light %q: %q must be alone in supported_color_modes %v", id, m, modes)
 		}
 	}
-	ct := slices.Contains(modes, modeColorTemp)
+	ct := slices.Contains(modes, ColorModeTemp)
 	if ct != comp.ColorTempKelvin {
 		tb.Errorf("light %q: color_temp_kelvin %v with modes %v: Kelvin exactly when it has color_temp", id, comp.ColorTempKelvin, modes)
 	}

@@ -66,13 +66,13 @@ func parseJSONLight(modes []string, payload string) jsonLightResult {
 		switch {
 		case !slices.Contains(modes, mode):
 			res.warnings = append(res.warnings, fmt.Sprintf("Invalid color mode '%v'", m))
-		case mode == modeColorTemp:
+		case mode == ColorModeTemp:
 			if k, ok := pyInt(values["color_temp"]); ok {
 				res.out += " color_temp=" + strconv.Itoa(k) + "K"
 			} else {
 				res.warnings = append(res.warnings, "Invalid or incomplete color value")
 			}
-		case mode == modeHS:
+		case mode == ColorModeHS:
 			h, ok1 := pyFloat(color["h"])
 			s, ok2 := pyFloat(color["s"])
 			if !ok1 || !ok2 {
@@ -84,7 +84,7 @@ func parseJSONLight(modes []string, payload string) jsonLightResult {
 			res.out += " mode=" + mode
 		}
 	}
-	if slices.ContainsFunc(modes, func(m string) bool { return m != modeOnOff }) {
+	if slices.ContainsFunc(modes, func(m string) bool { return m != ColorModeOnOff }) {
 		if b, ok := values["brightness"]; ok {
 			f, ok := pyFloat(b)
 			switch {
@@ -132,13 +132,13 @@ func lightSamples(modes []string) []string {
 	var out []string
 	for _, m := range modes {
 		switch m {
-		case modeColorTemp:
+		case ColorModeTemp:
 			out = append(out, `{"state":"ON","brightness":77,"color_mode":"color_temp","color_temp":2700,"power":5.4,"energy":0.012,"rssi":-52}`)
-		case modeHS:
+		case ColorModeHS:
 			out = append(out, `{"state":"ON","brightness":204,"color_mode":"hs","color":{"h":120,"s":60}}`)
-		case modeBrightness:
+		case ColorModeBrightness:
 			out = append(out, `{"state":"ON","brightness":128,"color_mode":"brightness","led":"ON","rssi":-40}`)
-		case modeOnOff:
+		case ColorModeOnOff:
 			out = append(out, `{"state":"ON","color_mode":"onoff"}`)
 		}
 	}
