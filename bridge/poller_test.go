@@ -112,6 +112,20 @@ func (r *pollerRun) expect(want ...string) {
 	}
 }
 
+// intervalChanged waits for the poller's intervalEvent: it has applied a
+// change of its interval (a push health report) and told bridge/info.
+func (r *pollerRun) intervalChanged() {
+	r.t.Helper()
+	select {
+	case ev := <-r.events:
+		if _, ok := ev.(intervalEvent); !ok {
+			r.t.Fatalf("got %s (%T), want the interval's change", r.name(ev), ev)
+		}
+	case <-time.After(10 * time.Second): // a guard against a hang, not a timing
+		r.t.Fatal("the poller did not report its interval's change")
+	}
+}
+
 // idle waits until the poller waits for its timers (n armed) and checks
 // that it sent nothing meanwhile.
 func (r *pollerRun) idle(n int) {

@@ -119,6 +119,7 @@ func TestPoller_ReconcileIntervalWhilePushIsHealthy(t *testing.T) {
 
 	r.expect("list", "read")
 	r.p.push.set(true)
+	r.intervalChanged() // taken in before the clock moves
 	r.idle(2)
 	r.clock.Advance(time.Minute) // the read scheduled before push was healthy
 	r.expect("read")
@@ -150,6 +151,7 @@ func TestPoller_ListsWhilePushIsHealthyCostNoReads(t *testing.T) {
 
 	r.expect("list", "read")
 	r.p.push.set(true)
+	r.intervalChanged() // taken in before the clock moves
 	r.idle(2)
 	r.clock.Advance(time.Minute) // 1m: the read scheduled before push was healthy
 	r.expect("read")
